@@ -1,0 +1,78 @@
+/*
+ * catalog.h - the tree of schemas and tables, from the daemon's own
+ * catalog connection, refreshed when it is older than a second or when a
+ * name is missing from it.
+ */
+#ifndef PCF_CATALOG_H
+#define PCF_CATALOG_H
+
+#include "conn.h"
+
+#include <pthread.h>
+#include <time.h>
+
+/* One table as a file. All strings are owned by the catalog snapshot. */
+struct pcf_table {
+	char *schema;      /* real names, as in pg_namespace / pg_class */
+	char *name;
+	char *schema_file; /* escaped, as shown in the mount */
+	char *file;        /* escaped name + ".csv" */
+	unsigned int oid;
+	char relkind;      /* 'r' ordinary, 'p' partitioned */
+	unsigned char can_insert;
+	unsigned char can_truncate;
+};
+
+/* A copy of one table's entry that the caller owns (pcf_table_info_free). */
+struct pcf_table_info {
+	char *schema;
+	char *name;
+	unsigned int oid;
+	char relkind;
+	int can_insert;
+	int can_truncate;
+};
+
+struct pcf_catalog {
+	pthread_mutex_t lock;
+	const struct pcf_options *opts;
+	PGconn *conn;
+	struct pcf_table *tables; /* sorted by (schema_file, file) */
+	size_t ntables;
+	char **schemas;           /* escaped names, sorted */
+	size_t nschemas;
+	struct timespec fetched;  /* CLOCK_MONOTONIC of the last good fetch */
+	struct timespec failed;   /* of the last failed connect, to back off */
+};
+
+/*
+ * Connects and reads the tree once; called before mounting, so a wrong
+ * CONNINFO ends the program with e's message. 0 or -errno.
+ */
+int pcf_catalog_open(struct pcf_catalog *c, const struct pcf_options *o,
+		     struct pcf_error *e);
+void pcf_catalog_close(struct pcf_catalog *c);
+
+/* The database as libpq reports it, for fsname: "user@host:port/db". */
+void pcf_catalog_describe(struct pcf_catalog *c, char *out, size_t len);
+
+/* 0 when the schema directory exists, else -ENOENT. */
+int pcf_catalog_has_schema(struct pcf_catalog *c, const char *schema_file);
+
+/*
+ * Looks a table file up; fresh = 1 re-reads the catalog first when the
+ * name is missing (a table created a moment ago). Fills info (the caller
+ * frees it with pcf_table_info_free) when info is not NULL. 0 or -ENOENT.
+ */
+int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
+		       const char *file, int fresh, struct pcf_table_info *info);
+void pcf_table_info_free(struct pcf_table_info *info);
+
+/* Calls fill(ctx, name) for each schema, or for each table file of one
+ * schema, under the catalog lock. -ENOENT for an unknown schema. */
+typedef int (*pcf_fill_fn)(void *ctx, const char *name, int is_dir,
+			   int writable);
+int pcf_catalog_list(struct pcf_catalog *c, const char *schema_file,
+		     pcf_fill_fn fill, void *ctx);
+
+#endif

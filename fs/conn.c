@@ -1,0 +1,164 @@
+/*
+ * conn.c - connecting, and turning libpq's failures into errnos and one-line
+ * messages.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Makes a libpq message fit on one line of the status files and the log. */
+static void one_line(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	for (char *p = s; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+}
+
+void pcf_error_set(struct pcf_error *e, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->err = err;
+	e->sqlstate[0] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	one_line(e->message);
+}
+
+/* A connection that could not be made: refused, timed out, or refused us. */
+static int connect_errno(PGconn *c)
+{
+	const char *m = c ? PQerrorMessage(c) : "";
+
+	if (c && PQconnectionNeedsPassword(c))
+		return EACCES;
+	if (strstr(m, "password authentication failed") ||
+	    strstr(m, "no pg_hba.conf entry") ||
+	    strstr(m, "authentication failed") ||
+	    strstr(m, "permission denied"))
+		return EACCES;
+	if (strstr(m, "timeout expired"))
+		return ETIMEDOUT;
+	if (strstr(m, "does not exist"))
+		return ENOENT; /* database or role */
+	if (strstr(m, "too many clients") ||
+	    strstr(m, "remaining connection slots"))
+		return EAGAIN;
+	if (strstr(m, "Connection refused") ||
+	    strstr(m, "No such file or directory"))
+		return ECONNREFUSED;
+	return EHOSTUNREACH;
+}
+
+PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e)
+{
+	const char *keys[6], *vals[6];
+	char timeout[16];
+	int n = 0;
+	PGconn *c;
+
+	/* Defaults first: a later keyword overrides an earlier one, so the
+	 * user's CONNINFO wins over them; an explicit -o wins over CONNINFO. */
+	keys[n] = "fallback_application_name", vals[n++] = "pgcopyfs";
+	if (o->connect_timeout < 0 && !getenv("PGCONNECT_TIMEOUT"))
+		keys[n] = "connect_timeout", vals[n++] = "10";
+	keys[n] = "dbname", vals[n++] = o->conninfo ? o->conninfo : "";
+	if (o->connect_timeout > 0) {
+		snprintf(timeout, sizeof(timeout), "%d", o->connect_timeout);
+		keys[n] = "connect_timeout", vals[n++] = timeout;
+	}
+	keys[n] = NULL, vals[n] = NULL;
+
+	c = PQconnectdbParams(keys, vals, 1);
+	if (c && PQstatus(c) == CONNECTION_OK)
+		return c;
+	pcf_error_set(e, connect_errno(c), "%s",
+		      c ? PQerrorMessage(c) : "out of memory");
+	PQfinish(c);
+	return NULL;
+}
+
+int pcf_errno_for_sqlstate(const char *s)
+{
+	if (!s || !*s)
+		return ECONNRESET; /* no server verdict: the connection broke */
+	if (strcmp(s, "42501") == 0)
+		return EACCES;
+	if (strcmp(s, "53100") == 0)
+		return ENOSPC;
+	if (strcmp(s, "53200") == 0)
+		return ENOMEM;
+	if (strncmp(s, "53", 2) == 0)
+		return EAGAIN;
+	if (strcmp(s, "42P01") == 0)
+		return ENOENT;
+	if (strcmp(s, "57014") == 0)
+		return ECANCELED;
+	if (strncmp(s, "57P", 3) == 0 || strncmp(s, "08", 2) == 0)
+		return ECONNRESET;
+	if (strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0)
+		return EDEADLK;
+	if (strcmp(s, "55P03") == 0)
+		return EBUSY;
+	return EIO; /* the data, a constraint or the table refused the rows */
+}
+
+void pcf_error_from_result(struct pcf_error *e, PGconn *c, const PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	const char *prim = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+			     : NULL;
+	size_t n = 0;
+
+	e->sqlstate[0] = '\0';
+	if (state)
+		snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", state);
+	e->err = pcf_errno_for_sqlstate(e->sqlstate);
+	if (!prim) {
+		/* No server message: the connection's own (lost connection). */
+		const char *m = c ? PQerrorMessage(c) : "";
+
+		snprintf(e->message, sizeof(e->message), "%s",
+			 *m ? m : "the server connection failed");
+		one_line(e->message);
+		return;
+	}
+	static const struct {
+		int field;
+		const char *label;
+	} extra[] = {
+		{ PG_DIAG_MESSAGE_DETAIL, "DETAIL" },
+		{ PG_DIAG_MESSAGE_HINT, "HINT" },
+		{ PG_DIAG_CONTEXT, "CONTEXT" },
+	};
+	n = (size_t)snprintf(e->message, sizeof(e->message), "%s", prim);
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+		const char *v = PQresultErrorField(r, extra[i].field);
+
+		if (v && n < sizeof(e->message))
+			n += (size_t)snprintf(e->message + n,
+					      sizeof(e->message) - n,
+					      "; %s: %s", extra[i].label, v);
+	}
+	one_line(e->message);
+}
+
+int pcf_exec(PGconn *c, const char *sql, struct pcf_error *e)
+{
+	PGresult *r = PQexec(c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		pcf_error_from_result(e, c, r);
+	PQclear(r);
+	return ok ? 0 : -e->err;
+}

@@ -1,0 +1,42 @@
+/*
+ * conn.h - libpq connections and what their errors mean to a writer.
+ */
+#ifndef PCF_CONN_H
+#define PCF_CONN_H
+
+#include "options.h"
+
+#include <libpq-fe.h>
+
+/* What went wrong, for the writer (err) and for the human (message). */
+struct pcf_error {
+	int err;          /* positive errno */
+	char sqlstate[6]; /* "" when the server gave none */
+	char message[1024];
+};
+
+/*
+ * Opens a connection with the user's CONNINFO and pgcopyfs's defaults
+ * (fallback_application_name=pgcopyfs, connect_timeout). Returns the
+ * connection, or NULL with e filled in (err, and libpq's message).
+ */
+PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e);
+
+/*
+ * Fills e from a failed result (r may be NULL: then the connection's own
+ * error is used). The message is one line: the server's message, then its
+ * DETAIL, HINT and CONTEXT (where COPY names the line and column).
+ */
+void pcf_error_from_result(struct pcf_error *e, PGconn *c, const PGresult *r);
+
+/* Fills e with our own words, printf style. */
+void pcf_error_set(struct pcf_error *e, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The errno a writer sees for a server SQLSTATE (README: "Errors"). */
+int pcf_errno_for_sqlstate(const char *sqlstate);
+
+/* Runs a command that returns no rows; 0 or -errno with e filled in. */
+int pcf_exec(PGconn *c, const char *sql, struct pcf_error *e);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * copy.h - the COPY FROM STDIN protocol on one load's connection, the way
+ * psql's handleCopyIn speaks it, plus the transaction around it.
+ */
+#ifndef PCF_COPY_H
+#define PCF_COPY_H
+
+#include "conn.h"
+
+#include <stdint.h>
+
+/* Runs a COPY ... FROM STDIN statement; 0 once the server is in COPY IN. */
+int pcf_copy_start(PGconn *c, const char *sql, struct pcf_error *e);
+
+/*
+ * Streams bytes into the COPY. Blocks while the server is slower than the
+ * writer (that is the back-pressure the writer feels), and fails at once
+ * when the server connection is gone. 0 or -errno.
+ */
+int pcf_copy_send(PGconn *c, const char *buf, size_t len, struct pcf_error *e);
+
+/*
+ * Ends the COPY: abort_reason NULL sends CopyDone and collects the
+ * server's verdict (rows loaded into *rows); otherwise sends CopyFail with
+ * that reason. Drains every result so the connection is idle afterwards.
+ * 0 or -errno.
+ */
+int pcf_copy_end(PGconn *c, const char *abort_reason, uint64_t *rows,
+		 struct pcf_error *e);
+
+/* COMMIT, and make sure the server did commit (not roll back). */
+int pcf_tx_commit(PGconn *c, struct pcf_error *e);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * fields.c - splits one CSV record into its unquoted fields, the way COPY's
+ * CSV attribute reader does. Used on the first record of a file, to tell a
+ * header from data; it never sees the bulk of the stream.
+ */
+#include "pgcopyfs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pcf_fields_free(char **fields, size_t nfields)
+{
+	if (!fields)
+		return;
+	for (size_t i = 0; i < nfields; i++)
+		free(fields[i]);
+	free(fields);
+}
+
+/* Drops the record's terminator (\n, \r\n or \r) when it is not quoted. */
+static size_t record_body_len(const char *rec, size_t len)
+{
+	if (len > 0 && rec[len - 1] == '\n')
+		len--;
+	if (len > 0 && rec[len - 1] == '\r')
+		len--;
+	return len;
+}
+
+int pcf_split_record(struct pcf_dialect d, const char *rec, size_t len,
+		     char ***fields, size_t *nfields)
+{
+	size_t cap = 8, n = 0, body = record_body_len(rec, len);
+	char **out = calloc(cap, sizeof(*out));
+	char *val = malloc(body + 1);
+	size_t i = 0;
+
+	if (!out || !val)
+		goto nomem;
+	for (;;) {
+		size_t vlen = 0;
+		int quoted = 0;
+
+		while (i < body) {
+			char c = rec[i++];
+
+			if (!quoted && c == d.delimiter)
+				goto field_done;
+			if (!quoted && c == d.quote) {
+				quoted = 1;
+				continue;
+			}
+			if (quoted && c == d.escape && i < body &&
+			    (rec[i] == d.quote || rec[i] == d.escape)) {
+				val[vlen++] = rec[i++];
+				continue;
+			}
+			if (quoted && c == d.quote) {
+				quoted = 0;
+				continue;
+			}
+			if (c == '\0') {
+				pcf_fields_free(out, n);
+				free(val);
+				return -EINVAL;
+			}
+			val[vlen++] = c;
+		}
+		i = body + 1; /* no more delimiters: this is the last field */
+field_done:
+		if (n == cap) {
+			char **grown = realloc(out, 2 * cap * sizeof(*out));
+
+			if (!grown)
+				goto nomem;
+			out = grown;
+			cap *= 2;
+		}
+		out[n] = malloc(vlen + 1);
+		if (!out[n])
+			goto nomem;
+		memcpy(out[n], val, vlen);
+		out[n][vlen] = '\0';
+		n++;
+		if (i > body)
+			break;
+	}
+	free(val);
+	*fields = out;
+	*nfields = n;
+	return 0;
+nomem:
+	pcf_fields_free(out, n);
+	free(val);
+	return -ENOMEM;
+}
+
+enum pcf_header_verdict pcf_header_check(char *const *fields, size_t nfields,
+					 char *const *cols, size_t ncols,
+					 const char **bad)
+{
+	*bad = nfields ? fields[0] : "";
+	if (nfields == 0)
+		return PCF_HEADER_UNKNOWN;
+	for (size_t i = 0; i < nfields; i++) {
+		size_t j = 0;
+
+		while (j < ncols && strcmp(fields[i], cols[j]) != 0)
+			j++;
+		if (j == ncols) {
+			*bad = fields[i];
+			return PCF_HEADER_UNKNOWN;
+		}
+	}
+	/* Headers are short (at most 1600 columns): quadratic is fine. */
+	for (size_t i = 0; i < nfields; i++)
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(fields[i], fields[k]) == 0) {
+				*bad = fields[i];
+				return PCF_HEADER_REPEATED;
+			}
+	*bad = NULL;
+	return PCF_HEADER_MATCH;
+}

@@ -1,0 +1,28 @@
+/*
+ * fs.h - the state of one mount, shared by every FUSE request.
+ */
+#ifndef PCF_FS_H
+#define PCF_FS_H
+
+#include "catalog.h"
+#include "options.h"
+
+#include <sys/types.h>
+#include <time.h>
+
+struct pcf_fs {
+	struct pcf_options opts;
+	struct pcf_catalog catalog;
+	char *mountpoint; /* absolute, as /proc/<pid>/fd links show it */
+	uid_t uid;        /* owner shown for every file */
+	gid_t gid;
+	time_t mounted_at;
+};
+
+/* The FUSE operations (fsops.c). */
+extern const struct fuse_operations pcf_fs_ops;
+
+/* The directory that holds the status files, hidden by its leading dot. */
+#define PCF_STATUS_DIR ".pgcopyfs"
+
+#endif

@@ -1,0 +1,685 @@
+/*
+ * load.c - the life of one open table file.
+ *
+ *   open   -> connect, BEGIN                          (state WAITING)
+ *   write  -> hold bytes until the first line is whole, decide the header,
+ *             [TRUNCATE], COPY ... FROM STDIN, then stream (state COPYING)
+ *   flush  -> if this close is the last holder and the writer did not die:
+ *             end COPY, check the row count, COMMIT    (state COMMITTED)
+ *   any failure -> CopyFail, disconnect (the server rolls back), keep the
+ *             reason; every later call returns it     (state FAILED)
+ *   release -> free; a load no close could finish is finished here.
+ *
+ * All functions but pcf_load_open and pcf_load_release run under l->lock.
+ */
+#include "load.h"
+
+#include "copy.h"
+#include "fs.h"
+#include "log.h"
+#include "registry.h"
+#include "status.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A first line longer than this is not a header: stop holding bytes. */
+#define HEAD_MAX (1u << 20)
+
+static _Atomic uint64_t next_load_id = 1;
+
+static int load_state(const struct pcf_load *l)
+{
+	return atomic_load(&l->state);
+}
+
+/* Frees what a load owns; the load must be out of the registry. */
+static void load_free(struct pcf_load *l)
+{
+	PQfinish(l->conn);
+	free(l->head);
+	free(l->path);
+	free(l->label);
+	pcf_table_info_free(&l->table);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+/*
+ * Fails the load for good with reason e: ends the COPY with CopyFail so the
+ * server discards it, disconnects (which rolls the transaction back), and
+ * records the outcome. Returns -e->err for the caller to pass on.
+ */
+static int load_fail(struct pcf_load *l, const struct pcf_error *e)
+{
+	int st = load_state(l);
+
+	if (st == PCF_LOAD_FAILED)
+		return -l->error.err;
+	l->error = *e;
+	if (l->conn && PQstatus(l->conn) == CONNECTION_OK &&
+	    st == PCF_LOAD_COPYING) {
+		struct pcf_error ignored;
+		char reason[1200];
+
+		snprintf(reason, sizeof(reason), "pgcopyfs: %s", e->message);
+		pcf_copy_end(l->conn, reason, NULL, &ignored);
+	}
+	PQfinish(l->conn);
+	l->conn = NULL;
+	free(l->head);
+	l->head = NULL;
+	l->head_len = l->head_cap = 0;
+	atomic_store(&l->state, PCF_LOAD_FAILED);
+	pcf_registry_drop_anchors(l);
+	pcf_status_record(l, "failed");
+	return -e->err;
+}
+
+static int load_failf(struct pcf_load *l, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int load_failf(struct pcf_load *l, int err, const char *fmt, ...)
+{
+	struct pcf_error e = { .err = err };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	return load_fail(l, &e);
+}
+
+int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
+		  const char *path, int flags, pid_t pid,
+		  struct pcf_load **out)
+{
+	struct pcf_load *l = calloc(1, sizeof(*l));
+	struct pcf_error e;
+	int rc;
+
+	if (!l)
+		return -ENOMEM;
+	pthread_mutex_init(&l->lock, NULL);
+	l->fs = fs;
+	l->id = atomic_fetch_add(&next_load_id, 1);
+	l->table.schema = strdup(t->schema);
+	l->table.name = strdup(t->name);
+	l->table.oid = t->oid;
+	l->table.relkind = t->relkind;
+	l->table.can_insert = t->can_insert;
+	l->table.can_truncate = t->can_truncate;
+	if (asprintf(&l->path, "%s%s", fs->mountpoint, path) < 0)
+		l->path = NULL;
+	if (asprintf(&l->label, "%s.%s", t->schema, t->name) < 0)
+		l->label = NULL;
+	if (!l->table.schema || !l->table.name || !l->path || !l->label) {
+		load_free(l);
+		return -ENOMEM;
+	}
+	l->flags = flags;
+	l->replace = fs->opts.truncate && (flags & O_TRUNC);
+	l->off_known = !(flags & O_APPEND);
+	pcf_scan_init(&l->scan, fs->opts.dialect);
+	clock_gettime(CLOCK_REALTIME, &l->started);
+	clock_gettime(CLOCK_MONOTONIC, &l->mono);
+	l->writer_pid = pcf_task_tgid(pid);
+	pcf_task_cmdline(l->writer_pid, l->writer_cmd, sizeof(l->writer_cmd));
+	atomic_store(&l->state, PCF_LOAD_WAITING);
+
+	if (!t->can_insert) {
+		pcf_error_set(&e, EACCES,
+			      "permission denied: no INSERT privilege on %s",
+			      l->label);
+		goto fail;
+	}
+	if (l->replace && !t->can_truncate) {
+		pcf_error_set(&e, EACCES,
+			      "permission denied: -o truncate needs the "
+			      "TRUNCATE privilege on %s",
+			      l->label);
+		goto fail;
+	}
+	l->conn = pcf_connect(&fs->opts, &e);
+	if (!l->conn)
+		goto fail;
+	if (pcf_exec(l->conn, "BEGIN", &e) != 0)
+		goto fail;
+	pcf_registry_add(l);
+	pcf_debug("load %llu of %s opened by pid %d (%s)\n",
+		  (unsigned long long)l->id, l->label, (int)l->writer_pid,
+		  l->writer_cmd);
+	*out = l;
+	return 0;
+fail:
+	rc = load_fail(l, &e);
+	load_free(l);
+	return rc;
+}
+
+/* The table's columns in order, for telling a header from data. */
+static int table_columns(struct pcf_load *l, char ***cols, size_t *ncols,
+			 struct pcf_error *e)
+{
+	const char *params[2] = { l->table.schema, l->table.name };
+	PGresult *r = PQexecParams(
+		l->conn,
+		"SELECT attname FROM pg_catalog.pg_attribute"
+		" WHERE attrelid = format('%I.%I', $1::text, $2::text)::regclass"
+		" AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+		2, NULL, params, NULL, NULL, 0);
+	int n;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pcf_error_from_result(e, l->conn, r);
+		PQclear(r);
+		return -e->err;
+	}
+	n = PQntuples(r);
+	*cols = calloc((size_t)n + 1, sizeof(char *));
+	*ncols = 0;
+	if (!*cols) {
+		PQclear(r);
+		pcf_error_set(e, ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		(*cols)[i] = strdup(PQgetvalue(r, i, 0));
+		if (!(*cols)[i]) {
+			pcf_fields_free(*cols, (size_t)i);
+			PQclear(r);
+			pcf_error_set(e, ENOMEM, "out of memory");
+			return -ENOMEM;
+		}
+		*ncols = (size_t)i + 1;
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Appends s (an identifier when ident, else a literal) quoted by libpq. */
+static int sql_quoted(struct pcf_load *l, char **sql, const char *s, int ident)
+{
+	char *q = ident ? PQescapeIdentifier(l->conn, s, strlen(s))
+			: PQescapeLiteral(l->conn, s, strlen(s));
+	char *joined;
+
+	if (!q)
+		return -ENOMEM;
+	if (asprintf(&joined, "%s%s", *sql, q) < 0) {
+		PQfreemem(q);
+		return -ENOMEM;
+	}
+	PQfreemem(q);
+	free(*sql);
+	*sql = joined;
+	return 0;
+}
+
+static int sql_plain(char **sql, const char *s)
+{
+	char *joined;
+
+	if (asprintf(&joined, "%s%s", *sql, s) < 0)
+		return -ENOMEM;
+	free(*sql);
+	*sql = joined;
+	return 0;
+}
+
+/* An option such as DELIMITER ';' when it differs from COPY's default. */
+static int sql_option(struct pcf_load *l, char **sql, const char *name,
+		      char c, char dflt)
+{
+	char v[2] = { c, '\0' };
+
+	if (c == dflt)
+		return 0;
+	return sql_plain(sql, name) || sql_quoted(l, sql, v, 0);
+}
+
+/*
+ * Builds COPY "schema"."table" [(cols)] FROM STDIN WITH (...). Every name
+ * is quoted by libpq; nothing from a file reaches the SQL unquoted.
+ */
+static char *copy_sql(struct pcf_load *l, char **cols, size_t ncols,
+		      int header)
+{
+	const struct pcf_options *o = &l->fs->opts;
+	char *sql = strdup("");
+	int bad = !sql;
+
+	bad = bad || sql_plain(&sql, "COPY ") ||
+	      sql_quoted(l, &sql, l->table.schema, 1) || sql_plain(&sql, ".") ||
+	      sql_quoted(l, &sql, l->table.name, 1);
+	for (size_t i = 0; !bad && i < ncols; i++)
+		bad = sql_plain(&sql, i ? ", " : " (") ||
+		      sql_quoted(l, &sql, cols[i], 1);
+	bad = bad || (ncols && sql_plain(&sql, ")")) ||
+	      sql_plain(&sql, " FROM STDIN WITH (FORMAT csv") ||
+	      (header && sql_plain(&sql, ", HEADER true")) ||
+	      sql_option(l, &sql, ", DELIMITER ", o->dialect.delimiter, ',') ||
+	      sql_option(l, &sql, ", QUOTE ", o->dialect.quote, '"') ||
+	      sql_option(l, &sql, ", ESCAPE ", o->dialect.escape,
+			 o->dialect.quote) ||
+	      (o->null_string && (sql_plain(&sql, ", NULL ") ||
+				  sql_quoted(l, &sql, o->null_string, 0))) ||
+	      (o->encoding && (sql_plain(&sql, ", ENCODING ") ||
+			       sql_quoted(l, &sql, o->encoding, 0))) ||
+	      /* FREEZE is allowed right after TRUNCATE of a plain table. */
+	      (l->replace && l->table.relkind == 'r' &&
+	       sql_plain(&sql, ", FREEZE true")) ||
+	      sql_plain(&sql, ")");
+	if (bad) {
+		free(sql);
+		return NULL;
+	}
+	return sql;
+}
+
+/* TRUNCATE for -o truncate: ONLY this table's rows, but a partitioned
+ * table's rows are its partitions'. */
+static int load_truncate(struct pcf_load *l, struct pcf_error *e)
+{
+	char *sql = strdup(l->table.relkind == 'p' ? "TRUNCATE TABLE "
+						    : "TRUNCATE TABLE ONLY ");
+	int rc;
+
+	if (!sql || sql_quoted(l, &sql, l->table.schema, 1) ||
+	    sql_plain(&sql, ".") || sql_quoted(l, &sql, l->table.name, 1)) {
+		free(sql);
+		pcf_error_set(e, ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	rc = pcf_exec(l->conn, sql, e);
+	free(sql);
+	return rc;
+}
+
+/*
+ * The first line is whole (complete) or too long to be a header: decide
+ * whether it names columns, start the COPY and send the held bytes.
+ * The header line is sent too, with HEADER true, so that the line numbers
+ * in the server's messages are the file's.
+ */
+static int load_start_copy(struct pcf_load *l, int complete)
+{
+	const struct pcf_options *o = &l->fs->opts;
+	const char *data = l->head ? l->head : "";
+	size_t len = l->head_len;
+	char **fields = NULL, **cols = NULL;
+	size_t nfields = 0, ncols = 0;
+	int take = 0, rc = 0;
+	struct pcf_error e;
+	char *sql = NULL;
+
+	/* A UTF-8 byte order mark (spreadsheet exports) is not data. */
+	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+		data += 3;
+		len -= 3;
+	}
+	if (o->header_mode != PCF_HEADER_FALSE && complete) {
+		enum pcf_header_verdict v;
+		const char *bad;
+
+		if (table_columns(l, &cols, &ncols, &e) != 0)
+			return load_fail(l, &e);
+		if (pcf_split_record(o->dialect, data, len, &fields, &nfields) !=
+		    0) {
+			fields = NULL;
+			nfields = 0;
+		}
+		v = pcf_header_check(fields, nfields, cols, ncols, &bad);
+		if (v == PCF_HEADER_MATCH) {
+			take = 1;
+		} else if (v == PCF_HEADER_REPEATED) {
+			rc = load_failf(l, EIO,
+					"line 1: the header names column \"%s\" "
+					"twice",
+					bad);
+		} else if (o->header_mode == PCF_HEADER_TRUE) {
+			rc = load_failf(l, EIO,
+					"line 1: the header names \"%s\", which "
+					"is not a column of %s (-o header=true)",
+					bad ? bad : "", l->label);
+		}
+	} else if (o->header_mode == PCF_HEADER_TRUE) {
+		rc = load_failf(l, EIO,
+				"line 1: no header: the first line is longer "
+				"than %u bytes (-o header=true)",
+				HEAD_MAX);
+	}
+	if (rc == 0 && l->replace && load_truncate(l, &e) != 0)
+		rc = load_fail(l, &e);
+	if (rc == 0) {
+		sql = copy_sql(l, take ? fields : NULL, take ? nfields : 0, take);
+		if (!sql)
+			rc = load_failf(l, ENOMEM, "out of memory");
+	}
+	pcf_fields_free(fields, nfields);
+	pcf_fields_free(cols, ncols);
+	if (rc)
+		return rc;
+	rc = pcf_copy_start(l->conn, sql, &e);
+	free(sql);
+	if (rc)
+		return load_fail(l, &e);
+	l->header_taken = take;
+	atomic_store(&l->state, PCF_LOAD_COPYING);
+	if (len > 0 && pcf_copy_send(l->conn, data, len, &e) != 0)
+		return load_fail(l, &e);
+	free(l->head);
+	l->head = NULL;
+	l->head_len = l->head_cap = 0;
+	return 0;
+}
+
+static void publish_rows(struct pcf_load *l)
+{
+	uint64_t rows = l->scan.rows;
+
+	if (l->header_taken && rows > 0)
+		rows--;
+	atomic_store(&l->rows, rows);
+}
+
+static int head_append(struct pcf_load *l, const char *buf, size_t size)
+{
+	if (l->head_len + size > l->head_cap) {
+		size_t cap = l->head_cap ? l->head_cap : 4096;
+		char *h;
+
+		while (cap < l->head_len + size)
+			cap *= 2;
+		h = realloc(l->head, cap);
+		if (!h)
+			return load_failf(l, ENOMEM, "out of memory");
+		l->head = h;
+		l->head_cap = cap;
+	}
+	memcpy(l->head + l->head_len, buf, size);
+	l->head_len += size;
+	return 0;
+}
+
+/* Feeds one write's bytes into the header wait or the COPY. 0/-errno. */
+static int load_feed(struct pcf_load *l, const char *buf, size_t size)
+{
+	struct pcf_error e;
+	int rc;
+
+	if (load_state(l) == PCF_LOAD_WAITING) {
+		ssize_t n = pcf_scan_record(&l->scan, buf, size);
+		size_t take = n == PCF_SCAN_PARTIAL ? size : (size_t)n;
+
+		if ((rc = head_append(l, buf, take)) != 0)
+			return rc;
+		if (n == PCF_SCAN_PARTIAL && l->head_len <= HEAD_MAX)
+			return 0;
+		if ((rc = load_start_copy(l, n != PCF_SCAN_PARTIAL)) != 0)
+			return rc;
+		buf += take;
+		size -= take;
+	}
+	if (size > 0) {
+		pcf_scan_chunk(&l->scan, buf, size);
+		if (pcf_copy_send(l->conn, buf, size, &e) != 0)
+			return load_fail(l, &e);
+	}
+	publish_rows(l);
+	return 0;
+}
+
+/* Remembers who writes, for the close rule and the status files. */
+static void note_writer(struct pcf_load *l, pid_t tid)
+{
+	pid_t tgid = pcf_task_tgid(tid);
+	int known = 0;
+
+	l->last_tid = tid;
+	for (int i = 0; i < l->nwriters; i++)
+		known |= l->writers[i] == tgid;
+	if (!known && l->nwriters < PCF_MAX_WRITERS)
+		l->writers[l->nwriters++] = tgid;
+	/* Re-read even for the opener's pid: the shell that opened for
+	 * "cat > file" has exec'd cat by the first write. */
+	if (!known && tgid > 0) {
+		l->writer_pid = tgid;
+		pcf_task_cmdline(tgid, l->writer_cmd, sizeof(l->writer_cmd));
+	}
+	if (tgid > 0)
+		pcf_registry_note_writer(l, tgid);
+}
+
+static int wrote(const struct pcf_load *l, pid_t tgid)
+{
+	if (l->nwriters == PCF_MAX_WRITERS)
+		return 1; /* lost count: assume it did */
+	for (int i = 0; i < l->nwriters; i++)
+		if (l->writers[i] == tgid)
+			return 1;
+	return 0;
+}
+
+int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
+		   off_t off, pid_t tid)
+{
+	int rc;
+
+	pthread_mutex_lock(&l->lock);
+	switch (load_state(l)) {
+	case PCF_LOAD_FAILED:
+		rc = -l->error.err;
+		goto out;
+	case PCF_LOAD_COMMITTED:
+	case PCF_LOAD_EMPTY:
+		pcf_err("load %llu of %s: a write after the commit was "
+			"refused; open the file again to load more\n",
+			(unsigned long long)l->id, l->label);
+		rc = -EIO;
+		goto out;
+	}
+	if (atomic_load(&l->size_changed)) {
+		rc = load_failf(l, EINVAL, "the file was truncated during the load");
+		goto out;
+	}
+	if (!l->off_known) {
+		l->next_off = off; /* O_APPEND starts at whatever size is cached */
+		l->off_known = 1;
+	}
+	if (off != l->next_off) {
+		rc = load_failf(l, EINVAL,
+				"write at byte %lld, but the next byte is %lld: "
+				"a table file takes its bytes in order",
+				(long long)off, l->next_off);
+		goto out;
+	}
+	if (tid != l->last_tid)
+		note_writer(l, tid);
+	if (size > 0 && (rc = load_feed(l, buf, size)) != 0)
+		goto out;
+	l->next_off += (long long)size;
+	atomic_fetch_add(&l->bytes, size);
+	rc = (int)size;
+out:
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+/*
+ * Ends the COPY and commits. tid is the closing task (0 at release): if it
+ * dies while the server finishes, the transaction is rolled back instead.
+ */
+static int load_commit(struct pcf_load *l, pid_t tid)
+{
+	uint64_t loaded = 0, expected;
+	struct pcf_error e;
+	struct pcf_task task;
+	int rc;
+
+	if (l->fs->opts.commit_mode == PCF_COMMIT_FSYNC &&
+	    l->sealed != atomic_load(&l->bytes))
+		return load_failf(l, ECANCELED,
+				  "%llu bytes came after the last fsync(): "
+				  "nothing committed (-o commit=fsync)",
+				  (unsigned long long)(atomic_load(&l->bytes) -
+						       l->sealed));
+	if (load_state(l) == PCF_LOAD_WAITING &&
+	    (rc = load_start_copy(l, 1)) != 0)
+		return rc;
+	pcf_scan_finish(&l->scan); /* an unterminated quote: the server says */
+	publish_rows(l);
+	expected = atomic_load(&l->rows);
+	if (l->header_taken && expected == 0 && !l->scan.in_quote)
+		return load_failf(l, EIO,
+				  "the file holds a header line and no rows");
+	if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
+		return load_fail(l, &e);
+	if (loaded != expected)
+		return load_failf(l, EIO,
+				  "the server took %llu rows but the file holds "
+				  "%llu (a line \\. ends COPY data early)",
+				  (unsigned long long)loaded,
+				  (unsigned long long)expected);
+	if (tid > 0 && pcf_task_read(tid, &task) == 0 &&
+	    pcf_task_failed(&task)) {
+		char how[128];
+
+		pcf_task_describe(&task, how, sizeof(how));
+		return load_failf(l, ECANCELED,
+				  "the writer (pid %d) %s while closing: "
+				  "rolled back",
+				  (int)task.tgid, how);
+	}
+	if (pcf_tx_commit(l->conn, &e) != 0)
+		return load_fail(l, &e);
+	atomic_store(&l->rows, loaded);
+	atomic_store(&l->state, PCF_LOAD_COMMITTED);
+	PQfinish(l->conn);
+	l->conn = NULL;
+	pcf_registry_drop_anchors(l);
+	pcf_status_record(l, "committed");
+	return 0;
+}
+
+int pcf_load_flush(struct pcf_load *l, pid_t tid)
+{
+	struct pcf_task task;
+	int rc = 0;
+
+	pthread_mutex_lock(&l->lock);
+	switch (load_state(l)) {
+	case PCF_LOAD_FAILED:
+		rc = -l->error.err;
+		goto out;
+	case PCF_LOAD_COMMITTED:
+	case PCF_LOAD_EMPTY:
+		goto out;
+	}
+	if (atomic_load(&l->size_changed)) {
+		rc = load_failf(l, EINVAL, "the file was truncated during the load");
+		goto out;
+	}
+	if (atomic_load(&l->bytes) == 0)
+		goto out; /* the shell's early close, dd's dup2, touch */
+	if (pcf_task_read(tid, &task) == 0 && pcf_task_failed(&task) &&
+	    wrote(l, task.tgid)) {
+		char how[128];
+
+		pcf_task_describe(&task, how, sizeof(how));
+		rc = load_failf(l, ECANCELED,
+				"the writer (pid %d) %s: nothing committed",
+				(int)task.tgid, how);
+		goto out;
+	}
+	if (pcf_registry_still_held(l))
+		goto out;
+	rc = load_commit(l, tid);
+out:
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int pcf_load_fsync(struct pcf_load *l)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&l->lock);
+	if (load_state(l) == PCF_LOAD_FAILED)
+		rc = -l->error.err;
+	else
+		l->sealed = atomic_load(&l->bytes);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int pcf_load_refuse(struct pcf_load *l, int err, const char *reason)
+{
+	int rc;
+
+	pthread_mutex_lock(&l->lock);
+	switch (load_state(l)) {
+	case PCF_LOAD_FAILED:
+		rc = -l->error.err;
+		break;
+	case PCF_LOAD_COMMITTED:
+	case PCF_LOAD_EMPTY:
+		rc = -err;
+		break;
+	default:
+		rc = load_failf(l, err, "%s", reason);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+void pcf_load_abandon(struct pcf_load *l, const char *why)
+{
+	pthread_mutex_lock(&l->lock);
+	if (load_state(l) == PCF_LOAD_WAITING ||
+	    load_state(l) == PCF_LOAD_COPYING)
+		load_failf(l, ECONNABORTED, "%s", why);
+	pthread_mutex_unlock(&l->lock);
+	load_free(l);
+}
+
+void pcf_load_release(struct pcf_load *l)
+{
+	pthread_mutex_lock(&l->lock);
+	switch (load_state(l)) {
+	case PCF_LOAD_WAITING:
+	case PCF_LOAD_COPYING:
+		if (atomic_load(&l->bytes) == 0) {
+			atomic_store(&l->state, PCF_LOAD_EMPTY);
+			pcf_status_record(l, "empty");
+			break;
+		}
+		/* No close looked like the last one (a holder we could not
+		 * tell apart): the writer is gone, so finish it here. */
+		pcf_warn("load %llu of %s: finished at release, after the "
+			 "writer's last close\n",
+			 (unsigned long long)l->id, l->label);
+		load_commit(l, 0);
+		break;
+	default:
+		break;
+	}
+	pthread_mutex_unlock(&l->lock);
+	pcf_registry_remove(l);
+	load_free(l);
+}
+
+static void mark_size_changed(struct pcf_load *l, void *ctx)
+{
+	if (strcmp(l->path, (const char *)ctx) == 0)
+		atomic_store(&l->size_changed, 1);
+}
+
+void pcf_loads_size_changed(const char *path)
+{
+	pcf_registry_each(mark_size_changed, (void *)path);
+}

@@ -1,0 +1,113 @@
+/*
+ * load.h - one open table file: its connection, its COPY and its outcome.
+ *
+ * A byte written by cat travels: fsops.c pcf_op_write -> load.c
+ * pcf_load_write (offset check, header, row count) -> copy.c pcf_copy_send
+ * -> PQputCopyData. The last close travels: pcf_op_flush -> pcf_load_flush
+ * (dying writer? other holders? see registry.c) -> pcf_copy_end -> COMMIT.
+ */
+#ifndef PCF_LOAD_H
+#define PCF_LOAD_H
+
+#include "catalog.h"
+#include "closer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+struct pcf_fs;
+
+enum pcf_load_state {
+	PCF_LOAD_WAITING, /* no byte yet, or the first line is not complete */
+	PCF_LOAD_COPYING, /* COPY is running */
+	PCF_LOAD_COMMITTED,
+	PCF_LOAD_FAILED,  /* rolled back; every later call returns err */
+	PCF_LOAD_EMPTY,   /* closed without a byte: nothing to do */
+};
+
+#define PCF_MAX_ANCHORS 8
+#define PCF_MAX_WRITERS 8
+
+struct pcf_load {
+	pthread_mutex_t lock; /* one FUSE request at a time on this file */
+	struct pcf_fs *fs;
+	uint64_t id;
+	struct pcf_table_info table;
+	char *path;           /* absolute path in the mount, for /proc scans */
+	char *label;          /* "schema.table" as typed, for messages */
+	int flags;            /* open(2) flags */
+	int replace;          /* O_TRUNC under -o truncate: TRUNCATE first */
+	PGconn *conn;
+
+	struct pcf_scanner scan;
+	long long next_off;   /* where the next write must start */
+	int off_known;        /* 0 until the first O_APPEND write */
+	char *head;           /* bytes held until the first line is complete */
+	size_t head_len, head_cap;
+	int header_taken;
+	uint64_t sealed;      /* bytes covered by the last fsync (commit=fsync) */
+
+	/* Writers seen, for "did a dying closer write to us?" */
+	pid_t writers[PCF_MAX_WRITERS];
+	int nwriters;
+	pid_t last_tid;
+
+	/* Descriptors known to be this open file; guarded by the registry. */
+	struct pcf_fdref anchors[PCF_MAX_ANCHORS];
+	int nanchors;
+
+	/* Set without the lock by a path truncate(2) during the load; the
+	 * next write or close fails the load. */
+	_Atomic int size_changed;
+
+	/* Read by the status files without the lock. */
+	_Atomic int state;
+	_Atomic uint64_t bytes;
+	_Atomic uint64_t rows;
+	pid_t writer_pid;
+	char writer_cmd[256];
+	struct timespec started; /* CLOCK_REALTIME */
+	struct timespec mono;    /* CLOCK_MONOTONIC, for durations */
+
+	struct pcf_error error;  /* the reason, once FAILED */
+	struct pcf_load *prev, *next; /* registry list */
+};
+
+/*
+ * Opens a load for a write open of table t at path (relative to the mount):
+ * checks the privilege, connects, begins the transaction. On success *out
+ * is owned by the FUSE file handle until pcf_load_release. On failure the
+ * reason is logged and recorded in the history; returns -errno.
+ */
+int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
+		  const char *path, int flags, pid_t pid,
+		  struct pcf_load **out);
+
+/* Takes one write; size or -errno (the load is then failed for good). */
+int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
+		   off_t off, pid_t tid);
+
+/* A close(): commits when it is the last holder and data came. 0/-errno. */
+int pcf_load_flush(struct pcf_load *l, pid_t tid);
+
+/* fsync(): reports a failure; under commit=fsync seals the bytes so far. */
+int pcf_load_fsync(struct pcf_load *l);
+
+/* A change of size (ftruncate, fallocate, chmod) that a stream cannot
+ * honour: fails the load with err and reason. Returns -err. */
+int pcf_load_refuse(struct pcf_load *l, int err, const char *reason);
+
+/* The last reference is gone: finishes anything left, frees l. */
+void pcf_load_release(struct pcf_load *l);
+
+/* truncate(2) of a table's path: fails every live load of that path at
+ * its next write or close. */
+void pcf_loads_size_changed(const char *path);
+
+/* Unmount: rolls back l, already out of the registry, and frees it: its
+ * release will never come. */
+void pcf_load_abandon(struct pcf_load *l, const char *why);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * main.c - pgcopyfs's life: parse, help/version, connect and check the
+ * database, mount, daemonize, serve, unmount. Every start-up error is one
+ * line on stderr and a non-zero exit, with nothing left mounted.
+ */
+#define FUSE_USE_VERSION 312
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+
+#include "fs.h"
+#include "log.h"
+#include "status.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Writers blocked on a slow server each hold a thread; ls needs one more. */
+#define DEFAULT_MAX_THREADS 64
+
+/* Escapes ',' and '\' so a value survives libfuse's -o list parsing. */
+static void add_mount_option(struct fuse_args *args, const char *name,
+			     const char *value)
+{
+	char buf[1200];
+	size_t n = (size_t)snprintf(buf, sizeof(buf), "-o%s=", name);
+
+	for (const char *p = value; *p && n + 3 < sizeof(buf); p++) {
+		if (*p == ',' || *p == '\\')
+			buf[n++] = '\\';
+		buf[n++] = *p;
+	}
+	buf[n] = '\0';
+	fuse_opt_add_arg(args, buf);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct fuse_loop_config *loop = NULL;
+	struct pcf_fs fs = { 0 };
+	struct fuse *fuse = NULL;
+	struct pcf_error e;
+	char msg[512], db[600];
+	int ret = 1;
+
+	if (pcf_options_parse(&args, &fs.opts, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "pgcopyfs: %s\n", msg);
+		goto out_args;
+	}
+	if (fuse_parse_cmdline(&args, &cmd) != 0)
+		goto out_args;
+	if (cmd.show_help) {
+		pcf_options_help(argv[0]);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lib_help(&args);
+		ret = 0;
+		goto out_cmd;
+	}
+	if (cmd.show_version) {
+		printf("pgcopyfs version %s\n", PGCOPYFS_VERSION);
+		printf("libpq version %d\n", PQlibVersion());
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_cmd;
+	}
+	if (fs.opts.nargs < 1 || !cmd.mountpoint) {
+		fprintf(stderr,
+			"usage: %s [options] CONNINFO MOUNTPOINT\n"
+			"       %s --help for the options\n",
+			argv[0], argv[0]);
+		ret = 2;
+		goto out_cmd;
+	}
+	pcf_log_init(cmd.debug);
+	fs.mountpoint = realpath(cmd.mountpoint, NULL);
+	if (!fs.mountpoint) {
+		fprintf(stderr, "pgcopyfs: bad mount point '%s': %m\n",
+			cmd.mountpoint);
+		goto out_cmd;
+	}
+	/* Connect before mounting, so a wrong CONNINFO fails right here. */
+	if (pcf_catalog_open(&fs.catalog, &fs.opts, &e) != 0) {
+		fprintf(stderr, "pgcopyfs: cannot connect to the database: %s\n",
+			e.message);
+		goto out_catalog;
+	}
+	fs.uid = getuid();
+	fs.gid = getgid();
+	fs.mounted_at = time(NULL);
+	pcf_status_init(fs.opts.history);
+	/* fsname shows in mount and df: user, host and database, never a
+	 * password (/proc/mounts is world-readable). */
+	pcf_catalog_describe(&fs.catalog, db, sizeof(db));
+	add_mount_option(&args, "fsname", db);
+	if (!cmd.nodefault_subtype)
+		add_mount_option(&args, "subtype", "pgcopyfs");
+
+	fuse = fuse_new(&args, &pcf_fs_ops, sizeof(pcf_fs_ops), &fs);
+	if (!fuse)
+		goto out_status;
+	if (fuse_mount(fuse, fs.mountpoint) != 0)
+		goto out_fuse;
+	if (fuse_daemonize(cmd.foreground) != 0)
+		goto out_unmount;
+	if (!cmd.foreground)
+		pcf_log_to_syslog();
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+		goto out_unmount;
+	pcf_info("mounted %s on %s\n", db, fs.mountpoint);
+
+	if (cmd.singlethread) {
+		ret = fuse_loop(fuse);
+	} else {
+		loop = fuse_loop_cfg_create();
+		if (!loop)
+			goto out_signals;
+		fuse_loop_cfg_set_clone_fd(loop, (unsigned int)cmd.clone_fd);
+		fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(
+			loop, cmd.max_threads && cmd.max_threads != UINT_MAX
+				      ? cmd.max_threads
+				      : DEFAULT_MAX_THREADS);
+		ret = fuse_loop_mt(fuse, loop);
+	}
+	ret = ret == 0 ? 0 : 1;
+out_signals:
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+out_unmount:
+	fuse_unmount(fuse);
+out_fuse:
+	fuse_destroy(fuse);
+out_status:
+	pcf_status_free();
+out_catalog:
+	pcf_catalog_close(&fs.catalog);
+	pcf_log_close();
+	fuse_loop_cfg_destroy(loop);
+	free(fs.mountpoint);
+out_cmd:
+	free(cmd.mountpoint);
+out_args:
+	fuse_opt_free_args(&args);
+	pcf_options_free(&fs.opts);
+	return ret;
+}

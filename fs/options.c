@@ -1,0 +1,185 @@
+/*
+ * options.c - the option table and its checks.
+ *
+ * Like sshfs, the source (CONNINFO) is taken in our own opt_proc so that the
+ * only non-option left for libfuse is the mount point.
+ */
+#include "options.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCF_OPT(t, m, v) { t, offsetof(struct pcf_options, m), v }
+
+enum { KEY_FSTAB_ONLY };
+
+static const struct fuse_opt pcf_opts[] = {
+	PCF_OPT("header=%s", header, 0),
+	PCF_OPT("commit=%s", commit, 0),
+	PCF_OPT("delimiter=%s", delimiter, 0),
+	PCF_OPT("quote=%s", quote, 0),
+	PCF_OPT("escape=%s", escape, 0),
+	PCF_OPT("null=%s", null_string, 0),
+	PCF_OPT("encoding=%s", encoding, 0),
+	PCF_OPT("truncate", truncate, 1),
+	PCF_OPT("notruncate", truncate, 0),
+	PCF_OPT("connect_timeout=%d", connect_timeout, 0),
+	PCF_OPT("history=%d", history, 0),
+	FUSE_OPT_KEY("auto", KEY_FSTAB_ONLY),
+	FUSE_OPT_KEY("noauto", KEY_FSTAB_ONLY),
+	FUSE_OPT_KEY("user", KEY_FSTAB_ONLY),
+	FUSE_OPT_KEY("users", KEY_FSTAB_ONLY),
+	FUSE_OPT_KEY("nouser", KEY_FSTAB_ONLY),
+	FUSE_OPT_KEY("_netdev", KEY_FSTAB_ONLY),
+	FUSE_OPT_KEY("nofail", KEY_FSTAB_ONLY),
+	FUSE_OPT_KEY("defaults", KEY_FSTAB_ONLY),
+	FUSE_OPT_END
+};
+
+/* Keeps everything libfuse should see; takes CONNINFO and fstab noise. */
+static int pcf_opt_proc(void *data, const char *arg, int key,
+			struct fuse_args *outargs)
+{
+	struct pcf_options *o = data;
+
+	(void)outargs;
+	switch (key) {
+	case KEY_FSTAB_ONLY:
+		return 0;
+	case FUSE_OPT_KEY_OPT:
+		return strncmp(arg, "x-systemd.", 10) == 0 ? 0 : 1;
+	case FUSE_OPT_KEY_NONOPT:
+		if (o->nargs++ == 0) {
+			o->conninfo = strdup(arg);
+			return 0;
+		}
+		return 1; /* the mount point, or an extra argument libfuse rejects */
+	default:
+		return 1;
+	}
+}
+
+/* Takes one character out of an option value such as delimiter=';'. */
+static int one_char(const char *name, const char *v, char *out, char *err,
+		    size_t errlen)
+{
+	if (!v)
+		return 0;
+	if (strcmp(v, "\\t") == 0 || strcmp(v, "tab") == 0)
+		v = "\t";
+	if (strlen(v) != 1 || v[0] == '\n' || v[0] == '\r') {
+		snprintf(err, errlen, "-o %s= takes one character, not '%s'",
+			 name, v);
+		return -1;
+	}
+	*out = v[0];
+	return 0;
+}
+
+int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
+		      char *err, size_t errlen)
+{
+	memset(o, 0, sizeof(*o));
+	o->connect_timeout = -1;
+	o->history = 100;
+	o->dialect = PCF_DIALECT_CSV;
+	if (fuse_opt_parse(args, o, pcf_opts, pcf_opt_proc) != 0) {
+		snprintf(err, errlen, "cannot parse the options");
+		return -1;
+	}
+	if (!o->header || strcmp(o->header, "auto") == 0)
+		o->header_mode = PCF_HEADER_AUTO;
+	else if (strcmp(o->header, "true") == 0)
+		o->header_mode = PCF_HEADER_TRUE;
+	else if (strcmp(o->header, "false") == 0)
+		o->header_mode = PCF_HEADER_FALSE;
+	else {
+		snprintf(err, errlen,
+			 "-o header= takes auto, true or false, not '%s'",
+			 o->header);
+		return -1;
+	}
+	if (!o->commit || strcmp(o->commit, "close") == 0)
+		o->commit_mode = PCF_COMMIT_CLOSE;
+	else if (strcmp(o->commit, "fsync") == 0)
+		o->commit_mode = PCF_COMMIT_FSYNC;
+	else {
+		snprintf(err, errlen,
+			 "-o commit= takes close or fsync, not '%s'", o->commit);
+		return -1;
+	}
+	if (one_char("delimiter", o->delimiter, &o->dialect.delimiter, err,
+		     errlen) ||
+	    one_char("quote", o->quote, &o->dialect.quote, err, errlen))
+		return -1;
+	o->dialect.escape = o->dialect.quote;
+	if (one_char("escape", o->escape, &o->dialect.escape, err, errlen))
+		return -1;
+	if (o->dialect.delimiter == o->dialect.quote) {
+		snprintf(err, errlen,
+			 "-o delimiter= and -o quote= must differ");
+		return -1;
+	}
+	if (o->connect_timeout < -1 || o->connect_timeout == 0) {
+		snprintf(err, errlen,
+			 "-o connect_timeout= takes a number of seconds >= 1");
+		return -1;
+	}
+	if (o->history < 0 || o->history > 100000) {
+		snprintf(err, errlen, "-o history= takes 0 to 100000");
+		return -1;
+	}
+	return 0;
+}
+
+void pcf_options_free(struct pcf_options *o)
+{
+	free(o->conninfo);
+	free(o->header);
+	free(o->commit);
+	free(o->delimiter);
+	free(o->quote);
+	free(o->escape);
+	free(o->null_string);
+	free(o->encoding);
+	memset(o, 0, sizeof(*o));
+}
+
+void pcf_options_help(const char *progname)
+{
+	printf("usage: %s [options] CONNINFO MOUNTPOINT\n"
+	       "\n"
+	       "Mounts a PostgreSQL database: every table is a writable file\n"
+	       "MOUNTPOINT/<schema>/<table>.csv, and what is written to it is\n"
+	       "streamed into COPY ... FROM STDIN and committed when the\n"
+	       "writer closes it. CONNINFO is a libpq connection string or URI;\n"
+	       "\"\" takes everything from PG* variables, ~/.pgpass and services.\n"
+	       "\n"
+	       "pgcopyfs options:\n"
+	       "    -o header=auto|true|false  first line names columns: auto\n"
+	       "                           takes it when every field names a\n"
+	       "                           column (default: auto)\n"
+	       "    -o truncate            an O_TRUNC open (cp, >) replaces the\n"
+	       "                           table's rows in the load's transaction\n"
+	       "                           (default: off, every load appends)\n"
+	       "    -o commit=close|fsync  commit at the last close, or only data\n"
+	       "                           that an fsync() sealed (default: close)\n"
+	       "    -o delimiter=C         field delimiter, \\t for tab (default: ,)\n"
+	       "    -o quote=C             quote character (default: \")\n"
+	       "    -o escape=C            escape inside quotes (default: quote)\n"
+	       "    -o null=STRING         the string that means NULL\n"
+	       "                           (default: unquoted empty field)\n"
+	       "    -o encoding=NAME       encoding of the files (default: the\n"
+	       "                           connection's client_encoding)\n"
+	       "    -o connect_timeout=N   seconds to wait for the server when a\n"
+	       "                           load connects (default: libpq's\n"
+	       "                           PGCONNECT_TIMEOUT, else 10)\n"
+	       "    -o history=N           finished loads kept in\n"
+	       "                           .pgcopyfs/history (default: 100)\n"
+	       "    -h   --help            print help\n"
+	       "    -V   --version         print version\n"
+	       "\n",
+	       progname);
+}

@@ -1,0 +1,50 @@
+/*
+ * options.h - pgcopyfs's own command-line and -o options.
+ */
+#ifndef PCF_OPTIONS_H
+#define PCF_OPTIONS_H
+
+#include "pgcopyfs.h"
+
+#include <fuse_opt.h>
+
+enum pcf_header_mode { PCF_HEADER_AUTO, PCF_HEADER_TRUE, PCF_HEADER_FALSE };
+enum pcf_commit_mode { PCF_COMMIT_CLOSE, PCF_COMMIT_FSYNC };
+
+struct pcf_options {
+	/* Filled by fuse_opt_parse (see options.c for the table). */
+	char *conninfo; /* the first non-option argument; "" = libpq defaults */
+	char *header;
+	char *commit;
+	char *delimiter;
+	char *quote;
+	char *escape;
+	char *null_string;
+	char *encoding;
+	int truncate;
+	int connect_timeout; /* seconds; -1 = libpq's own setting */
+	int history;         /* finished loads kept in .pgcopyfs/history */
+	int nargs;           /* non-option arguments seen */
+
+	/* Derived by pcf_options_parse. */
+	enum pcf_header_mode header_mode;
+	enum pcf_commit_mode commit_mode;
+	struct pcf_dialect dialect;
+};
+
+/*
+ * Takes pgcopyfs's options and the CONNINFO argument out of args, leaving
+ * libfuse's options and the mount point for fuse_parse_cmdline(). Also drops
+ * the options that only mean something to mount(8) and fstab (auto, noauto,
+ * user, users, nouser, _netdev, nofail, defaults, x-systemd.*).
+ * On error writes one line to err and returns -1; the caller owns o's
+ * strings either way and frees them with pcf_options_free().
+ */
+int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
+		      char *err, size_t errlen);
+void pcf_options_free(struct pcf_options *o);
+
+/* Prints pgcopyfs's usage line and options (--help), before libfuse's. */
+void pcf_options_help(const char *progname);
+
+#endif

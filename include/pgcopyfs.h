@@ -1,0 +1,111 @@
+/*
+ * pgcopyfs.h - the pure pieces of pgcopyfs: the incremental CSV record
+ * scanner, the header splitter and the table-name <-> file-name escaping.
+ *
+ * Nothing here touches FUSE or libpq, so the unit tests and the fuzzer link
+ * these pieces alone. Everything is prefixed pcf_.
+ */
+#ifndef PGCOPYFS_H
+#define PGCOPYFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PGCOPYFS_VERSION "0.1.0"
+
+/* How a CSV stream is spelled; mirrors COPY's DELIMITER, QUOTE and ESCAPE. */
+struct pcf_dialect {
+	char delimiter;
+	char quote;
+	char escape;
+};
+
+#define PCF_DIALECT_CSV ((struct pcf_dialect){ ',', '"', '"' })
+
+/*
+ * Incremental record scanner. It finds record boundaries exactly the way the
+ * server's COPY ... (FORMAT csv) does (a quote toggles quoting anywhere, an
+ * escape only counts inside quotes, \n, \r\n and a lone \r end a record
+ * outside quotes), so the rows it counts are the rows COPY will see.
+ * Zero-initialise with pcf_scan_init(); it holds no memory of its own.
+ */
+struct pcf_scanner {
+	struct pcf_dialect d;
+	uint64_t rows;          /* complete records so far, counted at their end */
+	uint64_t bytes;         /* bytes fed so far */
+	unsigned char in_quote; /* inside a quoted section */
+	unsigned char last_was_esc;
+	unsigned char pending_cr; /* last byte was a record-ending \r */
+	unsigned char row_open;   /* bytes seen since the last record ended */
+};
+
+/* Returned by pcf_scan_record when every byte was consumed without a record
+ * ending; feed more bytes and it resumes where it stopped. */
+#define PCF_SCAN_PARTIAL ((ssize_t)-2)
+/* Returned by pcf_scan_finish when the stream ended inside a quoted field. */
+#define PCF_SCAN_UNTERMINATED ((ssize_t)-1)
+
+void pcf_scan_init(struct pcf_scanner *s, struct pcf_dialect d);
+
+/*
+ * Scans buf until the current record ends. Returns the number of bytes
+ * consumed, the last of them being the record's terminator, or
+ * PCF_SCAN_PARTIAL when all len bytes were consumed inside a record.
+ * The \n of a \r\n split across two calls is consumed by the second call.
+ */
+ssize_t pcf_scan_record(struct pcf_scanner *s, const char *buf, size_t len);
+
+/* Scans a whole chunk, counting every record that ends in it. Returns the
+ * number of records completed in this chunk. */
+uint64_t pcf_scan_chunk(struct pcf_scanner *s, const char *buf, size_t len);
+
+/*
+ * Declares the end of the stream. A last record without a terminator counts
+ * as a row (COPY loads it too). Returns 0, or PCF_SCAN_UNTERMINATED when the
+ * stream ended inside quotes.
+ */
+ssize_t pcf_scan_finish(struct pcf_scanner *s);
+
+/*
+ * Splits one record (as delimited by pcf_scan_record, terminator included or
+ * not) into its fields, removing quotes the way COPY does. On success *fields
+ * is a malloc'd array of *nfields malloc'd strings that the caller releases
+ * with pcf_fields_free(). Returns 0, -ENOMEM, or -EINVAL when a field holds a
+ * NUL byte (it could not be a column name).
+ */
+int pcf_split_record(struct pcf_dialect d, const char *rec, size_t len,
+		     char ***fields, size_t *nfields);
+void pcf_fields_free(char **fields, size_t nfields);
+
+/* What a first record says about itself against the table's columns. */
+enum pcf_header_verdict {
+	PCF_HEADER_MATCH,    /* every field names a column, each once */
+	PCF_HEADER_UNKNOWN,  /* a field names no column (*bad: the field) */
+	PCF_HEADER_REPEATED, /* every field names a column, one twice (*bad) */
+};
+
+/*
+ * Compares the fields of a first record with the table's column names
+ * (exact, case-sensitive, as COPY's column list would). *bad points into
+ * fields when the verdict is not a match. An empty record is UNKNOWN.
+ */
+enum pcf_header_verdict pcf_header_check(char *const *fields, size_t nfields,
+					 char *const *cols, size_t ncols,
+					 const char **bad);
+
+/*
+ * File names for schemas and tables. PostgreSQL names may hold any byte but
+ * NUL; file names may not hold '/', and names starting with '.' are kept for
+ * pgcopyfs itself. So '%' and '/' are written %25 and %2F, and a leading '.'
+ * is written %2E. Everything else is kept as it is.
+ *
+ * pcf_name_escape writes the escaped name and its NUL into out and returns
+ * its length, or -ENAMETOOLONG when out is too small.
+ * pcf_name_unescape is its inverse over in[0..len); it returns the length
+ * written, or -ENOENT for a name that pcf_name_escape could not have made.
+ */
+ssize_t pcf_name_escape(const char *name, char *out, size_t outlen);
+ssize_t pcf_name_unescape(const char *in, size_t len, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,187 @@
+# tests/lib.sh - shared by the integration tests: a throwaway PostgreSQL
+# (initdb in a temporary directory, unix socket only), the real pgcopyfs
+# mounted on a temporary directory, and assertions that say what differed.
+#
+# A test script sources this, calls pcf_setup, defines test_* functions and
+# ends with pcf_run_tests. Environment:
+#   PGCOPYFS_BIN  the pgcopyfs binary (CTest passes the built one)
+#   PCF_KEEP=1    keep the temporary directory for a post-mortem
+
+set -u
+set -o pipefail
+
+PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+PGCOPYFS_BIN=${PGCOPYFS_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/pgcopyfs}
+PCF_PASSED=0
+PCF_FAILED=0
+PCF_FAILS=()
+PCF_DAEMON_PID=
+PCF_CURRENT=
+
+# Runs a command as the PostgreSQL owner (initdb refuses root).
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pcf_log() { printf '%s\n' "$*" >&2; }
+
+# Starts a throwaway server; exports PGHOST/PGPORT/PGUSER/PGDATABASE so
+# psql and pgcopyfs "" find it.
+pg_start() {
+	PCF_TMP=$(mktemp -d /tmp/pgcopyfs-test.XXXXXX)
+	chmod 755 "$PCF_TMP"
+	mkdir -p "$PCF_TMP/pg" "$PCF_TMP/sock" "$PCF_TMP/mnt" "$PCF_TMP/work"
+	if [ "$(id -u)" = 0 ]; then
+		chown postgres "$PCF_TMP/pg" "$PCF_TMP/sock"
+		touch "$PCF_TMP/pg.log" && chown postgres "$PCF_TMP/pg.log"
+	fi
+	as_pg "$PGBIN/initdb" -D "$PCF_TMP/pg" -A trust -U postgres -E UTF8 \
+		--locale=C >"$PCF_TMP/initdb.log" 2>&1 ||
+		{ cat "$PCF_TMP/initdb.log" >&2; return 1; }
+	cat >>"$PCF_TMP/pg/postgresql.conf" <<-CONF
+	listen_addresses = ''
+	unix_socket_directories = '$PCF_TMP/sock'
+	port = 5432
+	fsync = off
+	max_connections = 100
+	CONF
+	pg_ctl_start || return 1
+	export PGHOST="$PCF_TMP/sock" PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
+	unset PGSERVICE PGPASSWORD PGOPTIONS PGAPPNAME PGCONNECT_TIMEOUT
+}
+
+pg_ctl_start() {
+	as_pg "$PGBIN/pg_ctl" -D "$PCF_TMP/pg" -l "$PCF_TMP/pg.log" -w -t 60 \
+		start >/dev/null || { cat "$PCF_TMP/pg.log" >&2; return 1; }
+}
+
+pg_ctl() {
+	as_pg "$PGBIN/pg_ctl" -D "$PCF_TMP/pg" -l "$PCF_TMP/pg.log" -w -t 60 "$@" \
+		>/dev/null
+}
+
+pg_stop() {
+	[ -n "${PCF_TMP:-}" ] && [ -f "$PCF_TMP/pg/postmaster.pid" ] &&
+		as_pg "$PGBIN/pg_ctl" -D "$PCF_TMP/pg" -m immediate -w stop \
+			>/dev/null 2>&1
+	return 0
+}
+
+# q SQL: one query, unaligned, tuples only.
+q() {
+	psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"
+}
+
+MNT=
+# Mounts pgcopyfs in the foreground (in the background of this shell) with
+# the given options; waits until the mount answers.
+pcf_mount() {
+	MNT="$PCF_TMP/mnt"
+	"$PGCOPYFS_BIN" -f "$@" "" "$MNT" 2>>"$PCF_TMP/daemon.log" &
+	PCF_DAEMON_PID=$!
+	wait_for "the mount on $MNT" 20 mountpoint -q "$MNT"
+}
+
+pcf_unmount() {
+	if mountpoint -q "$MNT" 2>/dev/null; then
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT"
+	fi
+	if [ -n "$PCF_DAEMON_PID" ]; then
+		wait "$PCF_DAEMON_PID" 2>/dev/null
+		PCF_DAEMON_STATUS=$?
+	fi
+	PCF_DAEMON_PID=
+}
+
+# wait_for WHAT SECONDS CMD...: polls CMD every 50 ms until it succeeds.
+wait_for() {
+	local what=$1 secs=$2 i
+	shift 2
+	for ((i = 0; i < secs * 20; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	pcf_log "timed out after ${secs}s waiting for $what"
+	return 1
+}
+
+pcf_cleanup() {
+	pcf_unmount
+	pg_stop
+	if [ "${PCF_KEEP:-0}" = 1 ] || [ "$PCF_FAILED" -gt 0 ]; then
+		pcf_log "kept $PCF_TMP (daemon.log, pg.log)"
+	else
+		rm -rf "$PCF_TMP"
+	fi
+}
+
+# pcf_setup [pgcopyfs options...]: server, mount, cleanup on exit.
+pcf_setup() {
+	pg_start || exit 1
+	trap pcf_cleanup EXIT
+	pcf_mount "$@" || { cat "$PCF_TMP/daemon.log" >&2; exit 1; }
+}
+
+fail() {
+	PCF_TEST_OK=0
+	pcf_log "  FAIL [$PCF_CURRENT]: $*"
+}
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+	if [ "$1" != "$2" ]; then
+		fail "$3: expected '$2', got '$1'"
+		return 1
+	fi
+}
+
+# expect_match TEXT REGEX WHAT
+expect_match() {
+	if ! printf '%s' "$1" | grep -Eq -- "$2"; then
+		fail "$3: '$1' does not match /$2/"
+		return 1
+	fi
+}
+
+# expect_status EXPECTED WHAT CMD...: runs CMD, compares its exit status.
+expect_status() {
+	local want=$1 what=$2 got
+	shift 2
+	"$@"
+	got=$?
+	expect_eq "$got" "$want" "$what (exit status of: $*)"
+}
+
+# The last history line for a table (schema.table), from the mount itself.
+last_history() {
+	grep -F "table=$1 " "$MNT/.pgcopyfs/history" | tail -n 1
+}
+
+count() { q "SELECT count(*) FROM $1"; }
+
+pcf_run_tests() {
+	local t
+	for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
+		PCF_CURRENT=$t
+		PCF_TEST_OK=1
+		"$t"
+		if [ "$PCF_TEST_OK" = 1 ]; then
+			PCF_PASSED=$((PCF_PASSED + 1))
+			pcf_log "ok   $t"
+		else
+			PCF_FAILED=$((PCF_FAILED + 1))
+			PCF_FAILS+=("$t")
+		fi
+	done
+	if ! kill -0 "$PCF_DAEMON_PID" 2>/dev/null; then
+		pcf_log "  FAIL: the daemon died; its log:"
+		cat "$PCF_TMP/daemon.log" >&2
+		PCF_FAILED=$((PCF_FAILED + 1))
+	fi
+	echo "$(basename "$0" .sh): $PCF_PASSED passed, $PCF_FAILED failed"
+	[ "$PCF_FAILED" = 0 ]
+}
