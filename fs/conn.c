@@ -10,16 +10,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Makes a libpq message fit on one line of the status files and the log. */
+/* Makes a libpq message fit on one line of the status files and the log:
+ * each run of white space becomes one space. */
 static void one_line(char *s)
 {
-	size_t n = strlen(s);
+	char *w = s;
+	int space = 1; /* drops leading white space too */
 
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
-		s[--n] = '\0';
-	for (char *p = s; *p; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
+	for (const char *p = s; *p; p++) {
+		int ws = *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t';
+
+		if (ws && space)
+			continue;
+		*w++ = ws ? ' ' : *p;
+		space = ws;
+	}
+	if (w > s && w[-1] == ' ')
+		w--;
+	*w = '\0';
 }
 
 void pcf_error_set(struct pcf_error *e, int err, const char *fmt, ...)

@@ -500,10 +500,10 @@ int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
 	}
 	if (tid != l->last_tid)
 		note_writer(l, tid);
+	atomic_fetch_add(&l->bytes, size);
 	if (size > 0 && (rc = load_feed(l, buf, size)) != 0)
 		goto out;
 	l->next_off += (long long)size;
-	atomic_fetch_add(&l->bytes, size);
 	rc = (int)size;
 out:
 	pthread_mutex_unlock(&l->lock);

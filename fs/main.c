@@ -11,7 +11,6 @@
 #include "log.h"
 #include "status.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,8 @@
 
 /* Writers blocked on a slow server each hold a thread; ls needs one more. */
 #define DEFAULT_MAX_THREADS 64
+#define PCF_XSTR(x) #x
+#define PCF_STR(x) PCF_XSTR(x)
 
 /* Escapes ',' and '\' so a value survives libfuse's -o list parsing. */
 static void add_mount_option(struct fuse_args *args, const char *name,
@@ -51,6 +52,9 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "pgcopyfs: %s\n", msg);
 		goto out_args;
 	}
+	/* Our default thread cap, before the user's -o max_threads (the later
+	 * one wins); without it libfuse 3.14.0 complains of an unset value. */
+	fuse_opt_insert_arg(&args, 1, "-omax_threads=" PCF_STR(DEFAULT_MAX_THREADS));
 	if (fuse_parse_cmdline(&args, &cmd) != 0)
 		goto out_args;
 	if (cmd.show_help) {
@@ -122,10 +126,7 @@ int main(int argc, char *argv[])
 			goto out_signals;
 		fuse_loop_cfg_set_clone_fd(loop, (unsigned int)cmd.clone_fd);
 		fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(
-			loop, cmd.max_threads && cmd.max_threads != UINT_MAX
-				      ? cmd.max_threads
-				      : DEFAULT_MAX_THREADS);
+		fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
 		ret = fuse_loop_mt(fuse, loop);
 	}
 	ret = ret == 0 ? 0 : 1;

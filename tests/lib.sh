@@ -51,7 +51,8 @@ pg_start() {
 	CONF
 	pg_ctl_start || return 1
 	export PGHOST="$PCF_TMP/sock" PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
-	unset PGSERVICE PGPASSWORD PGOPTIONS PGAPPNAME PGCONNECT_TIMEOUT
+	unset PGSERVICE PGPASSWORD PGAPPNAME PGCONNECT_TIMEOUT
+	export PGOPTIONS="-c client_min_messages=warning"
 }
 
 pg_ctl_start() {
@@ -81,7 +82,8 @@ MNT=
 # the given options; waits until the mount answers.
 pcf_mount() {
 	MNT="$PCF_TMP/mnt"
-	"$PGCOPYFS_BIN" -f "$@" "" "$MNT" 2>>"$PCF_TMP/daemon.log" &
+	"$PGCOPYFS_BIN" -f "$@" "${PCF_CONNINFO:-}" "$MNT" \
+		2>>"$PCF_TMP/daemon.log" &
 	PCF_DAEMON_PID=$!
 	wait_for "the mount on $MNT" 20 mountpoint -q "$MNT"
 }
@@ -184,4 +186,18 @@ pcf_run_tests() {
 	fi
 	echo "$(basename "$0" .sh): $PCF_PASSED passed, $PCF_FAILED failed"
 	[ "$PCF_FAILED" = 0 ]
+}
+
+# pcf_remount [options...]: the same server, a new mount with new options.
+pcf_remount() {
+	pcf_unmount
+	pcf_mount "$@" || { cat "$PCF_TMP/daemon.log" >&2; return 1; }
+}
+
+# The blog posts' table of the README and the benchmarks.
+make_posts() {
+	q "DROP TABLE IF EXISTS ${1:-posts}; CREATE TABLE ${1:-posts} (
+		id serial PRIMARY KEY,
+		message varchar(1028) NOT NULL,
+		created_at timestamptz DEFAULT now())"
 }
