@@ -201,3 +201,25 @@ make_posts() {
 		message varchar(1028) NOT NULL,
 		created_at timestamptz DEFAULT now())"
 }
+
+# held_writer FILE DATA NAME: in the background, opens FILE, writes DATA
+# (printf-style escapes), creates $W/NAME.ready, then waits until
+# release_writer NAME before closing and exiting 0. Sets HELD_PID.
+held_writer() {
+	mkfifo "$PCF_TMP/work/$3.go"
+	python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(fd, sys.argv[2].encode().decode("unicode_escape").encode())
+open(sys.argv[3] + ".ready", "w").close()
+open(sys.argv[3] + ".go").read()
+os.close(fd)
+' "$1" "$2" "$PCF_TMP/work/$3" &
+	HELD_PID=$!
+	wait_for "writer $3" 10 test -e "$PCF_TMP/work/$3.ready"
+}
+
+release_writer() {
+	: >"$PCF_TMP/work/$1.go"
+	rm -f "$PCF_TMP/work/$1.go" "$PCF_TMP/work/$1.ready"
+}
