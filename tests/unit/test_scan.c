@@ -1,0 +1,329 @@
+/*
+ * test_scan.c - the incremental record scanner against hand-counted inputs.
+ *
+ * Every case is checked three ways: fed whole, split in two at every byte
+ * offset, and fed one byte at a time. Boundaries must not depend on how the
+ * writes were cut, since a FUSE write can end anywhere, including between
+ * the \r and the \n of one line end.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pgcopyfs.h"
+
+#define MAX_ENDS 16
+
+/* A string literal as pointer and length, so cases may hold any byte. */
+#define IN(s) s, sizeof(s) - 1
+
+static const struct pcf_dialect CSV = { ',', '"', '"' };
+static const struct pcf_dialect TSV = { '\t', '"', '"' };
+/* quote ' and escape \, as in COPY ... (QUOTE '''', ESCAPE '\') */
+static const struct pcf_dialect SQ_BS = { ',', '\'', '\\' };
+/* quote " and escape \ */
+static const struct pcf_dialect DQ_BS = { ',', '"', '\\' };
+static const struct pcf_dialect SQ = { ';', '\'', '\'' };
+static const struct pcf_dialect PIPE_Q = { ',', '|', '|' };
+
+struct scan_case {
+	const char *name;
+	struct pcf_dialect d;
+	const char *in;
+	size_t len;
+	uint64_t rows;       /* after pcf_scan_finish */
+	ssize_t finish;      /* pcf_scan_finish's result */
+	size_t nends;        /* records ended by a terminator */
+	size_t ends[MAX_ENDS]; /* stream offset just past each terminator */
+};
+
+static const struct scan_case cases[] = {
+	{ "empty input", CSV, IN(""), 0, 0, 0, { 0 } },
+	{ "one line", CSV, IN("a,b\n"), 1, 0, 1, { 4 } },
+	{ "two lines", CSV, IN("a,b\nc,d\n"), 2, 0, 2, { 4, 8 } },
+	{ "no final newline", CSV, IN("a,b\nc,d"), 2, 0, 1, { 4 } },
+	{ "only a newline", CSV, IN("\n"), 1, 0, 1, { 1 } },
+	{ "empty lines", CSV, IN("\n\n\n"), 3, 0, 3, { 1, 2, 3 } },
+	{ "empty line between", CSV, IN("a\n\nb\n"), 3, 0, 3, { 2, 3, 5 } },
+	{ "crlf", CSV, IN("a\r\nb\r\n"), 2, 0, 2, { 3, 6 } },
+	{ "crlf empty lines", CSV, IN("\r\n\r\n"), 2, 0, 2, { 2, 4 } },
+	{ "crlf no final", CSV, IN("a,b\r\nc"), 2, 0, 1, { 5 } },
+	{ "lone cr", CSV, IN("a\rb\r"), 2, 0, 2, { 2, 4 } },
+	{ "lone cr alone", CSV, IN("\r"), 1, 0, 1, { 1 } },
+	{ "cr then crlf", CSV, IN("a\r\r\n"), 2, 0, 2, { 2, 4 } },
+	{ "quoted lf", CSV, IN("\"a\nb\",c\nd\n"), 2, 0, 2, { 8, 10 } },
+	{ "quoted crlf", CSV, IN("\"x\r\ny\"\r\nz\r\n"), 2, 0, 2, { 8, 11 } },
+	{ "quoted lone cr", CSV, IN("\"x\ry\"\rz\r"), 2, 0, 2, { 6, 8 } },
+	{ "doubled quotes", CSV, IN("\"a\"\"b\",\"\"\"\"\n1\n"), 2, 0, 2,
+	  { 12, 14 } },
+	/* "" inside quotes toggles twice: the \n after it is still quoted */
+	{ "doubled quote then lf", CSV, IN("\"a\"\"\nb\"\n"), 1, 0, 1, { 8 } },
+	{ "empty quoted field", CSV, IN("\"\",\"\"\n"), 1, 0, 1, { 6 } },
+	/* COPY toggles on a quote anywhere, not only at a field's start */
+	{ "quote mid field", CSV, IN("ab\"c\nd\"e\nf\n"), 2, 0, 2, { 9, 11 } },
+	{ "quote toggles four times", CSV, IN("\"a\"b\"c\"\n"), 1, 0, 1, { 8 } },
+	{ "tab delimiter", TSV, IN("a\tb\nc\t\"d\ne\"\n"), 2, 0, 2, { 4, 12 } },
+	{ "custom quote", PIPE_Q, IN("|a\nb|,\"\nc\n"), 2, 0, 2, { 8, 10 } },
+	{ "single quote doubled", SQ, IN("'a''\nb';c\n"), 1, 0, 1, { 10 } },
+	/* 'it\'s' with ESCAPE '\': the escaped quote keeps the quote open */
+	{ "escape protects quote", SQ_BS, IN("'it\\'s',x\n'a\nb'\n"), 2, 0,
+	  2, { 10, 16 } },
+	/* '\\' is an escaped escape: the next quote closes */
+	{ "escaped escape", SQ_BS, IN("'a\\\\'\nb\n"), 2, 0, 2, { 6, 8 } },
+	/* an escape only counts inside quotes */
+	{ "escape outside quotes", DQ_BS, IN("a\\\"b\n\"\n"), 1, 0, 1, { 7 } },
+	{ "escaped dq then lf", DQ_BS, IN("\"a\\\"\n\",b\n"), 1, 0, 1, { 9 } },
+	/* with ESCAPE '\', "" still toggles twice (two quote chars) */
+	{ "dq_bs doubled quotes", DQ_BS, IN("\"a\"\"\nb\"\n"), 1, 0, 1,
+	  { 8 } },
+	/* an escape before a plain byte does not protect the quote after */
+	{ "escape then plain", DQ_BS, IN("\"\\a\"\nb\n"), 2, 0, 2, { 5, 7 } },
+	{ "utf8 multibyte", CSV,
+	  IN("\xC3\xA9,\xC3\xBC\n\"\xE6\x97\xA5\xE6\x9C\xAC\n\xE8\xAA\x9E\"\n"),
+	  2, 0, 2, { 6, 19 } },
+	{ "bom crlf", CSV, IN("\xEF\xBB\xBF" "a,b\r\n1,2\r\n"), 2, 0, 2,
+	  { 8, 13 } },
+	{ "unterminated quote", CSV, IN("a,\"b\nc\n"), 0,
+	  PCF_SCAN_UNTERMINATED, 0, { 0 } },
+	{ "unterminated after rows", CSV, IN("x\r\n\"y"), 1,
+	  PCF_SCAN_UNTERMINATED, 1, { 3 } },
+	{ "last record only quotes", CSV, IN("a\n\"\""), 2, 0, 1, { 2 } },
+	{ "escape at end, unterminated", DQ_BS, IN("\"a\\\""), 0,
+	  PCF_SCAN_UNTERMINATED, 0, { 0 } },
+};
+
+struct scan_result {
+	uint64_t rows_before_finish;
+	uint64_t rows;
+	uint64_t bytes;
+	ssize_t finish;
+	size_t nends;
+	size_t ends[MAX_ENDS];
+};
+
+/*
+ * Feeds c->in to a fresh scanner in pieces that end at the offsets in
+ * cuts[0..ncuts) (ascending, inside the input) and at the end, collecting
+ * the absolute stream offset just past every record pcf_scan_record ends.
+ */
+static void scan_pieces(const struct scan_case *c, const size_t *cuts,
+			size_t ncuts, struct scan_result *r)
+{
+	struct pcf_scanner s;
+	size_t from = 0;
+
+	memset(r, 0, sizeof(*r));
+	pcf_scan_init(&s, c->d);
+	for (size_t k = 0; k <= ncuts; k++) {
+		size_t to = k < ncuts ? cuts[k] : c->len;
+		size_t pos = from;
+
+		while (pos < to) {
+			ssize_t n = pcf_scan_record(&s, c->in + pos, to - pos);
+
+			if (n == PCF_SCAN_PARTIAL)
+				break;
+			assert_true(n > 0);
+			assert_true((size_t)n <= to - pos);
+			pos += (size_t)n;
+			assert_true(r->nends < MAX_ENDS);
+			r->ends[r->nends++] = pos;
+		}
+		from = to;
+	}
+	r->rows_before_finish = s.rows;
+	r->bytes = s.bytes;
+	r->finish = pcf_scan_finish(&s);
+	r->rows = s.rows;
+}
+
+/* Same cuts, counted with pcf_scan_chunk. Returns the rows after finish. */
+static uint64_t chunk_pieces(const struct scan_case *c, const size_t *cuts,
+			     size_t ncuts, ssize_t *finish)
+{
+	struct pcf_scanner s;
+	uint64_t sum = 0;
+	size_t from = 0;
+
+	pcf_scan_init(&s, c->d);
+	for (size_t k = 0; k <= ncuts; k++) {
+		size_t to = k < ncuts ? cuts[k] : c->len;
+
+		sum += pcf_scan_chunk(&s, c->in + from, to - from);
+		from = to;
+	}
+	assert_int_equal(sum, s.rows);
+	assert_int_equal(s.bytes, c->len);
+	*finish = pcf_scan_finish(&s);
+	return s.rows;
+}
+
+/* Whether the piece boundaries include offset off. */
+static int cut_at(const size_t *cuts, size_t ncuts, size_t off)
+{
+	for (size_t k = 0; k < ncuts; k++)
+		if (cuts[k] == off)
+			return 1;
+	return 0;
+}
+
+/*
+ * Checks one way of cutting c->in against the hand-written expectations.
+ * When a cut falls between the \r and \n of a line end, pcf_scan_record
+ * reports the record ended at the \r and swallows the \n in the next call
+ * (pgcopyfs.h says so), so that one end is expected one byte earlier.
+ */
+static void check_cuts(const struct scan_case *c, const size_t *cuts,
+		       size_t ncuts)
+{
+	struct scan_result r;
+	ssize_t chunk_finish;
+	uint64_t chunk_rows;
+
+	scan_pieces(c, cuts, ncuts, &r);
+	if (r.rows != c->rows || r.finish != c->finish ||
+	    r.nends != c->nends || r.bytes != c->len)
+		fail_msg("%s (%zu cuts, first at %zu): rows %llu finish %zd "
+			 "ends %zu bytes %llu, expected rows %llu finish %zd "
+			 "ends %zu bytes %zu",
+			 c->name, ncuts, ncuts ? cuts[0] : 0,
+			 (unsigned long long)r.rows, r.finish, r.nends,
+			 (unsigned long long)r.bytes,
+			 (unsigned long long)c->rows, c->finish, c->nends,
+			 c->len);
+	assert_int_equal(r.rows_before_finish, c->nends);
+	for (size_t k = 0; k < c->nends; k++) {
+		size_t e = c->ends[k];
+
+		if (e >= 2 && c->in[e - 2] == '\r' && c->in[e - 1] == '\n' &&
+		    cut_at(cuts, ncuts, e - 1))
+			e--;
+		if (r.ends[k] != e)
+			fail_msg("%s (%zu cuts, first at %zu): record %zu ends "
+				 "at %zu, expected %zu",
+				 c->name, ncuts, ncuts ? cuts[0] : 0, k,
+				 r.ends[k], e);
+	}
+	chunk_rows = chunk_pieces(c, cuts, ncuts, &chunk_finish);
+	assert_int_equal(chunk_rows, c->rows);
+	assert_int_equal(chunk_finish, c->finish);
+}
+
+/* Every case fed whole: the hand-counted rows, ends and finish. */
+static void test_scan_whole(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_cuts(&cases[i], NULL, 0);
+}
+
+/* Every case split in two at every offset, empty pieces included. */
+static void test_scan_split_two(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (size_t cut = 0; cut <= cases[i].len; cut++)
+			check_cuts(&cases[i], &cut, 1);
+}
+
+/* Every case fed one byte at a time. */
+static void test_scan_bytewise(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct scan_case *c = &cases[i];
+		size_t cuts[64];
+
+		assert_true(c->len <= sizeof(cuts) / sizeof(cuts[0]));
+		for (size_t k = 1; k < c->len; k++)
+			cuts[k - 1] = k;
+		check_cuts(c, cuts, c->len ? c->len - 1 : 0);
+	}
+}
+
+/* pcf_scan_chunk returns the records completed in that chunk only, and
+ * s->bytes counts every byte fed, across calls. */
+static void test_scan_chunk_counts(void **state)
+{
+	struct pcf_scanner s;
+
+	(void)state;
+	pcf_scan_init(&s, CSV);
+	assert_int_equal(pcf_scan_chunk(&s, IN("a,b\nc,d\ne")), 2);
+	assert_int_equal(s.bytes, 9);
+	assert_int_equal(s.rows, 2);
+	/* the record "e..." ends here; a quoted \n does not end one */
+	assert_int_equal(pcf_scan_chunk(&s, IN("f\n\"g\nh")), 1);
+	assert_int_equal(s.bytes, 15);
+	assert_int_equal(pcf_scan_chunk(&s, IN("")), 0);
+	assert_int_equal(s.bytes, 15);
+	assert_int_equal(pcf_scan_chunk(&s, IN("\"\r")), 1);
+	assert_int_equal(s.bytes, 17);
+	/* the \n of a split \r\n is no second record */
+	assert_int_equal(pcf_scan_chunk(&s, IN("\n")), 0);
+	assert_int_equal(s.bytes, 18);
+	assert_int_equal(pcf_scan_chunk(&s, IN("\n\r\n")), 2);
+	assert_int_equal(s.bytes, 21);
+	assert_int_equal(s.rows, 6);
+	assert_int_equal(pcf_scan_finish(&s), 0);
+	assert_int_equal(s.rows, 6);
+}
+
+/* pcf_scan_record consumes up to and including one terminator, and the
+ * bytes count stops there: the rest is fed again by the caller. */
+static void test_scan_record_bytes(void **state)
+{
+	struct pcf_scanner s;
+
+	(void)state;
+	pcf_scan_init(&s, CSV);
+	assert_int_equal(pcf_scan_record(&s, IN("ab\ncd\n")), 3);
+	assert_int_equal(s.bytes, 3);
+	assert_int_equal(s.rows, 1);
+	assert_int_equal(pcf_scan_record(&s, IN("cd\n")), 3);
+	assert_int_equal(s.bytes, 6);
+	assert_int_equal(pcf_scan_record(&s, IN("x")), PCF_SCAN_PARTIAL);
+	assert_int_equal(s.bytes, 7);
+	assert_int_equal(pcf_scan_record(&s, IN("y\r")), 2);
+	assert_int_equal(s.bytes, 9);
+	/* the swallowed \n of the split \r\n counts as fed */
+	assert_int_equal(pcf_scan_record(&s, IN("\nz\n")), 3);
+	assert_int_equal(s.bytes, 12);
+	assert_int_equal(s.rows, 3);
+	assert_int_equal(pcf_scan_finish(&s), 0);
+	assert_int_equal(s.rows, 3);
+}
+
+/* A finish right after a terminator adds nothing; twice adds nothing. */
+static void test_scan_finish_idempotent(void **state)
+{
+	struct pcf_scanner s;
+
+	(void)state;
+	pcf_scan_init(&s, CSV);
+	assert_int_equal(pcf_scan_chunk(&s, IN("a\nb")), 1);
+	assert_int_equal(pcf_scan_finish(&s), 0);
+	assert_int_equal(s.rows, 2);
+	assert_int_equal(pcf_scan_finish(&s), 0);
+	assert_int_equal(s.rows, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scan_whole),
+		cmocka_unit_test(test_scan_split_two),
+		cmocka_unit_test(test_scan_bytewise),
+		cmocka_unit_test(test_scan_chunk_counts),
+		cmocka_unit_test(test_scan_record_bytes),
+		cmocka_unit_test(test_scan_finish_idempotent),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
