@@ -16,6 +16,7 @@ PCF_PASSED=0
 PCF_FAILED=0
 PCF_FAILS=()
 PCF_DAEMON_PID=
+PCF_DAEMON_ERRORS=()
 PCF_CURRENT=
 
 # Runs a command as the PostgreSQL owner (initdb refuses root).
@@ -95,6 +96,8 @@ pcf_unmount() {
 	if [ -n "$PCF_DAEMON_PID" ]; then
 		wait "$PCF_DAEMON_PID" 2>/dev/null
 		PCF_DAEMON_STATUS=$?
+		[ "$PCF_DAEMON_STATUS" = 0 ] ||
+			PCF_DAEMON_ERRORS+=("daemon $PCF_DAEMON_PID exited $PCF_DAEMON_STATUS")
 	fi
 	PCF_DAEMON_PID=
 }
@@ -179,10 +182,21 @@ pcf_run_tests() {
 			PCF_FAILS+=("$t")
 		fi
 	done
+	# The daemon must still be alive, and exit 0 at unmount: under the
+	# sanitizers a leak or an error shows as its exit status.
 	if ! kill -0 "$PCF_DAEMON_PID" 2>/dev/null; then
-		pcf_log "  FAIL: the daemon died; its log:"
-		cat "$PCF_TMP/daemon.log" >&2
+		pcf_log "  FAIL: the daemon died"
 		PCF_FAILED=$((PCF_FAILED + 1))
+	else
+		pcf_unmount
+	fi
+	if [ ${#PCF_DAEMON_ERRORS[@]} -gt 0 ]; then
+		pcf_log "  FAIL: ${PCF_DAEMON_ERRORS[*]}"
+		PCF_FAILED=$((PCF_FAILED + 1))
+	fi
+	if [ "$PCF_FAILED" != 0 ] || grep -q "Sanitizer" "$PCF_TMP/daemon.log"; then
+		grep -v -E '^(unique|   |getattr|write\[|open|flush|release)' \
+			"$PCF_TMP/daemon.log" | tail -n 60 >&2
 	fi
 	echo "$(basename "$0" .sh): $PCF_PASSED passed, $PCF_FAILED failed"
 	[ "$PCF_FAILED" = 0 ]

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs, on Debian 12, whatever pgcopyfs needs to build, run and test
+# that is not there yet. Safe to run again: installs nothing when all is in.
+set -euo pipefail
+
+pkgs=(
+	build-essential cmake pkg-config   # the build
+	libfuse3-dev fuse3                 # FUSE (Debian's 3.14) and fusermount3
+	libpq-dev postgresql-client        # libpq and psql
+	postgresql                         # the throwaway test servers
+	libcmocka-dev                      # unit tests
+	python3                            # test writers that fork, pwrite, die
+	clang libclang-rt-dev              # the libFuzzer target
+	procps psmisc util-linux           # ps, fuser, mountpoint, runuser
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+# Do not let the postgresql package create and start a cluster of its own:
+# the tests start their own throwaway servers.
+if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+	$SUDO mkdir -p /etc/postgresql-common
+	echo "create_main_cluster = false" |
+		$SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+	--no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,423 @@
+/*
+ * test_options.c - pcf_options_parse: pgcopyfs's -o options, CONNINFO, and
+ * what is left in args for libfuse (fuse_parse_cmdline) afterwards.
+ *
+ * argv arrays are written as the program receives them, after the shell
+ * removed its quoting: `-o delimiter=';'` arrives as "delimiter=;".
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "options.h"
+
+/* One parse: the args it leaves, the options and the error line. */
+struct parsed {
+	struct fuse_args args;
+	struct pcf_options o;
+	char err[256];
+	int rc;
+};
+
+/*
+ * Parses the NULL-terminated argv (program name first). The arguments are
+ * copied with fuse_opt_add_arg, as libfuse itself would own them; release
+ * with done().
+ */
+static void parse(struct parsed *p, const char *const *argv)
+{
+	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; argv[i]; i++)
+		assert_int_equal(fuse_opt_add_arg(&p->args, argv[i]), 0);
+	p->rc = pcf_options_parse(&p->args, &p->o, p->err, sizeof(p->err));
+}
+
+static void done(struct parsed *p)
+{
+	pcf_options_free(&p->o);
+	fuse_opt_free_args(&p->args);
+}
+
+#define ARGV(...) ((const char *const[]){ "pgcopyfs", __VA_ARGS__, NULL })
+
+/* Parses argv, which must be accepted. */
+static void parse_ok(struct parsed *p, const char *const *argv)
+{
+	parse(p, argv);
+	if (p->rc != 0)
+		fail_msg("rejected: %s", p->err);
+}
+
+/* Parses argv, which must be refused with an error line containing what. */
+static void expect_error(const char *const *argv, const char *what)
+{
+	struct parsed p;
+
+	parse(&p, argv);
+	assert_int_equal(p.rc, -1);
+	assert_true(p.err[0] != '\0');
+	assert_null(strchr(p.err, '\n'));
+	if (what && !strstr(p.err, what))
+		fail_msg("error \"%s\" does not mention \"%s\"", p.err, what);
+	done(&p);
+}
+
+/* Whether the args left for libfuse hold option opt in some -o list. */
+static int has_fuse_opt(const struct fuse_args *a, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	for (int i = 1; i < a->argc; i++) {
+		const char *s;
+
+		if (strcmp(a->argv[i], "-o") == 0 && i + 1 < a->argc)
+			s = a->argv[++i];
+		else if (strncmp(a->argv[i], "-o", 2) == 0)
+			s = a->argv[i] + 2;
+		else
+			continue;
+		while (*s) {
+			size_t len = strcspn(s, ",");
+
+			if (len == n && strncmp(s, opt, n) == 0)
+				return 1;
+			s += len;
+			if (*s == ',')
+				s++;
+		}
+	}
+	return 0;
+}
+
+/* Whether the args left for libfuse hold a plain argument arg. */
+static int has_arg(const struct fuse_args *a, const char *arg)
+{
+	for (int i = 0; i < a->argc; i++)
+		if (strcmp(a->argv[i], arg) == 0)
+			return 1;
+	return 0;
+}
+
+static void test_defaults(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("host=db dbname=app", "/mnt/db"));
+	assert_string_equal(p.o.conninfo, "host=db dbname=app");
+	assert_int_equal(p.o.nargs, 2);
+	assert_int_equal(p.o.header_mode, PCF_HEADER_AUTO);
+	assert_int_equal(p.o.commit_mode, PCF_COMMIT_CLOSE);
+	assert_int_equal(p.o.dialect.delimiter, ',');
+	assert_int_equal(p.o.dialect.quote, '"');
+	assert_int_equal(p.o.dialect.escape, '"');
+	assert_int_equal(p.o.truncate, 0);
+	assert_int_equal(p.o.connect_timeout, -1);
+	assert_int_equal(p.o.history, 100);
+	assert_null(p.o.null_string);
+	assert_null(p.o.encoding);
+	/* only the program and the mount point are left for libfuse */
+	assert_int_equal(p.args.argc, 2);
+	assert_string_equal(p.args.argv[0], "pgcopyfs");
+	assert_string_equal(p.args.argv[1], "/mnt/db");
+	done(&p);
+}
+
+/* CONNINFO "" means libpq's defaults; it is still the first non-option. */
+static void test_conninfo_empty(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("", "/mnt/db", "-f"));
+	assert_non_null(p.o.conninfo);
+	assert_string_equal(p.o.conninfo, "");
+	assert_true(has_arg(&p.args, "/mnt/db"));
+	assert_true(has_arg(&p.args, "-f"));
+	assert_false(has_arg(&p.args, ""));
+	done(&p);
+}
+
+/* Options may come before, between or after the two arguments. */
+static void test_conninfo_position(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("-o", "truncate", "postgresql://u@h/db", "-d",
+			  "/mnt/db", "-o", "header=false"));
+	assert_string_equal(p.o.conninfo, "postgresql://u@h/db");
+	assert_int_equal(p.o.truncate, 1);
+	assert_int_equal(p.o.header_mode, PCF_HEADER_FALSE);
+	assert_false(has_arg(&p.args, "postgresql://u@h/db"));
+	assert_true(has_arg(&p.args, "/mnt/db"));
+	assert_true(has_arg(&p.args, "-d"));
+	done(&p);
+
+	/* no arguments at all: nothing to take */
+	parse_ok(&p, ((const char *const[]){ "pgcopyfs", NULL }));
+	assert_null(p.o.conninfo);
+	assert_int_equal(p.o.nargs, 0);
+	done(&p);
+}
+
+static void test_header(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("-o", "header=true", "c", "/m"));
+	assert_int_equal(p.o.header_mode, PCF_HEADER_TRUE);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "header=false", "c", "/m"));
+	assert_int_equal(p.o.header_mode, PCF_HEADER_FALSE);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "header=auto", "c", "/m"));
+	assert_int_equal(p.o.header_mode, PCF_HEADER_AUTO);
+	done(&p);
+	/* the last of repeated options wins (and the first is not leaked) */
+	parse_ok(&p, ARGV("-o", "header=true,header=false", "c", "/m"));
+	assert_int_equal(p.o.header_mode, PCF_HEADER_FALSE);
+	done(&p);
+
+	expect_error(ARGV("-o", "header=bogus", "c", "/m"), "bogus");
+	expect_error(ARGV("-o", "header=TRUE", "c", "/m"), "TRUE");
+	expect_error(ARGV("-o", "header=", "c", "/m"), "header");
+}
+
+static void test_commit(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("-o", "commit=fsync", "c", "/m"));
+	assert_int_equal(p.o.commit_mode, PCF_COMMIT_FSYNC);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "commit=close", "c", "/m"));
+	assert_int_equal(p.o.commit_mode, PCF_COMMIT_CLOSE);
+	done(&p);
+	expect_error(ARGV("-o", "commit=never", "c", "/m"), "never");
+}
+
+static void test_delimiter(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("-o", "delimiter=;", "c", "/m"));
+	assert_int_equal(p.o.dialect.delimiter, ';');
+	done(&p);
+	parse_ok(&p, ARGV("-odelimiter=|", "c", "/m"));
+	assert_int_equal(p.o.dialect.delimiter, '|');
+	done(&p);
+	parse_ok(&p, ARGV("-o", "delimiter=tab", "c", "/m"));
+	assert_int_equal(p.o.dialect.delimiter, '\t');
+	done(&p);
+	/* a real tab byte works too */
+	parse_ok(&p, ARGV("-o", "delimiter=\t", "c", "/m"));
+	assert_int_equal(p.o.dialect.delimiter, '\t');
+	done(&p);
+	/* a comma has to be escaped from libfuse's option splitting */
+	parse_ok(&p, ARGV("-o", "delimiter=\\,", "c", "/m"));
+	assert_int_equal(p.o.dialect.delimiter, ',');
+	done(&p);
+
+	expect_error(ARGV("-o", "delimiter=ab", "c", "/m"), "'ab'");
+	expect_error(ARGV("-o", "delimiter=", "c", "/m"), "delimiter");
+	expect_error(ARGV("-o", "delimiter=\n", "c", "/m"), "delimiter");
+	expect_error(ARGV("-o", "delimiter=\r", "c", "/m"), "delimiter");
+	/* the default quote is " */
+	expect_error(ARGV("-o", "delimiter=\"", "c", "/m"), "differ");
+	expect_error(ARGV("-o", "delimiter=;,quote=;", "c", "/m"), "differ");
+}
+
+/*
+ * The help text says "-o delimiter=C ... \t for tab". Both ways a user can
+ * type that, `-o 'delimiter=\t'` on a command line or delimiter=\t in
+ * fstab, hand the two bytes \ t to the program, and both must mean tab.
+ */
+static void test_delimiter_backslash_t(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("-o", "delimiter=\\t", "c", "/m"));
+	if (p.o.dialect.delimiter != '\t')
+		fail_msg("-o 'delimiter=\\t' gives delimiter 0x%02x ('%c'), "
+			 "expected a tab",
+			 (unsigned char)p.o.dialect.delimiter,
+			 p.o.dialect.delimiter);
+	done(&p);
+}
+
+static void test_quote_escape(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	/* the escape follows the quote unless given */
+	parse_ok(&p, ARGV("-o", "quote='", "c", "/m"));
+	assert_int_equal(p.o.dialect.quote, '\'');
+	assert_int_equal(p.o.dialect.escape, '\'');
+	assert_int_equal(p.o.dialect.delimiter, ',');
+	done(&p);
+	/* libfuse takes one level of backslashes: \\ is one backslash */
+	parse_ok(&p, ARGV("-o", "quote=',escape=\\\\", "c", "/m"));
+	assert_int_equal(p.o.dialect.quote, '\'');
+	assert_int_equal(p.o.dialect.escape, '\\');
+	done(&p);
+	parse_ok(&p, ARGV("-o", "escape=\\\\", "c", "/m"));
+	assert_int_equal(p.o.dialect.quote, '"');
+	assert_int_equal(p.o.dialect.escape, '\\');
+	done(&p);
+	expect_error(ARGV("-o", "quote=''", "c", "/m"), "quote");
+	expect_error(ARGV("-o", "escape=ab", "c", "/m"), "escape");
+	expect_error(ARGV("-o", "quote=\\,", "c", "/m"), "differ");
+}
+
+static void test_null_encoding(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("-o", "null=\\\\N,encoding=LATIN1", "c", "/m"));
+	assert_string_equal(p.o.null_string, "\\N");
+	assert_string_equal(p.o.encoding, "LATIN1");
+	done(&p);
+}
+
+static void test_truncate(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("-o", "truncate", "c", "/m"));
+	assert_int_equal(p.o.truncate, 1);
+	assert_false(has_fuse_opt(&p.args, "truncate"));
+	done(&p);
+	parse_ok(&p, ARGV("-o", "truncate,notruncate", "c", "/m"));
+	assert_int_equal(p.o.truncate, 0);
+	done(&p);
+}
+
+static void test_connect_timeout(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("-o", "connect_timeout=5", "c", "/m"));
+	assert_int_equal(p.o.connect_timeout, 5);
+	done(&p);
+	expect_error(ARGV("-o", "connect_timeout=0", "c", "/m"),
+		     "connect_timeout");
+	expect_error(ARGV("-o", "connect_timeout=-3", "c", "/m"),
+		     "connect_timeout");
+	/* not a number: libfuse's own parse fails */
+	expect_error(ARGV("-o", "connect_timeout=soon", "c", "/m"), NULL);
+}
+
+static void test_history(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("-o", "history=5", "c", "/m"));
+	assert_int_equal(p.o.history, 5);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "history=0", "c", "/m"));
+	assert_int_equal(p.o.history, 0);
+	done(&p);
+	expect_error(ARGV("-o", "history=-1", "c", "/m"), "history");
+	expect_error(ARGV("-o", "history=100001", "c", "/m"), "history");
+}
+
+/* mount(8) and fstab pass these on; libfuse would reject them. */
+static void test_fstab_only_dropped(void **state)
+{
+	static const char *const dropped[] = {
+		"auto",    "noauto", "user",     "users",
+		"nouser",  "_netdev", "nofail",  "defaults",
+		"x-systemd.automount", "x-systemd.requires=network.target",
+	};
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("-o",
+			  "auto,noauto,user,users,nouser,_netdev,nofail,"
+			  "defaults,x-systemd.automount,"
+			  "x-systemd.requires=network.target",
+			  "c", "/m"));
+	for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+		if (has_fuse_opt(&p.args, dropped[i]))
+			fail_msg("-o %s was left for libfuse", dropped[i]);
+	assert_false(has_arg(&p.args, "-o"));
+	assert_int_equal(p.args.argc, 2);
+	done(&p);
+}
+
+/* Options pgcopyfs does not know are libfuse's: they stay, in order. */
+static void test_fuse_options_kept(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("-o", "allow_other,header=true,nofail", "-o",
+			  "default_permissions,max_read=65536,truncate", "c",
+			  "/m", "-s"));
+	assert_true(has_fuse_opt(&p.args, "allow_other"));
+	assert_true(has_fuse_opt(&p.args, "default_permissions"));
+	assert_true(has_fuse_opt(&p.args, "max_read=65536"));
+	assert_false(has_fuse_opt(&p.args, "header=true"));
+	assert_false(has_fuse_opt(&p.args, "nofail"));
+	assert_false(has_fuse_opt(&p.args, "truncate"));
+	assert_true(has_arg(&p.args, "/m"));
+	assert_true(has_arg(&p.args, "-s"));
+	assert_false(has_arg(&p.args, "c"));
+	assert_int_equal(p.o.header_mode, PCF_HEADER_TRUE);
+	assert_int_equal(p.o.truncate, 1);
+	done(&p);
+}
+
+/* A second non-option (an extra argument) is left for libfuse to refuse. */
+static void test_extra_argument_left(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("c", "/m", "extra"));
+	assert_string_equal(p.o.conninfo, "c");
+	assert_int_equal(p.o.nargs, 3);
+	assert_true(has_arg(&p.args, "/m"));
+	assert_true(has_arg(&p.args, "extra"));
+	done(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_conninfo_empty),
+		cmocka_unit_test(test_conninfo_position),
+		cmocka_unit_test(test_header),
+		cmocka_unit_test(test_commit),
+		cmocka_unit_test(test_delimiter),
+		cmocka_unit_test(test_delimiter_backslash_t),
+		cmocka_unit_test(test_quote_escape),
+		cmocka_unit_test(test_null_encoding),
+		cmocka_unit_test(test_truncate),
+		cmocka_unit_test(test_connect_timeout),
+		cmocka_unit_test(test_history),
+		cmocka_unit_test(test_fstab_only_dropped),
+		cmocka_unit_test(test_fuse_options_kept),
+		cmocka_unit_test(test_extra_argument_left),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
