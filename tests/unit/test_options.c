@@ -63,7 +63,6 @@ static void expect_error(const char *const *argv, const char *what)
 	parse(&p, argv);
 	assert_int_equal(p.rc, -1);
 	assert_true(p.err[0] != '\0');
-	assert_null(strchr(p.err, '\n'));
 	if (what && !strstr(p.err, what))
 		fail_msg("error \"%s\" does not mention \"%s\"", p.err, what);
 	done(&p);
@@ -257,6 +256,28 @@ static void test_delimiter_backslash_t(void **state)
 	done(&p);
 }
 
+/*
+ * options.h promises one line in err, but the refused value is quoted in
+ * it as it is: a newline in it splits the message.
+ */
+static void test_error_is_one_line(void **state)
+{
+	static const char *const values[] = { "delimiter=\n", "quote=\r",
+					      "escape=a\nb", "header=a\nb" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		struct parsed p;
+
+		parse(&p, ARGV("-o", values[i], "c", "/m"));
+		assert_int_equal(p.rc, -1);
+		if (strpbrk(p.err, "\r\n"))
+			fail_msg("-o %s: the error is not one line: \"%s\"",
+				 values[i], p.err);
+		done(&p);
+	}
+}
+
 static void test_quote_escape(void **state)
 {
 	struct parsed p;
@@ -409,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_commit),
 		cmocka_unit_test(test_delimiter),
 		cmocka_unit_test(test_delimiter_backslash_t),
+		cmocka_unit_test(test_error_is_one_line),
 		cmocka_unit_test(test_quote_escape),
 		cmocka_unit_test(test_null_encoding),
 		cmocka_unit_test(test_truncate),
