@@ -120,6 +120,28 @@ int pcf_errno_for_sqlstate(const char *s)
 	return EIO; /* the data, a constraint or the table refused the rows */
 }
 
+/* The most kept of each part of a server message. */
+#define PART_MAX 240
+
+/*
+ * How much of a DETAIL or CONTEXT field to keep: the server echoes whole
+ * rows there ('COPY t, line 3: "<the line>"', "Failing row contains (...)"),
+ * and row data has no place in a log. The line and column stay; the failing
+ * value in the primary message stays too, as it is the reason.
+ */
+static int row_echo_len(int field, const char *v)
+{
+	const char *cut;
+
+	if (field == PG_DIAG_MESSAGE_DETAIL &&
+	    strncmp(v, "Failing row contains", 20) == 0)
+		return 0;
+	if (field == PG_DIAG_CONTEXT && strncmp(v, "COPY ", 5) == 0 &&
+	    (cut = strstr(v, ": \"")) != NULL)
+		return (int)(cut - v);
+	return (int)strlen(v);
+}
+
 void pcf_error_from_result(struct pcf_error *e, PGconn *c, const PGresult *r)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -148,14 +170,22 @@ void pcf_error_from_result(struct pcf_error *e, PGconn *c, const PGresult *r)
 		{ PG_DIAG_MESSAGE_HINT, "HINT" },
 		{ PG_DIAG_CONTEXT, "CONTEXT" },
 	};
-	n = (size_t)snprintf(e->message, sizeof(e->message), "%s", prim);
+	/* Cut every part, so a 100 MB value cannot crowd out the line. */
+	n = (size_t)snprintf(e->message, sizeof(e->message), "%.*s%s",
+			     PART_MAX, prim, strlen(prim) > PART_MAX ? "..." : "");
 	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
 		const char *v = PQresultErrorField(r, extra[i].field);
+		int len;
 
-		if (v && n < sizeof(e->message))
-			n += (size_t)snprintf(e->message + n,
-					      sizeof(e->message) - n,
-					      "; %s: %s", extra[i].label, v);
+		if (!v || n >= sizeof(e->message))
+			continue;
+		len = row_echo_len(extra[i].field, v);
+		if (len == 0)
+			continue;
+		n += (size_t)snprintf(e->message + n, sizeof(e->message) - n,
+				      "; %s: %.*s%s", extra[i].label,
+				      len > PART_MAX ? PART_MAX : len, v,
+				      len > PART_MAX ? "..." : "");
 	}
 	one_line(e->message);
 }

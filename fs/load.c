@@ -536,7 +536,7 @@ static int load_commit(struct pcf_load *l, pid_t tid)
 	expected = atomic_load(&l->rows);
 	if (l->header_taken && expected == 0 && !l->scan.in_quote)
 		return load_failf(l, EIO,
-				  "the file holds a header line and no rows");
+				  "line 1: a header line and no rows after it");
 	if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
 		return load_fail(l, &e);
 	if (loaded != expected)

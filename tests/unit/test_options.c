@@ -245,15 +245,16 @@ static void test_delimiter(void **state)
 static void test_delimiter_backslash_t(void **state)
 {
 	struct parsed p;
+	char got;
 
 	(void)state;
 	parse_ok(&p, ARGV("-o", "delimiter=\\t", "c", "/m"));
-	if (p.o.dialect.delimiter != '\t')
+	got = p.o.dialect.delimiter;
+	done(&p); /* before failing: a failure does not return */
+	if (got != '\t')
 		fail_msg("-o 'delimiter=\\t' gives delimiter 0x%02x ('%c'), "
 			 "expected a tab",
-			 (unsigned char)p.o.dialect.delimiter,
-			 p.o.dialect.delimiter);
-	done(&p);
+			 (unsigned char)got, got);
 }
 
 /*
@@ -268,13 +269,17 @@ static void test_error_is_one_line(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
 		struct parsed p;
+		char err[sizeof(p.err)];
+		int rc;
 
 		parse(&p, ARGV("-o", values[i], "c", "/m"));
-		assert_int_equal(p.rc, -1);
-		if (strpbrk(p.err, "\r\n"))
+		rc = p.rc;
+		memcpy(err, p.err, sizeof(err));
+		done(&p); /* before failing: a failure does not return */
+		assert_int_equal(rc, -1);
+		if (strpbrk(err, "\r\n"))
 			fail_msg("-o %s: the error is not one line: \"%s\"",
-				 values[i], p.err);
-		done(&p);
+				 values[i], err);
 	}
 }
 

@@ -23,14 +23,15 @@
 /* A string literal as pointer and length, so cases may hold any byte. */
 #define IN(s) s, sizeof(s) - 1
 
-static const struct pcf_dialect CSV = { ',', '"', '"' };
-static const struct pcf_dialect TSV = { '\t', '"', '"' };
+/* Dialects as plain initializers: the case table is static data. */
+#define CSV { ',', '"', '"' }
+#define TSV { '\t', '"', '"' }
 /* quote ' and escape \, as in COPY ... (QUOTE '''', ESCAPE '\') */
-static const struct pcf_dialect SQ_BS = { ',', '\'', '\\' };
+#define SQ_BS { ',', '\'', '\\' }
 /* quote " and escape \ */
-static const struct pcf_dialect DQ_BS = { ',', '"', '\\' };
-static const struct pcf_dialect SQ = { ';', '\'', '\'' };
-static const struct pcf_dialect PIPE_Q = { ',', '|', '|' };
+#define DQ_BS { ',', '"', '\\' }
+#define SQ { ';', '\'', '\'' }
+#define PIPE_Q { ',', '|', '|' }
 
 struct scan_case {
 	const char *name;
@@ -82,6 +83,9 @@ static const struct scan_case cases[] = {
 	/* with ESCAPE '\', "" still toggles twice (two quote chars) */
 	{ "dq_bs doubled quotes", DQ_BS, IN("\"a\"\"\nb\"\n"), 1, 0, 1,
 	  { 8 } },
+	/* after the escaped quote, the next quote closes again */
+	{ "escaped quote then quote", DQ_BS, IN("\"a\\\"\"\nb\n"), 2, 0, 2,
+	  { 6, 8 } },
 	/* an escape before a plain byte does not protect the quote after */
 	{ "escape then plain", DQ_BS, IN("\"\\a\"\nb\n"), 2, 0, 2, { 5, 7 } },
 	{ "utf8 multibyte", CSV,
@@ -254,7 +258,7 @@ static void test_scan_chunk_counts(void **state)
 	struct pcf_scanner s;
 
 	(void)state;
-	pcf_scan_init(&s, CSV);
+	pcf_scan_init(&s, PCF_DIALECT_CSV);
 	assert_int_equal(pcf_scan_chunk(&s, IN("a,b\nc,d\ne")), 2);
 	assert_int_equal(s.bytes, 9);
 	assert_int_equal(s.rows, 2);
@@ -282,7 +286,7 @@ static void test_scan_record_bytes(void **state)
 	struct pcf_scanner s;
 
 	(void)state;
-	pcf_scan_init(&s, CSV);
+	pcf_scan_init(&s, PCF_DIALECT_CSV);
 	assert_int_equal(pcf_scan_record(&s, IN("ab\ncd\n")), 3);
 	assert_int_equal(s.bytes, 3);
 	assert_int_equal(s.rows, 1);
@@ -306,7 +310,7 @@ static void test_scan_finish_idempotent(void **state)
 	struct pcf_scanner s;
 
 	(void)state;
-	pcf_scan_init(&s, CSV);
+	pcf_scan_init(&s, PCF_DIALECT_CSV);
 	assert_int_equal(pcf_scan_chunk(&s, IN("a\nb")), 1);
 	assert_int_equal(pcf_scan_finish(&s), 0);
 	assert_int_equal(s.rows, 2);

@@ -1,0 +1,3 @@
+file(REMOVE_RECURSE
+  "libpgcopyfs_core.a"
+)

@@ -1,0 +1,21 @@
+
+# Consider dependencies only in project.
+set(CMAKE_DEPENDS_IN_PROJECT_ONLY OFF)
+
+# The set of languages for which implicit dependencies are needed:
+set(CMAKE_DEPENDS_LANGUAGES
+  )
+
+# The set of dependency files which are needed:
+set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/tests/fuzz/fuzz_scan.c" "tests/fuzz/CMakeFiles/fuzz_regress.dir/fuzz_scan.c.o" "gcc" "tests/fuzz/CMakeFiles/fuzz_regress.dir/fuzz_scan.c.o.d"
+  "/work/main/tests/fuzz/regress.c" "tests/fuzz/CMakeFiles/fuzz_regress.dir/regress.c.o" "gcc" "tests/fuzz/CMakeFiles/fuzz_regress.dir/regress.c.o.d"
+  )
+
+# Targets to which this target links.
+set(CMAKE_TARGET_LINKED_INFO_FILES
+  "/work/main/build-fuzz/CMakeFiles/pgcopyfs_core.dir/DependInfo.cmake"
+  )
+
+# Fortran module output directory.
+set(CMAKE_Fortran_TARGET_MODULE_DIR "")

@@ -1,0 +1,21 @@
+
+# Consider dependencies only in project.
+set(CMAKE_DEPENDS_IN_PROJECT_ONLY OFF)
+
+# The set of languages for which implicit dependencies are needed:
+set(CMAKE_DEPENDS_LANGUAGES
+  )
+
+# The set of dependency files which are needed:
+set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/fs/options.c" "tests/unit/CMakeFiles/test_options.dir/__/__/fs/options.c.o" "gcc" "tests/unit/CMakeFiles/test_options.dir/__/__/fs/options.c.o.d"
+  "/work/main/tests/unit/test_options.c" "tests/unit/CMakeFiles/test_options.dir/test_options.c.o" "gcc" "tests/unit/CMakeFiles/test_options.dir/test_options.c.o.d"
+  )
+
+# Targets to which this target links.
+set(CMAKE_TARGET_LINKED_INFO_FILES
+  "/work/main/build-fuzz/CMakeFiles/pgcopyfs_core.dir/DependInfo.cmake"
+  )
+
+# Fortran module output directory.
+set(CMAKE_Fortran_TARGET_MODULE_DIR "")
