@@ -347,6 +347,9 @@ static int pcf_op_truncate(const char *path, off_t size,
 	if (l) {
 		if ((uint64_t)size == atomic_load(&l->bytes))
 			return 0; /* no change: ftruncate(fd, 0) before writing */
+		/* truncate(1) opens the file itself: fail every load of the
+		 * file, not only the one the call came through. */
+		pcf_loads_size_changed(l->path);
 		return pcf_load_refuse(l, EINVAL,
 				       "ftruncate() changed the size during "
 				       "the load");

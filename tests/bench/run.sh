@@ -1,0 +1,319 @@
+#!/usr/bin/env bash
+# The pgcopyfs benchmark: how fast, and in how much memory, pgcopyfs loads a
+# CSV file next to `psql \copy` (the anchor: the fastest client-side load
+# there is) and to the usual Python ways (SQLAlchemy 1.4 ORM and Core,
+# psycopg2 copy_from/copy_expert).
+#
+#   tests/bench/run.sh          posts 1M and 10M rows, 2M wide rows, a 5.8 GB
+#                               stream; 3 runs each (the stream: 1); ~30 min
+#   tests/bench/run.sh --tiny   the same table with tiny counts and 1 run, in
+#                               well under 2 minutes: CI's smoke test, which
+#                               checks exit statuses and row counts, never times
+#
+# It installs what is missing (apt-get), builds pgcopyfs (Release) and starts
+# a throwaway PostgreSQL in a temporary directory (unix socket only), all
+# removed at exit. Runs are interleaved (run 1 of every method, then run 2
+# ...) so a slow phase of the machine does not land on one method. Before
+# each run the table is truncated, vacuumed and checkpointed, outside the
+# timing; after it the row count is checked. Each pgcopyfs run has a fresh
+# daemon, so its VmHWM is that run's peak and its CPU that run's.
+set -euo pipefail
+BENCH=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH/../.." && pwd)
+
+TINY=0
+case "${1:-}" in
+--tiny) TINY=1 ;;
+"") ;;
+*) echo "usage: $0 [--tiny]" >&2; exit 2 ;;
+esac
+
+# Debian's interpreter: python3-sqlalchemy and python3-psycopg2 install
+# there, and a python3 found first in PATH (pyenv, a venv) would not see them.
+PY=/usr/bin/python3
+
+if [ "$TINY" = 1 ]; then
+	REPS=1
+	POSTS_SMALL=50000 POSTS_BIG=   STREAM=   WIDE=20000
+	ORM_ROWS=20000 PY_WIDE=20000
+	SHARED_BUFFERS=128MB MAX_WAL=1GB MIN_WAL=80MB
+else
+	REPS=3
+	POSTS_SMALL=1000000 POSTS_BIG=10000000 STREAM=270000000 WIDE=2000000
+	# The slow Python ways load fewer rows (the table says how many; nothing
+	# is extrapolated): per-row ORM adds 100k rows, the other INSERT-based
+	# ways 1M rows of the 2M-row wide file.
+	ORM_ROWS=100000 PY_WIDE=1000000
+	SHARED_BUFFERS=4GB MAX_WAL=32GB MIN_WAL=4GB
+fi
+SETTINGS=(
+	"shared_buffers = $SHARED_BUFFERS"
+	"wal_buffers = 64MB"
+	"max_wal_size = $MAX_WAL"
+	"min_wal_size = $MIN_WAL"
+	"checkpoint_timeout = 30min"
+	"autovacuum = off"
+	"jit = off"
+	"fsync = on"
+	"synchronous_commit = on"
+)
+
+die() {
+	echo "run.sh: FAILED: $*" >&2
+	exit 1
+}
+
+as_pg() { runuser -u postgres -- "$@"; } # initdb and postgres refuse root
+
+## Packages: install only what is missing, and update the lists only then.
+pkgs=(build-essential cmake pkg-config libfuse3-dev libpq-dev fuse3
+	postgresql postgresql-client python3-sqlalchemy python3-psycopg2 time
+	util-linux procps)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	[ "$(id -u)" = 0 ] || die "run as root: apt-get must install ${missing[*]}"
+	echo "installing: ${missing[*]}"
+	# The package must not create and start a cluster of its own.
+	if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+		mkdir -p /etc/postgresql-common
+		echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ "$(id -u)" = 0 ] || die "run as root (the server runs as postgres via runuser)"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+HZ=$(getconf CLK_TCK)
+
+## Temporary directory, and everything undone at exit.
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/pgcopyfs-bench.XXXXXX")
+chmod 755 "$TMP" # postgres must reach its data directory and socket inside
+mkdir -p "$TMP/pg" "$TMP/sock" "$TMP/mnt" "$TMP/data"
+chown postgres "$TMP/pg" "$TMP/sock"
+MNT=$TMP/mnt
+DPID=
+cleanup() {
+	local status=$?
+	set +e
+	if [ -n "$DPID" ]; then
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT"
+		wait "$DPID"
+	fi
+	if [ "$status" != 0 ]; then
+		echo "--- daemon log (tail)" >&2
+		tail -n 20 "$TMP/daemon.log" >&2 2>/dev/null
+		echo "--- server log (tail)" >&2
+		tail -n 20 "$TMP/pg.log" >&2 2>/dev/null
+	fi
+	[ -f "$TMP/pg/postmaster.pid" ] &&
+		as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -m immediate -w stop >/dev/null 2>&1
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+## Build: Release, out of the source tree (other builds are left alone).
+cmake -S "$ROOT" -B "$TMP/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+	>"$TMP/build.log" 2>&1 && cmake --build "$TMP/build" -j2 >>"$TMP/build.log" 2>&1 ||
+	{ cat "$TMP/build.log" >&2; die "build"; }
+BIN=$TMP/build/pgcopyfs
+
+## Server.
+as_pg "$PGBIN/initdb" -D "$TMP/pg" -A trust -U postgres -E UTF8 --locale=C \
+	>"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log" >&2; die "initdb"; }
+{
+	echo "listen_addresses = ''"
+	echo "unix_socket_directories = '$TMP/sock'"
+	printf '%s\n' "${SETTINGS[@]}"
+} >>"$TMP/pg/postgresql.conf"
+touch "$TMP/pg.log" && chown postgres "$TMP/pg.log"
+as_pg "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" -w -t 120 start >/dev/null ||
+	die "the server did not start"
+export PGHOST=$TMP/sock PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
+unset PGSERVICE PGPASSWORD PGAPPNAME PGOPTIONS
+
+sql() { psql -X -A -t -q -v ON_ERROR_STOP=1 "$@"; }
+
+echo "== machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
+echo "== pgcopyfs $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?') (Release); $(sql -c 'SELECT version()' | cut -d, -f1)"
+echo "== SQLAlchemy $($PY -c 'import sqlalchemy; print(sqlalchemy.__version__)'), psycopg2 $($PY -c 'import psycopg2; print(psycopg2.__version__.split()[0])')"
+echo "== server settings (appended to postgresql.conf; the rest are defaults):"
+for s in "${SETTINGS[@]}"; do
+	name=${s%% =*}
+	printf '   %-20s %s\n' "$name" "$(sql -c "SHOW $name")"
+done
+
+sql -c "CREATE TABLE posts (
+	id serial PRIMARY KEY,
+	message varchar(1028) NOT NULL,
+	created_at timestamptz DEFAULT now())" -c "CREATE TABLE wide (
+	id int PRIMARY KEY, big bigint NOT NULL, name text NOT NULL,
+	ts timestamptz NOT NULL, amount numeric(12,2) NOT NULL,
+	flag boolean NOT NULL, uid uuid NOT NULL, score double precision NOT NULL,
+	day date NOT NULL, doc jsonb NOT NULL)"
+
+## Data: written once. The posts pipeline writes the same bytes as the file.
+POSTS_PIPE='{ echo message; seq "$1" | sed "s/^/hello world /"; }'
+posts_gen() { bash -c "$POSTS_PIPE" sh "$1"; }
+D=$TMP/data
+for n in $POSTS_SMALL $ORM_ROWS $POSTS_BIG; do
+	[ -e "$D/posts_$n.csv" ] || posts_gen "$n" >"$D/posts_$n.csv"
+done
+for n in $WIDE $ORM_ROWS $PY_WIDE; do
+	[ -e "$D/wide_$n.csv" ] || awk -v n="$n" -f "$BENCH/gen_wide.awk" >"$D/wide_$n.csv"
+done
+
+# The bytes of posts_gen N, without writing them: "message\n", then
+# "hello world " + i + "\n" for i in 1..N.
+posts_bytes() {
+	local n=$1 bytes=8 lo=1 digits=1 hi
+	while [ "$lo" -le "$n" ]; do
+		hi=$((lo * 10 - 1))
+		[ "$hi" -gt "$n" ] && hi=$n
+		bytes=$((bytes + (hi - lo + 1) * (13 + digits)))
+		lo=$((lo * 10)) digits=$((digits + 1))
+	done
+	echo "$bytes"
+}
+[ "$(posts_bytes "$POSTS_SMALL")" = "$(stat -c %s "$D/posts_$POSTS_SMALL.csv")" ] ||
+	die "posts_bytes disagrees with the file"
+
+## One run.
+mount_fs() {
+	"$BIN" -f "" "$MNT" 2>>"$TMP/daemon.log" &
+	DPID=$!
+	for _ in $(seq 400); do
+		mountpoint -q "$MNT" && return 0
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	die "pgcopyfs did not mount"
+}
+
+unmount_fs() {
+	local status=0
+	fusermount3 -u "$MNT"
+	wait "$DPID" || status=$?
+	DPID=
+	[ "$status" = 0 ] || die "pgcopyfs exited $status at unmount"
+}
+
+daemon_ticks() { awk '{print $14 + $15}' "/proc/$DPID/stat"; } # utime + stime
+
+# run WORKLOAD METHOD TABLE ROWS BYTES KIND COMMAND...
+# KIND: "fs" mounts a fresh pgcopyfs around COMMAND (which writes into it),
+# "py" is the Python helper (it prints its own seconds), "cl" any client.
+RESULTS=$TMP/results.tsv
+run() {
+	local w=$1 m=$2 t=$3 rows=$4 bytes=$5 kind=$6 t0 t1 c0 secs got
+	local dkb=- dcpu=- status=0
+	shift 6
+	sql -c "TRUNCATE $t RESTART IDENTITY" -c "VACUUM $t" -c "CHECKPOINT"
+	if [ "$kind" = fs ]; then
+		mount_fs
+		c0=$(daemon_ticks)
+	fi
+	t0=$EPOCHREALTIME
+	/usr/bin/time -f %M -o "$TMP/time.out" "$@" >"$TMP/out" 2>"$TMP/err" || status=$?
+	t1=$EPOCHREALTIME
+	if [ "$status" != 0 ]; then
+		cat "$TMP/err" >&2
+		die "$w / $m exited $status: $*"
+	fi
+	if [ "$kind" = fs ]; then
+		dcpu=$(awk -v a="$c0" -v b="$(daemon_ticks)" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
+		dkb=$(awk '/^VmHWM:/ {print $2}' "/proc/$DPID/status")
+		unmount_fs
+	fi
+	if [ "$kind" = py ]; then
+		secs=$(tail -n 1 "$TMP/out")
+	else
+		secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+	fi
+	got=$(sql -c "SELECT count(*) FROM $t")
+	[ "$got" = "$rows" ] || die "$w / $m: $got rows in $t, expected $rows"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$m" "$rows" "$secs" "$bytes" \
+		"$(tail -n 1 "$TMP/time.out")" "$dkb" "$dcpu" >>"$RESULTS"
+	printf '   %-18s %-26s %10s rows %9s s\n' "$w" "$m" "$rows" "$secs"
+}
+
+label() { # 1000000 -> 1M
+	local n=$1
+	if [ $((n % 1000000)) = 0 ]; then echo "$((n / 1000000))M"; else echo "$((n / 1000))k"; fi
+}
+
+# The methods on one file. FULL=1: the Python INSERT ways too.
+methods() { # TABLE ROWS FILE FULL
+	local t=$1 n=$2 f=$3 full=$4 w
+	local dest=$MNT/public/$t.csv cols size
+	w="$t $(label "$n")"
+	cols=$(head -n 1 "$f")
+	size=$(stat -c %s "$f")
+	run "$w" 'psql \copy' "$t" "$n" "$size" cl psql -X -q -v ON_ERROR_STOP=1 \
+		-c "\\copy $t($cols) from '$f' with (format csv, header true)"
+	run "$w" "pgcopyfs cp" "$t" "$n" "$size" fs cp "$f" "$dest"
+	run "$w" "pgcopyfs cat >" "$t" "$n" "$size" fs sh -c 'cat "$1" >"$2"' sh "$f" "$dest"
+	[ "$t" = posts ] &&
+		run "$w" "pgcopyfs pipeline >" "$t" "$n" "$size" fs bash -c "$POSTS_PIPE"' >"$2"' sh "$n" "$dest"
+	run "$w" "pgcopyfs dd bs=1M" "$t" "$n" "$size" fs dd if="$f" of="$dest" bs=1M status=none
+	if [ "$full" = 1 ]; then
+		local small=$D/${t}_$ORM_ROWS.csv mid=$f
+		[ "$t" = wide ] && mid=$D/wide_$PY_WIDE.csv
+		run "$w" "py orm session.add" "$t" "$ORM_ROWS" "$(stat -c %s "$small")" py \
+			"$PY" "$BENCH/pymethods.py" orm_add "$t" "$small"
+		for pm in bulk_mappings core_values core_executemany; do
+			run "$w" "py $pm" "$t" "$(($(wc -l <"$mid") - 1))" "$(stat -c %s "$mid")" py \
+				"$PY" "$BENCH/pymethods.py" "$pm" "$t" "$mid"
+		done
+	fi
+	for pm in copy_from copy_expert; do
+		run "$w" "py $pm" "$t" "$n" "$size" py "$PY" "$BENCH/pymethods.py" "$pm" "$t" "$f"
+	done
+}
+
+echo "== methods (seconds: from the file, or nothing for a pipeline, to committed rows):"
+cat <<EOF
+   psql \\copy           psql -c "\\copy T(COLS) from FILE with (format csv, header true)"
+   pgcopyfs cp          cp FILE MOUNT/public/T.csv
+   pgcopyfs cat >       cat FILE > MOUNT/public/T.csv
+   pgcopyfs pipeline >  { echo message; seq N | sed 's/^/hello world /'; } > MOUNT/public/posts.csv
+   pgcopyfs dd bs=1M    dd if=FILE of=MOUNT/public/T.csv bs=1M
+   py ...               tests/bench/pymethods.py METHOD T FILE (SQLAlchemy 1.4 + psycopg2, one commit)
+EOF
+[ -z "$STREAM" ] || echo "   posts $(label "$STREAM") stream    the posts pipeline, $(posts_bytes "$STREAM") bytes, into psql \\copy from pstdin, and into MOUNT"
+echo "== runs ($REPS of each method, interleaved${STREAM:+; the stream once}):"
+T0=$EPOCHREALTIME
+for rep in $(seq "$REPS"); do
+	echo "-- run $rep of $REPS"
+	methods posts "$POSTS_SMALL" "$D/posts_$POSTS_SMALL.csv" 1
+	[ -z "$POSTS_BIG" ] || methods posts "$POSTS_BIG" "$D/posts_$POSTS_BIG.csv" 0
+	methods wide "$WIDE" "$D/wide_$WIDE.csv" 1
+done
+if [ -n "$STREAM" ]; then
+	# 5.8 GB that neither side needs on disk: generated as it is loaded.
+	# Once: it takes minutes. The files are done with; their disk goes to
+	# the table and its WAL.
+	echo "-- the stream"
+	rm -f "$D"/*.csv
+	w="posts $(label "$STREAM") stream"
+	bytes=$(posts_bytes "$STREAM")
+	run "$w" 'psql \copy' posts "$STREAM" "$bytes" cl bash -c "$POSTS_PIPE"' |
+		psql -X -q -v ON_ERROR_STOP=1 -c "\copy posts(message) from pstdin with (format csv, header true)"' sh "$STREAM"
+	run "$w" "pgcopyfs pipeline >" posts "$STREAM" "$bytes" fs bash -c "$POSTS_PIPE"' >"$2"' sh "$STREAM" "$MNT/public/posts.csv"
+fi
+
+echo
+echo "== results: s = median seconds of the runs; x psql = rows/s over psql \\copy's"
+echo "   on the same data in this run; RSS = peak resident set (daemon: VmHWM of a"
+echo "   fresh daemon per run; client: the writer or Python process, /usr/bin/time %M);"
+echo "   daemon CPU = its utime+stime during the run, and as % of the run's wall time"
+echo
+"$PY" "$BENCH/pymethods.py" report "$RESULTS"
+echo
+awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN {printf "benchmark took %.0f s\n", b - a}'
+echo "reproduce: tests/bench/run.sh"
