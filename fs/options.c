@@ -6,6 +6,7 @@
  */
 #include "options.h"
 
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,17 +62,39 @@ static int pcf_opt_proc(void *data, const char *arg, int key,
 	}
 }
 
-/* Takes one character out of an option value such as delimiter=';'. */
+/* Writes v into out for an error message: control bytes as '?', so the
+ * message stays one line. */
+static const char *printable(const char *v, char *out, size_t len)
+{
+	size_t i = 0;
+
+	for (; v[i] && i + 1 < len; i++)
+		out[i] = (unsigned char)v[i] < 0x20 ? '?' : v[i];
+	out[i] = '\0';
+	return out;
+}
+
+/*
+ * Takes one character out of an option value such as delimiter=';'.
+ * libfuse removes backslashes from -o values, so a tab is spelled "tab".
+ */
 static int one_char(const char *name, const char *v, char *out, char *err,
 		    size_t errlen)
 {
+	char shown[64];
+
 	if (!v)
 		return 0;
-	if (strcmp(v, "\\t") == 0 || strcmp(v, "tab") == 0)
+	if (strcmp(v, "tab") == 0)
 		v = "\t";
-	if (strlen(v) != 1 || v[0] == '\n' || v[0] == '\r') {
-		snprintf(err, errlen, "-o %s= takes one character, not '%s'",
-			 name, v);
+	/* A letter or digit is no CSV punctuation: it is what is left of a
+	 * "\t" after libfuse took the backslash. */
+	if (strlen(v) != 1 || v[0] == '\n' || v[0] == '\r' ||
+	    isalnum((unsigned char)v[0])) {
+		snprintf(err, errlen,
+			 "-o %s= takes one character, not a letter or digit "
+			 "('tab' for a tab), not '%s'",
+			 name, printable(v, shown, sizeof(shown)));
 		return -1;
 	}
 	*out = v[0];
@@ -96,9 +119,11 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 	else if (strcmp(o->header, "false") == 0)
 		o->header_mode = PCF_HEADER_FALSE;
 	else {
+		char shown[64];
+
 		snprintf(err, errlen,
 			 "-o header= takes auto, true or false, not '%s'",
-			 o->header);
+			 printable(o->header, shown, sizeof(shown)));
 		return -1;
 	}
 	if (!o->commit || strcmp(o->commit, "close") == 0)
@@ -106,8 +131,11 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 	else if (strcmp(o->commit, "fsync") == 0)
 		o->commit_mode = PCF_COMMIT_FSYNC;
 	else {
+		char shown[64];
+
 		snprintf(err, errlen,
-			 "-o commit= takes close or fsync, not '%s'", o->commit);
+			 "-o commit= takes close or fsync, not '%s'",
+			 printable(o->commit, shown, sizeof(shown)));
 		return -1;
 	}
 	if (one_char("delimiter", o->delimiter, &o->dialect.delimiter, err,
@@ -166,7 +194,7 @@ void pcf_options_help(const char *progname)
 	       "                           (default: off, every load appends)\n"
 	       "    -o commit=close|fsync  commit at the last close, or only data\n"
 	       "                           that an fsync() sealed (default: close)\n"
-	       "    -o delimiter=C         field delimiter, \\t for tab (default: ,)\n"
+	       "    -o delimiter=C         field delimiter; tab for a tab (default: ,)\n"
 	       "    -o quote=C             quote character (default: \")\n"
 	       "    -o escape=C            escape inside quotes (default: quote)\n"
 	       "    -o null=STRING         the string that means NULL\n"

@@ -15,7 +15,7 @@ tests/install-deps.sh
 run_suite() { # BUILD_DIR CMAKE_ARGS...
 	local dir=$1
 	shift
-	cmake -S . -B "$dir" "$@" >/dev/null
+	cmake -S . -B "$dir" -DBUILD_TESTING=ON "$@" >/dev/null
 	cmake --build "$dir" -j2
 	(cd "$dir" && ctest --output-on-failure -j2)
 }
