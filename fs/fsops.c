@@ -22,12 +22,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum node_kind { NODE_ROOT, NODE_STATUS_DIR, NODE_STATUS, NODE_SCHEMA,
-		 NODE_TABLE };
+enum node_kind { NODE_ROOT, NODE_STATUS, NODE_SCHEMA, NODE_TABLE };
 
 struct node {
 	enum node_kind kind;
-	char schema[256]; /* escaped schema name, or the status file's name */
+	const char *rel;  /* NODE_STATUS: the path below .pgcopyfs ("" or
+			   * "/history"), for status.c */
+	int is_dir;       /* NODE_STATUS: a directory */
+	char schema[256]; /* escaped schema name */
 	char file[256];   /* escaped table name + ".csv" */
 };
 
@@ -44,7 +46,7 @@ struct status_text {
 static int is_status_path(const char *path)
 {
 	return strncmp(path, "/" PCF_STATUS_DIR "/",
-		       sizeof(PCF_STATUS_DIR) + 1) == 0;
+		       strlen("/" PCF_STATUS_DIR "/")) == 0;
 }
 
 static struct pcf_load *load_of(const char *path, struct fuse_file_info *fi)
@@ -80,27 +82,33 @@ static int copy_part(char *dst, const char *src, size_t len)
 static int parse_path(const char *path, struct node *n)
 {
 	const char *a = path + 1, *slash = strchr(a, '/');
-	size_t flen;
+	size_t flen, dlen = strlen(PCF_STATUS_DIR);
 
 	memset(n, 0, sizeof(*n));
 	if (*a == '\0') {
 		n->kind = NODE_ROOT;
 		return 0;
 	}
+	if (strncmp(a, PCF_STATUS_DIR, dlen) == 0 &&
+	    (a[dlen] == '\0' || a[dlen] == '/')) {
+		int kind;
+
+		n->kind = NODE_STATUS;
+		n->rel = a + dlen;
+		kind = pcf_status_kind(n->rel);
+		if (kind < 0)
+			return kind;
+		n->is_dir = kind;
+		return 0;
+	}
 	if (!slash) {
-		n->kind = strcmp(a, PCF_STATUS_DIR) == 0 ? NODE_STATUS_DIR
-							 : NODE_SCHEMA;
+		n->kind = NODE_SCHEMA;
 		return copy_part(n->schema, a, strlen(a));
 	}
 	if (strchr(slash + 1, '/') ||
 	    copy_part(n->schema, a, (size_t)(slash - a)) ||
 	    copy_part(n->file, slash + 1, strlen(slash + 1)))
 		return -ENOENT;
-	if (strcmp(n->schema, PCF_STATUS_DIR) == 0) {
-		n->kind = NODE_STATUS;
-		memmove(n->schema, n->file, sizeof(n->file));
-		return pcf_status_exists(n->schema) ? 0 : -ENOENT;
-	}
 	flen = strlen(n->file);
 	if (flen <= 4 || strcmp(n->file + flen - 4, ".csv") != 0)
 		return -ENOENT;
@@ -136,11 +144,11 @@ static int pcf_op_getattr(const char *path, struct stat *st,
 	case NODE_ROOT:
 		fill_stat(st, S_IFDIR | 0755, 2);
 		return 0;
-	case NODE_STATUS_DIR:
-		fill_stat(st, S_IFDIR | 0555, 2);
-		return 0;
 	case NODE_STATUS:
-		fill_stat(st, S_IFREG | 0444, 1);
+		if (n.is_dir)
+			fill_stat(st, S_IFDIR | 0555, 2);
+		else
+			fill_stat(st, S_IFREG | 0444, 1);
 		return 0;
 	case NODE_SCHEMA:
 		if ((rc = pcf_catalog_has_schema(&fs->catalog, n.schema)) != 0)
@@ -151,7 +159,9 @@ static int pcf_op_getattr(const char *path, struct stat *st,
 		rc = pcf_catalog_lookup(&fs->catalog, n.schema, n.file, 1, &t);
 		if (rc)
 			return rc;
-		fill_stat(st, S_IFREG | (t.can_insert ? 0644 : 0444), 1);
+		fill_stat(st, S_IFREG | (t.can_insert ? fs->opts.table_mode
+						       : fs->opts.table_mode & 0444),
+			  1);
 		pcf_table_info_free(&t);
 		return 0;
 	}
@@ -199,9 +209,8 @@ static int pcf_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		return pcf_catalog_list(&fs->catalog, NULL, fill_name, &d);
 	case NODE_SCHEMA:
 		return pcf_catalog_list(&fs->catalog, n.schema, fill_name, &d);
-	case NODE_STATUS_DIR:
-		pcf_status_list(fill_status, &d);
-		return 0;
+	case NODE_STATUS:
+		return pcf_status_list(n.rel, fill_status, &d);
 	default:
 		return -ENOTDIR;
 	}
@@ -241,7 +250,7 @@ static int open_status(const struct node *n, struct fuse_file_info *fi)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	h->text = pcf_status_render(n->schema, &h->len, &err);
+	h->text = pcf_status_render(n->rel, &h->len, &err);
 	if (!h->text) {
 		free(h);
 		return -err;
@@ -262,7 +271,7 @@ static int pcf_op_open(const char *path, struct fuse_file_info *fi)
 	case NODE_TABLE:
 		return open_table(path, &n, fi);
 	case NODE_STATUS:
-		return open_status(&n, fi);
+		return n.is_dir ? -EISDIR : open_status(&n, fi);
 	default:
 		return -EISDIR;
 	}

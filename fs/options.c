@@ -28,6 +28,7 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("notruncate", truncate, 0),
 	PCF_OPT("connect_timeout=%d", connect_timeout, 0),
 	PCF_OPT("history=%d", history, 0),
+	PCF_OPT("table_mode=%o", table_mode, 0),
 	FUSE_OPT_KEY("auto", KEY_FSTAB_ONLY),
 	FUSE_OPT_KEY("noauto", KEY_FSTAB_ONLY),
 	FUSE_OPT_KEY("user", KEY_FSTAB_ONLY),
@@ -50,7 +51,13 @@ static int pcf_opt_proc(void *data, const char *arg, int key,
 	case KEY_FSTAB_ONLY:
 		return 0;
 	case FUSE_OPT_KEY_OPT:
-		return strncmp(arg, "x-systemd.", 10) == 0 ? 0 : 1;
+		if (strncmp(arg, "x-systemd.", 10) == 0)
+			return 0;
+		if (strcmp(arg, "allow_other") == 0)
+			o->allow_other = 1;
+		if (strcmp(arg, "default_permissions") == 0)
+			o->default_permissions = 1;
+		return 1;
 	case FUSE_OPT_KEY_NONOPT:
 		if (o->nargs++ == 0) {
 			o->conninfo = strdup(arg);
@@ -107,11 +114,14 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 	memset(o, 0, sizeof(*o));
 	o->connect_timeout = -1;
 	o->history = 100;
+	o->table_mode = 0644;
 	o->dialect = PCF_DIALECT_CSV;
 	if (fuse_opt_parse(args, o, pcf_opts, pcf_opt_proc) != 0) {
 		snprintf(err, errlen, "cannot parse the options");
 		return -1;
 	}
+	if (o->allow_other && !o->default_permissions)
+		fuse_opt_add_arg(args, "-odefault_permissions");
 	if (!o->header || strcmp(o->header, "auto") == 0)
 		o->header_mode = PCF_HEADER_AUTO;
 	else if (strcmp(o->header, "true") == 0)
@@ -153,6 +163,11 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 	if (o->connect_timeout < -1 || o->connect_timeout == 0) {
 		snprintf(err, errlen,
 			 "-o connect_timeout= takes a number of seconds >= 1");
+		return -1;
+	}
+	if (o->table_mode & ~0777u) {
+		snprintf(err, errlen, "-o table_mode= takes an octal mode such "
+				      "as 0664");
 		return -1;
 	}
 	if (o->history < 0 || o->history > 100000) {
@@ -206,6 +221,11 @@ void pcf_options_help(const char *progname)
 	       "                           PGCONNECT_TIMEOUT, else 10)\n"
 	       "    -o history=N           finished loads kept in\n"
 	       "                           .pgcopyfs/history (default: 100)\n"
+	       "    -o table_mode=MODE     file mode of a table the role may\n"
+	       "                           INSERT into; others get its read\n"
+	       "                           bits only (default: 0644)\n"
+	       "    -o allow_other         let other users load too; implies\n"
+	       "                           default_permissions (libfuse's)\n"
 	       "    -h   --help            print help\n"
 	       "    -V   --version         print version\n"
 	       "\n",

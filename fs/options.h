@@ -24,7 +24,10 @@ struct pcf_options {
 	int truncate;
 	int connect_timeout; /* seconds; -1 = libpq's own setting */
 	int history;         /* finished loads kept in .pgcopyfs/history */
+	unsigned int table_mode; /* mode of a table the role may INSERT into */
 	int nargs;           /* non-option arguments seen */
+	int allow_other;     /* libfuse options we look at, and keep */
+	int default_permissions;
 
 	/* Derived by pcf_options_parse. */
 	enum pcf_header_mode header_mode;
@@ -36,7 +39,9 @@ struct pcf_options {
  * Takes pgcopyfs's options and the CONNINFO argument out of args, leaving
  * libfuse's options and the mount point for fuse_parse_cmdline(). Also drops
  * the options that only mean something to mount(8) and fstab (auto, noauto,
- * user, users, nouser, _netdev, nofail, defaults, x-systemd.*).
+ * user, users, nouser, _netdev, nofail, defaults, x-systemd.*), and adds
+ * default_permissions to allow_other: other users then load only the tables
+ * whose file modes let them.
  * On error writes one line to err and returns -1; the caller owns o's
  * strings either way and frees them with pcf_options_free().
  */

@@ -1,9 +1,11 @@
 /*
- * status.c - history ring and the text of the status files.
+ * status.c - the history ring, the last error of each table, and the text
+ * of the status files.
  *
- * Records are logfmt: key=value pairs separated by spaces, values with
- * spaces or quotes written in double quotes with \" and \\ escapes. They are
- * rendered when a status file is opened, so one read sees one snapshot.
+ * A record is rendered either as logfmt (key=value pairs separated by
+ * spaces; values with spaces, quotes, '=' or '\' in double quotes with \"
+ * and \\ escapes) or as a JSON object, one a line. Files are rendered when
+ * opened, so one read sees one snapshot.
  */
 #include "status.h"
 
@@ -17,11 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A finished load, as kept in the history and the errors tree. */
 struct pcf_record {
 	uint64_t id;
 	struct timespec started;
 	double secs;
-	char table[300];
+	char table[300];       /* schema.table, for people and grep */
+	char schema_file[256]; /* escaped names, for errors/<schema>/<file> */
+	char file[260];
 	pid_t pid;
 	char cmd[256];
 	uint64_t rows;
@@ -32,11 +37,13 @@ struct pcf_record {
 	char message[1024];
 };
 
+#define MAX_TABLE_ERRORS 10000
+
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pcf_record *ring;
 static size_t ring_cap, ring_next, ring_count;
-
-static const char *const status_files[] = { "loads", "history" };
+static struct pcf_record *errors; /* the last failure of each table */
+static size_t nerrors, errors_cap;
 
 void pcf_status_init(int history_len)
 {
@@ -49,8 +56,9 @@ void pcf_status_init(int history_len)
 void pcf_status_free(void)
 {
 	free(ring);
-	ring = NULL;
-	ring_cap = ring_count = ring_next = 0;
+	free(errors);
+	ring = errors = NULL;
+	ring_cap = ring_count = ring_next = nerrors = errors_cap = 0;
 }
 
 /* A growing text buffer; on allocation failure it stops growing (oom). */
@@ -58,6 +66,8 @@ struct text {
 	char *s;
 	size_t len, cap;
 	int oom;
+	int json;   /* render records as JSON objects, else logfmt */
+	int fields; /* fields so far in the current record */
 };
 
 static void put(struct text *t, const char *fmt, ...)
@@ -96,30 +106,73 @@ static void put(struct text *t, const char *fmt, ...)
 	}
 }
 
-/* Writes key=value, quoting the value when it needs it. */
-static void put_kv(struct text *t, const char *key, const char *v)
+static void rec_begin(struct text *t)
 {
-	int quote = *v == '\0' || strpbrk(v, " \"=\\") != NULL;
+	t->fields = 0;
+	if (t->json)
+		put(t, "{");
+}
 
-	put(t, " %s=", key);
+static void rec_end(struct text *t)
+{
+	put(t, "%s\n", t->json ? "}" : "");
+}
+
+static void key(struct text *t, const char *k)
+{
+	if (t->json)
+		put(t, "%s\"%s\":", t->fields ? "," : "", k);
+	else
+		put(t, "%s%s=", t->fields ? " " : "", k);
+	t->fields++;
+}
+
+/* A string value, quoted for the format. */
+static void put_str(struct text *t, const char *k, const char *v)
+{
+	int quote = t->json || *v == '\0' || strpbrk(v, " \"=\\") != NULL;
+
+	key(t, k);
 	if (!quote) {
 		put(t, "%s", v);
 		return;
 	}
 	put(t, "\"");
-	for (const char *p = v; *p; p++)
-		put(t, "%s%c", (*p == '"' || *p == '\\') ? "\\" : "", *p);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			put(t, "\\%c", *p);
+		else if (t->json && *p < 0x20)
+			put(t, "\\u%04x", *p);
+		else
+			put(t, "%c", *p);
+	}
 	put(t, "\"");
 }
 
-static void put_time(struct text *t, const char *key, struct timespec ts)
+/* A number, written as it is in both formats. */
+static void put_num(struct text *t, const char *k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void put_num(struct text *t, const char *k, const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	key(t, k);
+	put(t, "%s", buf);
+}
+
+static void put_time(struct text *t, const char *k, struct timespec ts)
 {
 	struct tm tm;
 	char buf[32];
 
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	put(t, " %s=%s", key, buf);
+	put_str(t, k, buf);
 }
 
 static double secs_since(const struct timespec *mono)
@@ -138,6 +191,32 @@ static const char *errno_name(int err)
 	return n ? n : "0";
 }
 
+/* Keeps r as its table's last error, replacing an older one. */
+static void remember_error(const struct pcf_record *r)
+{
+	size_t i = 0;
+
+	while (i < nerrors && (strcmp(errors[i].schema_file, r->schema_file) ||
+			       strcmp(errors[i].file, r->file)))
+		i++;
+	if (i == nerrors) {
+		if (nerrors == errors_cap) {
+			size_t cap = errors_cap ? errors_cap * 2 : 16;
+			struct pcf_record *e;
+
+			if (cap > MAX_TABLE_ERRORS)
+				return;
+			e = realloc(errors, cap * sizeof(*e));
+			if (!e)
+				return;
+			errors = e;
+			errors_cap = cap;
+		}
+		nerrors++;
+	}
+	errors[i] = *r;
+}
+
 void pcf_status_record(struct pcf_load *l, const char *outcome)
 {
 	struct pcf_record r = { 0 };
@@ -147,6 +226,12 @@ void pcf_status_record(struct pcf_load *l, const char *outcome)
 	r.started = l->started;
 	r.secs = secs_since(&l->mono);
 	snprintf(r.table, sizeof(r.table), "%s", l->label);
+	if (pcf_name_escape(l->table.schema, r.schema_file,
+			    sizeof(r.schema_file)) < 0 ||
+	    pcf_name_escape(l->table.name, r.file, sizeof(r.file) - 4) < 0)
+		r.schema_file[0] = r.file[0] = '\0';
+	else
+		strcat(r.file, ".csv");
 	r.pid = l->writer_pid;
 	snprintf(r.cmd, sizeof(r.cmd), "%s", l->writer_cmd);
 	r.rows = failed ? 0 : atomic_load(&l->rows);
@@ -156,9 +241,10 @@ void pcf_status_record(struct pcf_load *l, const char *outcome)
 		r.err = l->error.err;
 		memcpy(r.sqlstate, l->error.sqlstate, sizeof(r.sqlstate));
 		snprintf(r.message, sizeof(r.message), "%s", l->error.message);
-		pcf_err("load %llu of %s by pid %d (%s) failed: %s: %s\n",
+		pcf_err("load %llu of %s by pid %d (%s) rolled back after "
+			"%.3f s: %s: %s\n",
 			(unsigned long long)r.id, r.table, (int)r.pid, r.cmd,
-			errno_name(r.err), r.message);
+			r.secs, errno_name(r.err), r.message);
 	} else {
 		pcf_debug("load %llu of %s by pid %d: %s, %llu rows, %llu "
 			  "bytes in %.3f s\n",
@@ -173,24 +259,9 @@ void pcf_status_record(struct pcf_load *l, const char *outcome)
 		if (ring_count < ring_cap)
 			ring_count++;
 	}
+	if (failed && r.file[0])
+		remember_error(&r);
 	pthread_mutex_unlock(&status_lock);
-}
-
-int pcf_status_exists(const char *name)
-{
-	for (size_t i = 0; i < sizeof(status_files) / sizeof(*status_files);
-	     i++)
-		if (strcmp(name, status_files[i]) == 0)
-			return 1;
-	return 0;
-}
-
-void pcf_status_list(int (*fill)(void *ctx, const char *name), void *ctx)
-{
-	for (size_t i = 0; i < sizeof(status_files) / sizeof(*status_files);
-	     i++)
-		if (fill(ctx, status_files[i]))
-			return;
 }
 
 static const char *const state_names[] = {
@@ -204,56 +275,164 @@ static void render_live(struct pcf_load *l, void *ctx)
 	struct text *t = ctx;
 	double secs = secs_since(&l->mono);
 	uint64_t rows = atomic_load(&l->rows), bytes = atomic_load(&l->bytes);
-	char num[32];
 
-	put(t, "id=%llu", (unsigned long long)l->id);
+	rec_begin(t);
+	put_num(t, "id", "%llu", (unsigned long long)l->id);
 	put_time(t, "started", l->started);
-	put_kv(t, "table", l->label);
-	put_kv(t, "state", state_names[atomic_load(&l->state)]);
-	put(t, " pid=%d", (int)l->writer_pid);
-	put_kv(t, "cmd", l->writer_cmd);
-	put(t, " rows=%llu bytes=%llu secs=%.1f", (unsigned long long)rows,
-	    (unsigned long long)bytes, secs);
-	snprintf(num, sizeof(num), "%.0f", secs > 0 ? rows / secs : 0.0);
-	put(t, " rows_per_sec=%s", num);
-	snprintf(num, sizeof(num), "%.2f", secs > 0 ? bytes / secs / 1e6 : 0.0);
-	put(t, " mb_per_sec=%s\n", num);
+	put_str(t, "table", l->label);
+	put_str(t, "state", state_names[atomic_load(&l->state)]);
+	put_num(t, "pid", "%d", (int)l->writer_pid);
+	put_str(t, "cmd", l->writer_cmd);
+	put_num(t, "rows", "%llu", (unsigned long long)rows);
+	put_num(t, "bytes", "%llu", (unsigned long long)bytes);
+	put_num(t, "secs", "%.1f", secs);
+	put_num(t, "rows_per_sec", "%.0f", secs > 0 ? rows / secs : 0.0);
+	put_num(t, "mb_per_sec", "%.2f", secs > 0 ? bytes / secs / 1e6 : 0.0);
+	rec_end(t);
 }
 
 static void render_record(struct text *t, const struct pcf_record *r)
 {
-	put(t, "id=%llu", (unsigned long long)r->id);
+	rec_begin(t);
+	put_num(t, "id", "%llu", (unsigned long long)r->id);
 	put_time(t, "started", r->started);
-	put_kv(t, "table", r->table);
-	put_kv(t, "outcome", r->outcome);
-	put(t, " pid=%d", (int)r->pid);
-	put_kv(t, "cmd", r->cmd);
-	put(t, " rows=%llu bytes=%llu secs=%.3f", (unsigned long long)r->rows,
-	    (unsigned long long)r->bytes, r->secs);
+	put_str(t, "table", r->table);
+	put_str(t, "outcome", r->outcome);
+	put_num(t, "pid", "%d", (int)r->pid);
+	put_str(t, "cmd", r->cmd);
+	put_num(t, "rows", "%llu", (unsigned long long)r->rows);
+	put_num(t, "bytes", "%llu", (unsigned long long)r->bytes);
+	put_num(t, "secs", "%.3f", r->secs);
 	if (r->err) {
-		put(t, " errno=%s", errno_name(r->err));
+		put_str(t, "errno", errno_name(r->err));
 		if (r->sqlstate[0])
-			put(t, " sqlstate=%s", r->sqlstate);
-		put_kv(t, "error", r->message);
+			put_str(t, "sqlstate", r->sqlstate);
+		put_str(t, "error", r->message);
 	}
-	put(t, "\n");
+	rec_end(t);
 }
 
-char *pcf_status_render(const char *name, size_t *len, int *err)
+/* Splits "/errors/<schema>[/<file>]" into its parts; 0 or -ENOENT. */
+static int errors_path(const char *rel, char *schema, char *file)
+{
+	const char *p = rel + strlen("/errors"), *slash;
+
+	schema[0] = file[0] = '\0';
+	if (*p == '\0')
+		return 0;
+	if (*p++ != '/' || !*p)
+		return -ENOENT;
+	slash = strchr(p, '/');
+	if (!slash) {
+		snprintf(schema, 256, "%s", p);
+		return 0;
+	}
+	if ((size_t)(slash - p) >= 256 || strchr(slash + 1, '/') ||
+	    !slash[1] || strlen(slash + 1) >= 260)
+		return -ENOENT;
+	memcpy(schema, p, (size_t)(slash - p));
+	schema[slash - p] = '\0';
+	strcpy(file, slash + 1);
+	return 0;
+}
+
+/* The last error of one table (needs status_lock), or NULL. */
+static const struct pcf_record *find_error(const char *schema,
+					   const char *file)
+{
+	for (size_t i = 0; i < nerrors; i++)
+		if (strcmp(errors[i].schema_file, schema) == 0 &&
+		    (!*file || strcmp(errors[i].file, file) == 0))
+			return &errors[i];
+	return NULL;
+}
+
+static const char *const flat_files[] = { "loads", "loads.jsonl", "history",
+					  "history.jsonl" };
+#define NFLAT (sizeof(flat_files) / sizeof(flat_files[0]))
+
+int pcf_status_kind(const char *rel)
+{
+	char schema[256], file[260];
+	int found;
+
+	if (*rel == '\0')
+		return 1;
+	for (size_t i = 0; i < NFLAT; i++)
+		if (strcmp(rel + 1, flat_files[i]) == 0)
+			return 0;
+	if (strncmp(rel, "/errors", 7) != 0 || (rel[7] && rel[7] != '/') ||
+	    errors_path(rel, schema, file) != 0)
+		return -ENOENT;
+	if (!schema[0])
+		return 1;
+	pthread_mutex_lock(&status_lock);
+	found = find_error(schema, file) != NULL;
+	pthread_mutex_unlock(&status_lock);
+	return found ? (file[0] ? 0 : 1) : -ENOENT;
+}
+
+int pcf_status_list(const char *rel, int (*fill)(void *ctx, const char *name),
+		    void *ctx)
+{
+	char schema[256], file[260];
+	int kind = pcf_status_kind(rel);
+
+	if (kind < 0)
+		return kind;
+	if (kind == 0)
+		return -ENOTDIR;
+	if (*rel == '\0') {
+		for (size_t i = 0; i < NFLAT; i++)
+			fill(ctx, flat_files[i]);
+		fill(ctx, "errors");
+		return 0;
+	}
+	errors_path(rel, schema, file);
+	pthread_mutex_lock(&status_lock);
+	for (size_t i = 0; i < nerrors; i++) {
+		const struct pcf_record *e = &errors[i];
+		int seen = 0;
+
+		if (schema[0]) {
+			if (strcmp(e->schema_file, schema) == 0 &&
+			    fill(ctx, e->file))
+				break;
+			continue;
+		}
+		/* Each schema once. */
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = strcmp(errors[k].schema_file, e->schema_file) == 0;
+		if (!seen && fill(ctx, e->schema_file))
+			break;
+	}
+	pthread_mutex_unlock(&status_lock);
+	return 0;
+}
+
+char *pcf_status_render(const char *rel, size_t *len, int *err)
 {
 	struct text t = { 0 };
+	const char *name = rel + (*rel == '/');
+	char schema[256], file[260];
 
+	t.json = strstr(name, ".jsonl") != NULL;
 	put(&t, "%s", "");
-	if (strcmp(name, "loads") == 0) {
+	if (strncmp(name, "loads", 5) == 0) {
 		pcf_registry_each(render_live, &t);
-	} else if (strcmp(name, "history") == 0) {
+	} else if (strncmp(name, "history", 7) == 0) {
 		pthread_mutex_lock(&status_lock);
-		for (size_t i = 0; i < ring_count; i++) {
-			size_t k = (ring_next + ring_cap - ring_count + i) %
-				   ring_cap;
+		for (size_t i = 0; i < ring_count; i++)
+			render_record(&t, &ring[(ring_next + ring_cap -
+						 ring_count + i) % ring_cap]);
+		pthread_mutex_unlock(&status_lock);
+	} else if (pcf_status_kind(rel) == 0 &&
+		   errors_path(rel, schema, file) == 0) {
+		const struct pcf_record *e;
 
-			render_record(&t, &ring[k]);
-		}
+		pthread_mutex_lock(&status_lock);
+		if ((e = find_error(schema, file)) != NULL)
+			render_record(&t, e);
 		pthread_mutex_unlock(&status_lock);
 	} else {
 		free(t.s);

@@ -1,6 +1,12 @@
 /*
- * status.h - the read-only files under MOUNT/.pgcopyfs/: live loads and the
- * history of finished ones, one logfmt record a line (README: "Status").
+ * status.h - the read-only tree under MOUNT/.pgcopyfs/:
+ *
+ *   loads, loads.jsonl        the loads in progress
+ *   history, history.jsonl    the last N finished loads
+ *   errors/<schema>/<table>.csv   the last failed load of each table
+ *
+ * One record a line: logfmt in the plain files, JSON in the .jsonl ones
+ * (README: "Status files").
  */
 #ifndef PCF_STATUS_H
 #define PCF_STATUS_H
@@ -12,18 +18,23 @@
 void pcf_status_init(int history_len);
 void pcf_status_free(void);
 
-/* Appends l's outcome ("committed", "failed", "empty") to the history and
- * logs it. Needs l's lock (reads its fields). */
+/* Appends l's outcome ("committed", "failed", "empty") to the history, and
+ * for a failure to the table's last error; logs it. Needs l's lock. */
 void pcf_status_record(struct pcf_load *l, const char *outcome);
 
-/* 1 for a name under .pgcopyfs/, 0 otherwise. */
-int pcf_status_exists(const char *name);
+/*
+ * rel is a path below the status directory: "" for the directory itself,
+ * "/history", "/errors/public/posts.csv". Returns 1 for a directory, 0 for
+ * a file, -ENOENT for nothing.
+ */
+int pcf_status_kind(const char *rel);
 
-/* Calls fill(ctx, name) for each status file. */
-void pcf_status_list(int (*fill)(void *ctx, const char *name), void *ctx);
+/* Calls fill(ctx, name) for each entry of the directory rel. */
+int pcf_status_list(const char *rel, int (*fill)(void *ctx, const char *name),
+		    void *ctx);
 
-/* Renders one status file now; malloc'd text the caller frees, or NULL
- * (-ENOENT unknown, -ENOMEM) with *err set. */
-char *pcf_status_render(const char *name, size_t *len, int *err);
+/* Renders the file rel now; malloc'd text the caller frees, or NULL with
+ * *err set (ENOENT, ENOMEM). */
+char *pcf_status_render(const char *rel, size_t *len, int *err);
 
 #endif

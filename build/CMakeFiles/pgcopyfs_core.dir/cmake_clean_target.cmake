@@ -1,3 +1,0 @@
-file(REMOVE_RECURSE
-  "libpgcopyfs_core.a"
-)
