@@ -312,3 +312,27 @@ int pcf_catalog_list(struct pcf_catalog *c, const char *schema_file,
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
+
+int pcf_catalog_backend_failed(struct pcf_catalog *c, int pid)
+{
+	char pidtext[16];
+	const char *params[1] = { pidtext };
+	struct pcf_error e;
+	PGresult *r;
+	int failed = 0;
+
+	snprintf(pidtext, sizeof(pidtext), "%d", pid);
+	pthread_mutex_lock(&c->lock);
+	if (catalog_connect(c, &e) == 0) {
+		r = PQexecParams(c->conn,
+				 "SELECT 1 FROM pg_catalog.pg_stat_activity"
+				 " WHERE pid = $1::int"
+				 " AND state = 'idle in transaction (aborted)'",
+				 1, NULL, params, NULL, NULL, 0);
+		failed = PQresultStatus(r) == PGRES_TUPLES_OK &&
+			 PQntuples(r) == 1;
+		PQclear(r);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return failed;
+}

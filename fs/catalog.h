@@ -68,6 +68,14 @@ int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
 		       const char *file, int fresh, struct pcf_table_info *info);
 void pcf_table_info_free(struct pcf_table_info *info);
 
+/*
+ * 1 when backend pid is "idle in transaction (aborted)": its COPY failed.
+ * libpq keeps a server error that arrives during COPY IN unread until the
+ * COPY ends, so a load asks here, from time to time, to stop a stream the
+ * server already refused. 0 when not (or when the question fails).
+ */
+int pcf_catalog_backend_failed(struct pcf_catalog *c, int pid);
+
 /* Calls fill(ctx, name) for each schema, or for each table file of one
  * schema, under the catalog lock. -ENOENT for an unknown schema. */
 typedef int (*pcf_fill_fn)(void *ctx, const char *name, int is_dir,

@@ -29,6 +29,8 @@
 
 /* A first line longer than this is not a header: stop holding bytes. */
 #define HEAD_MAX (1u << 20)
+/* How often a streaming load asks whether the server refused its COPY. */
+#define CHECK_EVERY_MS 1000
 
 static _Atomic uint64_t next_load_id = 1;
 
@@ -406,6 +408,35 @@ static int head_append(struct pcf_load *l, const char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * Once a second while streaming: has the server already refused this COPY
+ * (a bad row)? Then end it now, so the writer learns at its next write, not
+ * after streaming the rest of a big file. The server's error, with its
+ * line, comes back from ending the COPY.
+ */
+static int load_check_server(struct pcf_load *l)
+{
+	struct timespec now;
+	struct pcf_error e;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!l->checked.tv_sec) {
+		l->checked = now;
+		return 0;
+	}
+	ms = (now.tv_sec - l->checked.tv_sec) * 1000 +
+	     (now.tv_nsec - l->checked.tv_nsec) / 1000000;
+	if (ms < CHECK_EVERY_MS)
+		return 0;
+	l->checked = now;
+	if (!pcf_catalog_backend_failed(&l->fs->catalog, PQbackendPID(l->conn)))
+		return 0;
+	if (pcf_copy_end(l->conn, NULL, NULL, &e) == 0)
+		pcf_error_set(&e, EIO, "the server ended the COPY early");
+	return load_fail(l, &e);
+}
+
 /* Feeds one write's bytes into the header wait or the COPY. 0/-errno. */
 static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 {
@@ -431,7 +462,7 @@ static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 			return load_fail(l, &e);
 	}
 	publish_rows(l);
-	return 0;
+	return load_check_server(l);
 }
 
 /* Remembers who writes, for the close rule and the status files. */

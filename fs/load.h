@@ -48,6 +48,8 @@ struct pcf_load {
 	size_t head_len, head_cap;
 	int header_taken;
 	uint64_t sealed;      /* bytes covered by the last fsync (commit=fsync) */
+	struct timespec checked; /* when the server was last asked (see
+				  * pcf_catalog_backend_failed) */
 
 	/* Writers seen, for "did a dying closer write to us?" */
 	pid_t writers[PCF_MAX_WRITERS];

@@ -97,4 +97,32 @@ test_injection_in_names_is_quoted() {
 		"bad_t is still there"
 }
 
+test_bad_row_stops_a_long_stream_early() {
+	# A bad row on line 2, then a stream that would go on for a minute:
+	# the writer's write fails within seconds, with the server's message.
+	local out
+	out=$(python3 - "$T" <<-'PY'
+	import errno, os, sys, time
+	fd = os.open(sys.argv[1], os.O_WRONLY)
+	start = time.time()
+	try:
+	    os.write(fd, b"id,name\n1x,bad\n")
+	    n = 100
+	    while time.time() - start < 60:
+	        os.write(fd, b"".join(b"%d,ok\n" % (n + i) for i in range(1000)))
+	        n += 1000
+	        time.sleep(0.01)
+	    print("no error")
+	except OSError as e:
+	    print(errno.errorcode[e.errno], int(time.time() - start))
+	PY
+	)
+	expect_match "$out" "^EIO [0-5]$" "the writer stopped within 5 s"
+	expect_match "$(last_history public.bad_t)" \
+		'invalid input syntax for type integer: \\"1x\\"; CONTEXT: COPY bad_t, line 2, column id' \
+		"the server's message"
+	expect_eq "$(q "SELECT count(*) || md5(string_agg(bad_t::text, ',')) FROM bad_t")" \
+		"$SNAPSHOT" "table unchanged"
+}
+
 pcf_run_tests
