@@ -11,6 +11,7 @@
 #include "log.h"
 #include "status.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,8 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "pgcopyfs: %s\n", msg);
 		goto out_args;
 	}
-	/* Our default thread cap, before the user's -o max_threads (the later
-	 * one wins); without it libfuse 3.14.0 complains of an unset value. */
+	/* Our default thread cap, before the user's -o max_threads: the later
+	 * one wins. */
 	fuse_opt_insert_arg(&args, 1, "-omax_threads=" PCF_STR(DEFAULT_MAX_THREADS));
 	if (fuse_parse_cmdline(&args, &cmd) != 0)
 		goto out_args;
@@ -125,7 +126,10 @@ int main(int argc, char *argv[])
 		if (!loop)
 			goto out_signals;
 		fuse_loop_cfg_set_clone_fd(loop, (unsigned int)cmd.clone_fd);
-		fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
+		/* UINT_MAX means unset; 3.14.0's setter complains about it. */
+		if (cmd.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop,
+						       cmd.max_idle_threads);
 		fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
 		ret = fuse_loop_mt(fuse, loop);
 	}
