@@ -486,6 +486,7 @@ static void note_writer(struct pcf_load *l, pid_t tid)
 		pcf_registry_note_writer(l, tgid);
 }
 
+
 static int wrote(const struct pcf_load *l, pid_t tgid)
 {
 	if (l->nwriters == PCF_MAX_WRITERS)
@@ -496,26 +497,61 @@ static int wrote(const struct pcf_load *l, pid_t tgid)
 	return 0;
 }
 
+/*
+ * For a call on a load that is no longer running: 1 with *rc its answer
+ * (a failed load's errno; done for a committed or empty one), or 0 when
+ * the load runs on. A truncate(2) of the path seen since fails it here.
+ */
+static int load_over(struct pcf_load *l, int done, int *rc)
+{
+	switch (load_state(l)) {
+	case PCF_LOAD_FAILED:
+		*rc = -l->error.err;
+		return 1;
+	case PCF_LOAD_COMMITTED:
+	case PCF_LOAD_EMPTY:
+		*rc = done;
+		return 1;
+	}
+	if (atomic_load(&l->size_changed)) {
+		*rc = load_failf(l, EINVAL,
+				 "the file was truncated during the load");
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Fails the load when task tid (a closer) dies or exits non-zero; with
+ * only_writers, only when it wrote to this load (a dying process that just
+ * held a copy of the descriptor is not the writer). when is added to the
+ * reason. Returns -ECANCELED then, else 0.
+ */
+static int load_writer_died(struct pcf_load *l, pid_t tid, int only_writers,
+			    const char *when)
+{
+	struct pcf_task task;
+	char how[128];
+
+	if (tid <= 0 || pcf_task_read(tid, &task) != 0 ||
+	    !pcf_task_failed(&task) || (only_writers && !wrote(l, task.tgid)))
+		return 0;
+	pcf_task_describe(&task, how, sizeof(how));
+	return load_failf(l, ECANCELED, "the writer (pid %d) %s%s",
+			  (int)task.tgid, how, when);
+}
+
 int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
 		   off_t off, pid_t tid)
 {
 	int rc;
 
 	pthread_mutex_lock(&l->lock);
-	switch (load_state(l)) {
-	case PCF_LOAD_FAILED:
-		rc = -l->error.err;
-		goto out;
-	case PCF_LOAD_COMMITTED:
-	case PCF_LOAD_EMPTY:
-		pcf_err("load %llu of %s: a write after the commit was "
-			"refused; open the file again to load more\n",
-			(unsigned long long)l->id, l->label);
-		rc = -EIO;
-		goto out;
-	}
-	if (atomic_load(&l->size_changed)) {
-		rc = load_failf(l, EINVAL, "the file was truncated during the load");
+	if (load_over(l, -EIO, &rc)) {
+		if (load_state(l) != PCF_LOAD_FAILED)
+			pcf_err("load %llu of %s: a write after the commit was "
+				"refused; open the file again to load more\n",
+				(unsigned long long)l->id, l->label);
 		goto out;
 	}
 	if (!l->off_known) {
@@ -549,7 +585,6 @@ static int load_commit(struct pcf_load *l, pid_t tid)
 {
 	uint64_t loaded = 0, expected;
 	struct pcf_error e;
-	struct pcf_task task;
 	int rc;
 
 	if (l->fs->opts.commit_mode == PCF_COMMIT_FSYNC &&
@@ -576,16 +611,8 @@ static int load_commit(struct pcf_load *l, pid_t tid)
 				  "%llu (a line \\. ends COPY data early)",
 				  (unsigned long long)loaded,
 				  (unsigned long long)expected);
-	if (tid > 0 && pcf_task_read(tid, &task) == 0 &&
-	    pcf_task_failed(&task)) {
-		char how[128];
-
-		pcf_task_describe(&task, how, sizeof(how));
-		return load_failf(l, ECANCELED,
-				  "the writer (pid %d) %s while closing: "
-				  "rolled back",
-				  (int)task.tgid, how);
-	}
+	if ((rc = load_writer_died(l, tid, 0, " while closing: rolled back")) != 0)
+		return rc;
 	if (pcf_tx_commit(l->conn, &e) != 0)
 		return load_fail(l, &e);
 	atomic_store(&l->rows, loaded);
@@ -599,34 +626,15 @@ static int load_commit(struct pcf_load *l, pid_t tid)
 
 int pcf_load_flush(struct pcf_load *l, pid_t tid)
 {
-	struct pcf_task task;
 	int rc = 0;
 
 	pthread_mutex_lock(&l->lock);
-	switch (load_state(l)) {
-	case PCF_LOAD_FAILED:
-		rc = -l->error.err;
+	if (load_over(l, 0, &rc))
 		goto out;
-	case PCF_LOAD_COMMITTED:
-	case PCF_LOAD_EMPTY:
-		goto out;
-	}
-	if (atomic_load(&l->size_changed)) {
-		rc = load_failf(l, EINVAL, "the file was truncated during the load");
-		goto out;
-	}
 	if (atomic_load(&l->bytes) == 0)
 		goto out; /* the shell's early close, dd's dup2, touch */
-	if (pcf_task_read(tid, &task) == 0 && pcf_task_failed(&task) &&
-	    wrote(l, task.tgid)) {
-		char how[128];
-
-		pcf_task_describe(&task, how, sizeof(how));
-		rc = load_failf(l, ECANCELED,
-				"the writer (pid %d) %s: nothing committed",
-				(int)task.tgid, how);
+	if ((rc = load_writer_died(l, tid, 1, ": nothing committed")) != 0)
 		goto out;
-	}
 	if (pcf_registry_still_held(l))
 		goto out;
 	rc = load_commit(l, tid);

@@ -129,6 +129,8 @@ pcf_setup() {
 	pg_start || exit 1
 	trap pcf_cleanup EXIT
 	pcf_mount "$@" || { cat "$PCF_TMP/daemon.log" >&2; exit 1; }
+	W=$PCF_TMP/work
+	T=$MNT/public/v.csv
 }
 
 fail() {
@@ -207,6 +209,15 @@ pcf_remount() {
 	pcf_unmount
 	pcf_mount "$@" || { cat "$PCF_TMP/daemon.log" >&2; return 1; }
 }
+
+# Most tests load a one-column table v(v text): fresh makes it anew and
+# points T at its file; rows counts it.
+fresh() {
+	q "DROP TABLE IF EXISTS v; CREATE TABLE v (v text)"
+	T=$MNT/public/v.csv
+}
+
+rows() { q "SELECT count(*) FROM v"; }
 
 # The blog posts' table of the README and the benchmarks.
 make_posts() {

@@ -135,8 +135,8 @@ def load(method, name, path):
 
 # The table. RESULTS has one line per run, tab-separated:
 #   workload method rows seconds bytes client_kb daemon_kb daemon_cpu_s
-# with "-" for the daemon's columns when pgcopyfs took no part, and the
-# anchor method ("psql \copy") first in each workload.
+# with "-" for the daemon's columns when pgcopyfs took no part. Rows of the
+# table come in the order of first runs, the anchor ("psql \copy") first.
 ANCHOR = "psql \\copy"
 
 
@@ -155,14 +155,15 @@ def report(path):
             "x psql", "daemon RSS MB", "client RSS MB", "daemon CPU s",
             "daemon CPU %")
     out = [head]
-    anchor = {}
-    for (w, m), rs in runs.items():
+    anchor = {w: rs[0][0] / med([r[1] for r in rs])
+              for (w, m), rs in runs.items() if m == ANCHOR}
+    order = list(dict.fromkeys(w for w, m in runs))  # workloads, as first run
+    for (w, m), rs in sorted(runs.items(),
+                             key=lambda kv: (order.index(kv[0][0]), kv[0][1] != ANCHOR)):
         rows = rs[0][0]
         secs = med([r[1] for r in rs])
         rate = rows / secs
         mbs = rs[0][2] / secs / 1e6
-        if m == ANCHOR:
-            anchor[w] = rate
         ratio = f"{rate / anchor[w]:.2f}" if w in anchor else "-"
         client = max(r[3] for r in rs) / 1024
         if rs[0][4] == "-":

@@ -5,7 +5,6 @@
 # daemon ready for the next good load.
 . "$(dirname "$0")/../lib.sh"
 pcf_setup
-W=$PCF_TMP/work
 CORPUS=$(cd "$(dirname "$0")/../corpus/bad" && pwd)
 T=$MNT/public/bad_t.csv
 

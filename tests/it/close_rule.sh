@@ -4,14 +4,6 @@
 # commits nothing; a writer that dies or exits non-zero commits nothing.
 . "$(dirname "$0")/../lib.sh"
 pcf_setup
-W=$PCF_TMP/work
-T=
-
-# Fresh table v(v text) and its file.
-fresh() {
-	q "DROP TABLE IF EXISTS v; CREATE TABLE v (v text)"
-	T=$MNT/public/v.csv
-}
 
 vals() { q "SELECT coalesce(string_agg(v, ',' ORDER BY v), '') FROM v"; }
 

@@ -3,7 +3,6 @@
 # transaction; the tree keeps answering while loads wait on the server.
 . "$(dirname "$0")/../lib.sh"
 pcf_setup
-W=$PCF_TMP/work
 
 make_inputs() {
 	local i t

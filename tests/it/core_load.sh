@@ -4,7 +4,6 @@
 # the header rules, CSV quoting and line ends handled.
 . "$(dirname "$0")/../lib.sh"
 pcf_setup
-W=$PCF_TMP/work
 
 test_cp_with_header_loads_every_row() {
 	make_posts
@@ -153,29 +152,6 @@ test_failed_open_file_stays_failed() {
 	PY
 	expect_eq "$(count posts)" 0 "rows"
 	expect_match "$(last_history public.posts)" "errno=EINVAL" "history"
-}
-
-test_write_out_of_order_fails() {
-	make_posts
-	local out
-	out=$(python3 - "$MNT/public/posts.csv" <<-'PY'
-	import os, sys
-	fd = os.open(sys.argv[1], os.O_WRONLY)
-	os.pwrite(fd, b"message\n", 0)
-	try:
-	    os.pwrite(fd, b"b\n", 3)
-	    print("accepted")
-	except OSError as e:
-	    print(e.strerror)
-	try:
-	    os.close(fd)
-	except OSError as e:
-	    print(e.strerror)
-	PY
-	)
-	expect_eq "$out" "Invalid argument
-Invalid argument" "write and close errors"
-	expect_eq "$(count posts)" 0 "rows"
 }
 
 test_otrunc_appends_by_default() {

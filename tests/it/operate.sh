@@ -4,11 +4,7 @@
 # install, and the manual agreeing with --help.
 . "$(dirname "$0")/../lib.sh"
 pcf_setup
-W=$PCF_TMP/work
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$MNT/public/v.csv
-
-fresh() { q "DROP TABLE IF EXISTS v; CREATE TABLE v (v text)"; }
 
 test_loads_file_shows_a_running_load_growing() {
 	fresh

@@ -5,14 +5,6 @@
 # error in bounded time, and the mount (or a new one) works afterwards.
 . "$(dirname "$0")/../lib.sh"
 pcf_setup
-W=$PCF_TMP/work
-
-fresh() {
-	q "DROP TABLE IF EXISTS v; CREATE TABLE v (v text)"
-	T=$MNT/public/v.csv
-}
-
-rows() { q "SELECT count(*) FROM v"; }
 
 # Streams rows into FILE until a write or the close fails; prints the errno
 # name and how long after WHEN the failure came. Marks $W/streaming first.

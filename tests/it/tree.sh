@@ -5,7 +5,6 @@
 # that fail before mounting.
 . "$(dirname "$0")/../lib.sh"
 pcf_setup
-W=$PCF_TMP/work
 
 q "CREATE SCHEMA sales;
    CREATE TABLE public.events (id int, note text);

@@ -5,15 +5,6 @@
 # for what /proc cannot see.
 . "$(dirname "$0")/../lib.sh"
 pcf_setup
-W=$PCF_TMP/work
-T=
-
-fresh() {
-	q "DROP TABLE IF EXISTS v; CREATE TABLE v (v text)"
-	T=$MNT/public/v.csv
-}
-
-rows() { q "SELECT count(*) FROM v"; }
 
 test_c_writer_exiting_1_without_closing() {
 	fresh
