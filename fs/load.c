@@ -479,8 +479,10 @@ static void note_writer(struct pcf_load *l, pid_t tid)
 	/* Re-read even for the opener's pid: the shell that opened for
 	 * "cat > file" has exec'd cat by the first write. */
 	if (!known && tgid > 0) {
-		l->writer_pid = tgid;
-		pcf_task_cmdline(tgid, l->writer_cmd, sizeof(l->writer_cmd));
+		char cmd[sizeof(l->writer_cmd)];
+
+		pcf_task_cmdline(tgid, cmd, sizeof(cmd));
+		pcf_registry_set_writer(l, tgid, cmd);
 	}
 	if (tgid > 0)
 		pcf_registry_note_writer(l, tgid);

@@ -64,7 +64,8 @@ struct pcf_load {
 	 * next write or close fails the load. */
 	_Atomic int size_changed;
 
-	/* Read by the status files without the lock. */
+	/* Read by the status files without the lock: atomics, and strings
+	 * written under the registry lock (pcf_registry_set_writer). */
 	_Atomic int state;
 	_Atomic uint64_t bytes;
 	_Atomic uint64_t rows;

@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -134,6 +135,14 @@ void pcf_registry_note_writer(struct pcf_load *l, pid_t tgid)
 		if (!n.at_offset || (l->flags & O_APPEND) ||
 		    n.found[i].pos == l->next_off)
 			l->anchors[l->nanchors++] = n.found[i];
+	pthread_mutex_unlock(&reg_lock);
+}
+
+void pcf_registry_set_writer(struct pcf_load *l, pid_t pid, const char *cmd)
+{
+	pthread_mutex_lock(&reg_lock);
+	l->writer_pid = pid;
+	snprintf(l->writer_cmd, sizeof(l->writer_cmd), "%s", cmd);
 	pthread_mutex_unlock(&reg_lock);
 }
 

@@ -18,6 +18,10 @@ void pcf_registry_remove(struct pcf_load *l);
  */
 void pcf_registry_note_writer(struct pcf_load *l, pid_t tgid);
 
+/* Sets the writer shown for l (pid and command line), under the lock the
+ * status files read it with. */
+void pcf_registry_set_writer(struct pcf_load *l, pid_t pid, const char *cmd);
+
 /* Forgets l's descriptors: called once l is committed or failed. */
 void pcf_registry_drop_anchors(struct pcf_load *l);
 
