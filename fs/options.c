@@ -99,8 +99,8 @@ static int one_char(const char *name, const char *v, char *out, char *err,
 	if (strlen(v) != 1 || v[0] == '\n' || v[0] == '\r' ||
 	    isalnum((unsigned char)v[0])) {
 		snprintf(err, errlen,
-			 "-o %s= takes one character, not a letter or digit "
-			 "('tab' for a tab), not '%s'",
+			 "-o %s= takes one character other than a letter or "
+			 "digit ('tab' for a tab), not '%s'",
 			 name, printable(v, shown, sizeof(shown)));
 		return -1;
 	}

@@ -49,6 +49,7 @@ pg_start() {
 	port = 5432
 	fsync = off
 	max_connections = 100
+	log_statement = 'all'
 	CONF
 	pg_ctl_start || return 1
 	export PGHOST="$PCF_TMP/sock" PGPORT=5432 PGUSER=postgres PGDATABASE=postgres

@@ -106,6 +106,20 @@ test_header_true_and_false() {
 	pcf_remount
 }
 
+test_dialect_and_encoding_options() {
+	q "DROP TABLE IF EXISTS d; CREATE TABLE d (a text, b text)"
+	pcf_remount -o "delimiter=;,quote=',null=NA,encoding=LATIN1"
+	printf "a;b\n'x;y';NA\ncaf\xe9;''\n" | cat >"$MNT/public/d.csv"
+	expect_eq "$?" 0 "status"
+	expect_eq "$(q "SELECT a || '|' || coalesce(b, 'null') FROM d ORDER BY a")" \
+		"café|
+x;y|null" "delimiter, quote, NULL string, LATIN1 bytes"
+	pcf_remount -o delimiter=tab
+	printf 'a\tb\n1\t2\n' | cat >"$MNT/public/d.csv"
+	expect_eq "$(q "SELECT b FROM d WHERE a = '1'")" "2" "tab"
+	pcf_remount
+}
+
 test_empty_opens_load_nothing() {
 	make_posts
 	expect_status 0 "cp /dev/null" cp /dev/null "$MNT/public/posts.csv"
@@ -170,6 +184,11 @@ test_truncate_option_replaces_atomically() {
 	printf 'message\nfresh1\nfresh2\n' | cat >"$MNT/public/posts.csv"
 	expect_eq "$(q "SELECT string_agg(message, ',' ORDER BY id) FROM posts")" \
 		"fresh1,fresh2" "> replaced the rows"
+	# In one transaction, quoted, with FREEZE (the server's own log).
+	grep -q 'statement: TRUNCATE TABLE ONLY "public"."posts"' "$PCF_TMP/pg.log" ||
+		fail "no TRUNCATE in the server log"
+	grep -q 'statement: COPY "public"."posts" ("message") FROM STDIN WITH (FORMAT csv, HEADER true, FREEZE true)' \
+		"$PCF_TMP/pg.log" || fail "no COPY ... FREEZE in the server log"
 	printf 'id,message\nx,bad\n' | cat >"$MNT/public/posts.csv"
 	expect_eq "$?" 1 "failed replacing load"
 	expect_eq "$(q "SELECT string_agg(message, ',' ORDER BY id) FROM posts")" \
