@@ -16,7 +16,7 @@ cmake --build build -j2 --target pgcopyfs >/dev/null
 set -e
 pg_start
 MNT=$PCF_TMP/mnt
-trap 'fusermount3 -u "$MNT" 2>/dev/null; pg_stop; rm -rf "$PCF_TMP"' EXIT
+trap 'fusermount3 -u "$MNT" 2>/dev/null || true; pg_stop; rm -rf "$PCF_TMP"' EXIT
 
 run() { printf '\n$ %s\n' "$*"; "$@"; }
 
