@@ -34,7 +34,7 @@ PY=/usr/bin/python3
 
 if [ "$TINY" = 1 ]; then
 	REPS=1
-	POSTS_SMALL=50000 POSTS_BIG=   STREAM=   WIDE=20000
+	POSTS_SMALL=50000 POSTS_BIG='' STREAM='' WIDE=20000
 	ORM_ROWS=20000 PY_WIDE=20000
 	SHARED_BUFFERS=128MB MAX_WAL=1GB MIN_WAL=80MB
 else
@@ -125,9 +125,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ## Build: Release, out of the source tree (other builds are left alone).
-cmake -S "$ROOT" -B "$TMP/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
-	>"$TMP/build.log" 2>&1 && cmake --build "$TMP/build" -j2 >>"$TMP/build.log" 2>&1 ||
-	{ cat "$TMP/build.log" >&2; die "build"; }
+if ! { cmake -S "$ROOT" -B "$TMP/build" -DCMAKE_BUILD_TYPE=Release \
+	-DBUILD_TESTING=OFF && cmake --build "$TMP/build" -j2; } >"$TMP/build.log" 2>&1; then
+	cat "$TMP/build.log" >&2
+	die "build"
+fi
 BIN=$TMP/build/pgcopyfs
 
 ## Server.
