@@ -33,11 +33,12 @@ struct pcf_dialect {
 struct pcf_scanner {
 	struct pcf_dialect d;
 	uint64_t rows;          /* complete records so far, counted at their end */
-	uint64_t bytes;         /* bytes fed so far */
+	uint64_t bytes;         /* bytes consumed so far */
 	unsigned char in_quote; /* inside a quoted section */
 	unsigned char last_was_esc;
 	unsigned char pending_cr; /* last byte was a record-ending \r */
 	unsigned char row_open;   /* bytes seen since the last record ended */
+	unsigned char cls[256];   /* which bytes matter (scan.c), from d */
 };
 
 /* Returned by pcf_scan_record when every byte was consumed without a record
