@@ -2,8 +2,9 @@
 # The whole test suite, from a fresh Debian 12 machine: installs what is
 # missing, builds pgcopyfs, runs every test (cmocka unit tests, the fuzz
 # corpus, integration tests on throwaway PostgreSQL servers), then does it
-# all again in an AddressSanitizer + UndefinedBehaviorSanitizer build, and
-# fuzzes the row scanner for a short while.
+# all again in an AddressSanitizer + UndefinedBehaviorSanitizer build,
+# fuzzes the row scanner for a minute, and runs the benchmark in its tiny
+# mode (that it works, not how fast).
 #
 #   tests/run.sh            everything (what CI runs)
 #   PCF_QUICK=1 tests/run.sh   the plain build only
@@ -29,7 +30,12 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DPGCOPYFS_SANITIZE=ON
 
-if [ -x tests/fuzz/run.sh ]; then
-	echo "== fuzzing the row scanner and header splitter (60 s)"
-	tests/fuzz/run.sh 60
-fi
+echo "== fuzzing the row scanner and header splitter (60 s)"
+tests/fuzz/run.sh 60
+
+# The benchmark is run on purpose (tests/bench/run.sh); CI only checks, with
+# tiny counts, that it runs, loads every row and prints its table.
+echo "== benchmark smoke test (tests/bench/run.sh --tiny; timings not checked)"
+tests/bench/run.sh --tiny | tee build/bench-tiny.txt
+grep -q '^posts 50k *pgcopyfs cp ' build/bench-tiny.txt
+grep -q '^wide 20k *psql \\copy ' build/bench-tiny.txt
