@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* Makes a libpq message fit on one line of the status files and the log:
  * each run of white space becomes one space. */
@@ -93,6 +94,17 @@ PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e)
 		      c ? PQerrorMessage(c) : "out of memory");
 	PQfinish(c);
 	return NULL;
+}
+
+void pcf_conn_widen_send_buffer(PGconn *c)
+{
+	int size = PCF_SEND_BUFFER;
+	int fd = PQsocket(c);
+
+	/* FORCE passes net.core.wmem_max where the daemon may (CAP_NET_ADMIN);
+	 * elsewhere the kernel caps the plain request. Best effort either way. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) != 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 }
 
 int pcf_errno_for_sqlstate(const char *s)

@@ -149,6 +149,7 @@ int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 	l->conn = pcf_connect(&fs->opts, &e);
 	if (!l->conn)
 		goto fail;
+	pcf_conn_widen_send_buffer(l->conn);
 	if (pcf_exec(l->conn, "BEGIN", &e) != 0)
 		goto fail;
 	pcf_registry_add(l);
