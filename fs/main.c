@@ -12,6 +12,7 @@
 #include "status.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,7 +134,9 @@ int main(int argc, char *argv[])
 		fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
 		ret = fuse_loop_mt(fuse, loop);
 	}
-	ret = ret == 0 ? 0 : 1;
+	/* A loop ended by SIGTERM, SIGINT or SIGHUP returns the signal: that is
+	 * how a daemon is stopped, not a failure. */
+	ret = ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP ? 0 : 1;
 out_signals:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:

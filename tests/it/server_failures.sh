@@ -200,4 +200,20 @@ test_daemon_killed_mid_load() {
 	expect_eq "$(rows)" 1 "a new mount loads"
 }
 
+test_daemon_stopped_with_sigterm_mid_load() {
+	fresh
+	held_writer "$T" 'v\na\n' term
+	local writer=$HELD_PID daemon=$PCF_DAEMON_PID
+	kill -TERM "$daemon"
+	wait "$daemon"
+	expect_eq "$?" 0 "the daemon stops cleanly (and without leaks)"
+	PCF_DAEMON_PID=
+	release_writer term
+	wait "$writer"
+	expect_eq "$?" 1 "the writer's close fails"
+	expect_eq "$(rows)" 0 "nothing committed"
+	mountpoint -q "$MNT" && fail "still mounted"
+	pcf_mount || fail "cannot mount again"
+}
+
 pcf_run_tests
