@@ -127,9 +127,9 @@ static int catalog_fetch(struct pcf_catalog *c, struct pcf_error *e)
 	for (int i = 0; i < rows; i++) {
 		const char *schema = PQgetvalue(r, i, 0);
 
-		if (ns == 0 || strcmp(PQgetvalue(r, i - 1, 0), schema) != 0 ||
-		    i == 0) {
-			/* Rows of one schema need not be adjacent: dedup later. */
+		/* Each schema once per run of its rows; runs need not be
+		 * adjacent (no ORDER BY), so duplicates go after the sort. */
+		if (i == 0 || strcmp(PQgetvalue(r, i - 1, 0), schema) != 0) {
 			if (!(s[ns] = escaped(schema, "")))
 				goto nomem;
 			ns++;
@@ -296,7 +296,7 @@ int pcf_catalog_list(struct pcf_catalog *c, const char *schema_file,
 	catalog_refresh(c, 0);
 	if (!schema_file) {
 		for (size_t i = 0; i < c->nschemas; i++)
-			if (fill(ctx, c->schemas[i], 1, 1))
+			if (fill(ctx, c->schemas[i]))
 				break;
 	} else if (!find_schema(c, schema_file)) {
 		rc = -ENOENT;
@@ -305,7 +305,7 @@ int pcf_catalog_list(struct pcf_catalog *c, const char *schema_file,
 			const struct pcf_table *t = &c->tables[i];
 
 			if (strcmp(t->schema_file, schema_file) == 0 &&
-			    fill(ctx, t->file, 0, t->can_insert))
+			    fill(ctx, t->file))
 				break;
 		}
 	}

@@ -78,8 +78,7 @@ int pcf_catalog_backend_failed(struct pcf_catalog *c, int pid);
 
 /* Calls fill(ctx, name) for each schema, or for each table file of one
  * schema, under the catalog lock. -ENOENT for an unknown schema. */
-typedef int (*pcf_fill_fn)(void *ctx, const char *name, int is_dir,
-			   int writable);
+typedef int (*pcf_fill_fn)(void *ctx, const char *name);
 int pcf_catalog_list(struct pcf_catalog *c, const char *schema_file,
 		     pcf_fill_fn fill, void *ctx);
 

@@ -173,18 +173,11 @@ struct dir_fill {
 	fuse_fill_dir_t filler;
 };
 
-static int fill_name(void *ctx, const char *name, int is_dir, int writable)
+static int fill_name(void *ctx, const char *name)
 {
 	struct dir_fill *d = ctx;
 
-	(void)is_dir;
-	(void)writable;
 	return d->filler(d->buf, name, NULL, 0, 0);
-}
-
-static int fill_status(void *ctx, const char *name)
-{
-	return fill_name(ctx, name, 0, 0);
 }
 
 static int pcf_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
@@ -210,7 +203,7 @@ static int pcf_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	case NODE_SCHEMA:
 		return pcf_catalog_list(&fs->catalog, n.schema, fill_name, &d);
 	case NODE_STATUS:
-		return pcf_status_list(n.rel, fill_status, &d);
+		return pcf_status_list(n.rel, fill_name, &d);
 	default:
 		return -ENOTDIR;
 	}
