@@ -153,9 +153,17 @@ int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 	if (pcf_exec(l->conn, "BEGIN", &e) != 0)
 		goto fail;
 	pcf_registry_add(l);
-	pcf_debug("load %llu of %s opened by pid %d (%s)\n",
-		  (unsigned long long)l->id, l->label, (int)l->writer_pid,
-		  l->writer_cmd);
+	if (pcf_log_debug_enabled()) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		pcf_debug("load %llu of %s opened by pid %d (%s): connected "
+			  "in %.3f s\n",
+			  (unsigned long long)l->id, l->label,
+			  (int)l->writer_pid, l->writer_cmd,
+			  (double)(now.tv_sec - l->mono.tv_sec) +
+				  (double)(now.tv_nsec - l->mono.tv_nsec) / 1e9);
+	}
 	*out = l;
 	return 0;
 fail:
