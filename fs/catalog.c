@@ -18,7 +18,7 @@
 #define RECONNECT_BACKOFF_MS 1000
 
 static const char catalog_sql[] =
-	"SELECT n.nspname, c.relname, c.oid, c.relkind,"
+	"SELECT n.nspname, c.relname, c.relkind,"
 	" CASE WHEN c.oid IS NULL THEN false"
 	"  ELSE has_table_privilege(c.oid, 'INSERT') END,"
 	" CASE WHEN c.oid IS NULL THEN false"
@@ -145,10 +145,9 @@ static int catalog_fetch(struct pcf_catalog *c, struct pcf_error *e)
 		nt++;
 		if (!x->schema || !x->name || !x->schema_file || !x->file)
 			goto nomem;
-		x->oid = (unsigned int)strtoul(PQgetvalue(r, i, 2), NULL, 10);
-		x->relkind = PQgetvalue(r, i, 3)[0];
-		x->can_insert = PQgetvalue(r, i, 4)[0] == 't';
-		x->can_truncate = PQgetvalue(r, i, 5)[0] == 't';
+		x->relkind = PQgetvalue(r, i, 2)[0];
+		x->can_insert = PQgetvalue(r, i, 3)[0] == 't';
+		x->can_truncate = PQgetvalue(r, i, 4)[0] == 't';
 	}
 	PQclear(r);
 	qsort(t, nt, sizeof(*t), table_cmp);
@@ -267,7 +266,6 @@ int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
 	} else if (info) {
 		info->schema = strdup(t->schema);
 		info->name = strdup(t->name);
-		info->oid = t->oid;
 		info->relkind = t->relkind;
 		info->can_insert = t->can_insert;
 		info->can_truncate = t->can_truncate;

@@ -17,7 +17,6 @@ struct pcf_table {
 	char *name;
 	char *schema_file; /* escaped, as shown in the mount */
 	char *file;        /* escaped name + ".csv" */
-	unsigned int oid;
 	char relkind;      /* 'r' ordinary, 'p' partitioned */
 	unsigned char can_insert;
 	unsigned char can_truncate;
@@ -27,7 +26,6 @@ struct pcf_table {
 struct pcf_table_info {
 	char *schema;
 	char *name;
-	unsigned int oid;
 	char relkind;
 	int can_insert;
 	int can_truncate;

@@ -111,7 +111,6 @@ int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 	l->id = atomic_fetch_add(&next_load_id, 1);
 	l->table.schema = strdup(t->schema);
 	l->table.name = strdup(t->name);
-	l->table.oid = t->oid;
 	l->table.relkind = t->relkind;
 	l->table.can_insert = t->can_insert;
 	l->table.can_truncate = t->can_truncate;
@@ -672,17 +671,8 @@ int pcf_load_refuse(struct pcf_load *l, int err, const char *reason)
 	int rc;
 
 	pthread_mutex_lock(&l->lock);
-	switch (load_state(l)) {
-	case PCF_LOAD_FAILED:
-		rc = -l->error.err;
-		break;
-	case PCF_LOAD_COMMITTED:
-	case PCF_LOAD_EMPTY:
-		rc = -err;
-		break;
-	default:
+	if (!load_over(l, -err, &rc))
 		rc = load_failf(l, err, "%s", reason);
-	}
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
