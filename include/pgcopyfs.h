@@ -38,7 +38,6 @@ struct pcf_scanner {
 	unsigned char last_was_esc;
 	unsigned char pending_cr; /* last byte was a record-ending \r */
 	unsigned char row_open;   /* bytes seen since the last record ended */
-	unsigned char cls[256];   /* which bytes matter (scan.c), from d */
 };
 
 /* Returned by pcf_scan_record when every byte was consumed without a record

@@ -318,6 +318,67 @@ static void test_scan_finish_idempotent(void **state)
 	assert_int_equal(s.rows, 2);
 }
 
+/*
+ * The scanner works on 64-byte blocks: line ends, quotes, escapes and \r\n
+ * pairs must land the same wherever a block boundary falls, and a quoted
+ * field may span many blocks. Each pattern is shifted by 0 to 140 bytes of
+ * padding and checked whole, cut in two everywhere and byte by byte.
+ */
+static void test_scan_block_boundaries(void **state)
+{
+	static const struct {
+		struct pcf_dialect d;
+		const char *tail; /* 9 bytes: one quoted record and its \n */
+	} pats[] = {
+		{ CSV, "\"q\r\nq\"\"\"\n" },
+		{ DQ_BS, "\"q\\\"\n\\\\\"\n" },
+	};
+	char in[256];
+	size_t cuts[256];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++) {
+		for (size_t pad = 0; pad <= 140; pad++) {
+			struct scan_case c = { "padded", pats[k].d, in, 0, 4, 0,
+					       3, { 0 } };
+			size_t n = 0;
+
+			/* pad x 'a' \r\n | quoted record | b\r | c */
+			memset(in, 'a', pad);
+			n = pad;
+			memcpy(in + n, "\r\n", 2);
+			n += 2;
+			c.ends[0] = n;
+			memcpy(in + n, pats[k].tail, 9);
+			n += 9;
+			c.ends[1] = n;
+			memcpy(in + n, "b\rc", 3);
+			n += 2;
+			c.ends[2] = n;
+			c.len = n + 1;
+			check_cuts(&c, NULL, 0);
+			for (size_t cut = 0; cut <= c.len; cut++)
+				check_cuts(&c, &cut, 1);
+			for (size_t i = 1; i < c.len; i++)
+				cuts[i - 1] = i;
+			check_cuts(&c, cuts, c.len - 1);
+
+			/* " pad x \n " \r\n x \n: one quoted field */
+			in[0] = '"';
+			memset(in + 1, '\n', pad);
+			memcpy(in + 1 + pad, "\"\r\nx\n", 5);
+			c = (struct scan_case){ "quoted", pats[k].d, in, pad + 6,
+						2, 0, 2, { pad + 4, pad + 6 } };
+			check_cuts(&c, NULL, 0);
+			for (size_t cut = 0; cut <= c.len; cut++)
+				check_cuts(&c, &cut, 1);
+			for (size_t i = 1; i < c.len; i++)
+				cuts[i - 1] = i;
+			check_cuts(&c, cuts, c.len - 1);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_scan_chunk_counts),
 		cmocka_unit_test(test_scan_record_bytes),
 		cmocka_unit_test(test_scan_finish_idempotent),
+		cmocka_unit_test(test_scan_block_boundaries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
