@@ -144,16 +144,18 @@ def report(path):
     runs = {}
     with open(path) as f:
         for line in f:
-            w, m, rows, secs, nbytes, ckb, dkb, dcpu = line.rstrip("\n").split("\t")
+            w, m, rows, secs, nbytes, ckb, dkb, dcpu, ccpu = \
+                line.rstrip("\n").split("\t")
             runs.setdefault((w, m), []).append(
-                (int(rows), float(secs), int(nbytes), int(ckb), dkb, dcpu))
+                (int(rows), float(secs), int(nbytes), int(ckb), dkb, dcpu,
+                 float(ccpu)))
 
     def med(xs):
         return statistics.median(xs)
 
     head = ("workload", "method", "rows", "runs", "s(med)", "rows/s", "MB/s",
             "x psql", "daemon RSS MB", "client RSS MB", "daemon CPU s",
-            "daemon CPU %")
+            "daemon CPU %", "client CPU s")
     out = [head]
     anchor = {w: rs[0][0] / med([r[1] for r in rs])
               for (w, m), rs in runs.items() if m == ANCHOR}
@@ -169,14 +171,15 @@ def report(path):
         if rs[0][4] == "-":
             dmem = dcpu = dpct = "-"
         else:
-            # Peak of each run's fresh daemon; CPU as the median run's.
+            # Peak of each run's fresh daemon; CPU and its share of the
+            # wall time as medians of the runs'.
             dmem = f"{max(int(r[4]) for r in rs) / 1024:.1f}"
-            cpu = med([float(r[5]) for r in rs])
-            dcpu = f"{cpu:.2f}"
-            dpct = f"{100 * cpu / secs:.1f}"
+            dcpu = f"{med([float(r[5]) for r in rs]):.2f}"
+            dpct = f"{med([100 * float(r[5]) / r[1] for r in rs]):.1f}"
         out.append((w, m, str(rows), str(len(rs)), f"{secs:.2f}",
                     f"{rate:,.0f}", f"{mbs:.1f}", ratio, dmem,
-                    f"{client:.1f}", dcpu, dpct))
+                    f"{client:.1f}", dcpu, dpct,
+                    f"{med([r[6] for r in rs]):.2f}"))
     widths = [max(len(r[i]) for r in out) for i in range(len(head))]
     for i, r in enumerate(out):
         print("  ".join(c.ljust(wd) if j < 2 else c.rjust(wd)

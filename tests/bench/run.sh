@@ -228,7 +228,7 @@ run() {
 		c0=$(daemon_ticks)
 	fi
 	t0=$EPOCHREALTIME
-	/usr/bin/time -f %M -o "$TMP/time.out" "$@" >"$TMP/out" 2>"$TMP/err" || status=$?
+	/usr/bin/time -f '%M %U %S' -o "$TMP/time.out" "$@" >"$TMP/out" 2>"$TMP/err" || status=$?
 	t1=$EPOCHREALTIME
 	if [ "$status" != 0 ]; then
 		cat "$TMP/err" >&2
@@ -246,8 +246,10 @@ run() {
 	fi
 	got=$(sql -c "SELECT count(*) FROM $t")
 	[ "$got" = "$rows" ] || die "$w / $m: $got rows in $t, expected $rows"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$m" "$rows" "$secs" "$bytes" \
-		"$(tail -n 1 "$TMP/time.out")" "$dkb" "$dcpu" >>"$RESULTS"
+	read -r ckb cu cs < <(tail -n 1 "$TMP/time.out")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$m" "$rows" "$secs" "$bytes" \
+		"$ckb" "$dkb" "$dcpu" "$(awk -v u="$cu" -v s="$cs" 'BEGIN {printf "%.2f", u + s}')" \
+		>>"$RESULTS"
 	printf '   %-18s %-26s %10s rows %9s s\n' "$w" "$m" "$rows" "$secs"
 }
 
@@ -329,6 +331,8 @@ echo "== results: s = median seconds of the runs; x psql = rows/s over psql \\co
 echo "   on the same data in this run; RSS = peak resident set (daemon: VmHWM of a"
 echo "   fresh daemon per run; client: the writer or Python process, /usr/bin/time %M);"
 echo "   daemon CPU = its utime+stime during the run, and as % of the run's wall time"
+echo "   (median of the runs' percentages); client CPU = the writer's or psql's or"
+echo "   Python's user+system seconds (/usr/bin/time; a pipeline's: all its processes)"
 echo
 "$PY" "$BENCH/pymethods.py" report "$RESULTS"
 echo
