@@ -19,10 +19,11 @@ PCF_DAEMON_PID=
 PCF_DAEMON_ERRORS=()
 PCF_CURRENT=
 
-# Runs a command as the PostgreSQL owner (initdb refuses root).
+# Runs a command as the PostgreSQL owner (initdb refuses root), from /: the
+# postgres user may not enter the caller's directory (a clone under /root).
 as_pg() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi

@@ -64,7 +64,8 @@ die() {
 	exit 1
 }
 
-as_pg() { runuser -u postgres -- "$@"; } # initdb and postgres refuse root
+# initdb and postgres refuse root; from /, which postgres may always enter
+as_pg() { (cd / && runuser -u postgres -- "$@"); }
 
 ## Packages: install only what is missing, and update the lists only then.
 pkgs=(build-essential cmake pkg-config libfuse3-dev libpq-dev fuse3
