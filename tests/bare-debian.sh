@@ -24,6 +24,7 @@ mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/nu
 mirror=${mirror:-http://deb.debian.org/debian}
 
 dir=$(mktemp -d /tmp/pgcopyfs-bare.XXXXXX)
+chmod 755 "$dir" # it becomes "/", which every user must be able to enter
 cleanup() {
 	umount -R "$dir" 2>/dev/null || umount -R -l "$dir" 2>/dev/null || true
 	if [ "${PCF_BARE_KEEP:-0}" = 1 ]; then
