@@ -318,6 +318,20 @@ static void test_scan_finish_idempotent(void **state)
 	assert_int_equal(s.rows, 2);
 }
 
+/* c whole, cut in two at every offset, and byte by byte (len <= 256). */
+static void check_every_cut(const struct scan_case *c)
+{
+	size_t cuts[256];
+
+	assert_true(c->len > 0 && c->len <= 256);
+	check_cuts(c, NULL, 0);
+	for (size_t cut = 0; cut <= c->len; cut++)
+		check_cuts(c, &cut, 1);
+	for (size_t i = 1; i < c->len; i++)
+		cuts[i - 1] = i;
+	check_cuts(c, cuts, c->len - 1);
+}
+
 /*
  * The scanner works on 64-byte blocks: line ends, quotes, escapes and \r\n
  * pairs must land the same wherever a block boundary falls, and a quoted
@@ -334,7 +348,6 @@ static void test_scan_block_boundaries(void **state)
 		{ DQ_BS, "\"q\\\"\n\\\\\"\n" },
 	};
 	char in[256];
-	size_t cuts[256];
 
 	(void)state;
 	for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++) {
@@ -356,12 +369,7 @@ static void test_scan_block_boundaries(void **state)
 			n += 2;
 			c.ends[2] = n;
 			c.len = n + 1;
-			check_cuts(&c, NULL, 0);
-			for (size_t cut = 0; cut <= c.len; cut++)
-				check_cuts(&c, &cut, 1);
-			for (size_t i = 1; i < c.len; i++)
-				cuts[i - 1] = i;
-			check_cuts(&c, cuts, c.len - 1);
+			check_every_cut(&c);
 
 			/* " pad x \n " \r\n x \n: one quoted field */
 			in[0] = '"';
@@ -369,12 +377,7 @@ static void test_scan_block_boundaries(void **state)
 			memcpy(in + 1 + pad, "\"\r\nx\n", 5);
 			c = (struct scan_case){ "quoted", pats[k].d, in, pad + 6,
 						2, 0, 2, { pad + 4, pad + 6 } };
-			check_cuts(&c, NULL, 0);
-			for (size_t cut = 0; cut <= c.len; cut++)
-				check_cuts(&c, &cut, 1);
-			for (size_t i = 1; i < c.len; i++)
-				cuts[i - 1] = i;
-			check_cuts(&c, cuts, c.len - 1);
+			check_every_cut(&c);
 		}
 	}
 }
