@@ -11,6 +11,7 @@ pkgs=(
 	libcmocka-dev                      # unit tests
 	python3                            # test writers that fork, pwrite, die
 	clang libclang-rt-dev              # the libFuzzer target
+	valgrind                           # the daemon under memcheck
 	procps psmisc util-linux           # ps, fuser, mountpoint, runuser
 )
 

@@ -18,6 +18,7 @@ PCF_FAILS=()
 PCF_DAEMON_PID=
 PCF_DAEMON_ERRORS=()
 PCF_CURRENT=
+PCF_WRAP=() # a command the daemon runs under (memcheck.sh: valgrind)
 
 # Runs a command as the PostgreSQL owner (initdb refuses root), from /: the
 # postgres user may not enter the caller's directory (a clone under /root).
@@ -85,7 +86,7 @@ MNT=
 # the given options; waits until the mount answers.
 pcf_mount() {
 	MNT="$PCF_TMP/mnt"
-	"$PGCOPYFS_BIN" -f "$@" "${PCF_CONNINFO:-}" "$MNT" \
+	"${PCF_WRAP[@]}" "$PGCOPYFS_BIN" -f "$@" "${PCF_CONNINFO:-}" "$MNT" \
 		2>>"$PCF_TMP/daemon.log" &
 	PCF_DAEMON_PID=$!
 	wait_for "the mount on $MNT" 20 mountpoint -q "$MNT"
