@@ -5,22 +5,38 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 
 static int log_foreground = 1;
 static int log_debug;
 
-/* Every line ends with a newline in our messages; syslog adds its own. */
+/*
+ * Every message is one line that starts "pgcopyfs: " and ends with a
+ * newline, which suits a terminal. syslog names the program and the pid
+ * itself ("pgcopyfs[123]: ") and ends the record, so both go there.
+ */
 static void pcf_log_func(enum fuse_log_level level, const char *fmt,
 			 va_list ap)
 {
+	static const char prefix[] = "pgcopyfs: ";
+	char line[4096]; /* our longest: four 240-byte parts and a command */
+	const char *text = line;
+	size_t n;
+
 	if (level == FUSE_LOG_DEBUG && !log_debug)
 		return;
 	if (log_foreground) {
 		vfprintf(stderr, fmt, ap);
 		return;
 	}
-	vsyslog((int)level, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	if (n > 0 && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	if (strncmp(line, prefix, sizeof(prefix) - 1) == 0)
+		text += sizeof(prefix) - 1;
+	syslog((int)level, "%s", text);
 }
 
 void pcf_log_init(int debug)

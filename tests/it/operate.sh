@@ -144,6 +144,41 @@ test_mount_from_an_fstab_line() {
 		"the fstab option header=true reached pgcopyfs"
 }
 
+# Daemonized (no -f), messages go to syslog. The mount namespace gets a
+# /dev of its own (a tmpfs with the host's fuse, null, zero and urandom bound
+# in), where a small listener stands in for the syslog daemon at /dev/log:
+# the host's /dev is not touched, with or without a syslog daemon of its own.
+test_daemonized_daemon_logs_to_syslog() {
+	mkdir -p "$W/m3" "$W/hostdev"
+	: >"$W/syslog.out"
+	q "DROP TABLE IF EXISTS k; CREATE TABLE k (id int PRIMARY KEY)"
+	in_mount_ns "M='$W/m3'
+		mount --rbind /dev '$W/hostdev' && mount -t tmpfs pcfdev /dev || exit 98
+		for d in fuse null zero urandom; do
+			touch /dev/\$d && mount --bind '$W/hostdev/'\$d /dev/\$d || exit 97
+		done
+		python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(\"/dev/log\")
+out = open(sys.argv[1], \"ab\", buffering=0)
+while True:
+    out.write(s.recv(65536) + b\"\\n\")
+' '$W/syslog.out' & L=\$!
+		trap 'kill \$L' EXIT
+		for i in \$(seq 100); do [ -S /dev/log ] && break; sleep 0.05; done
+		pgcopyfs 'postgresql:///postgres?host=$PGHOST' \"\$M\" || exit 1
+		printf 'id\n1\n1\n' | cat >\"\$M/public/k.csv\" 2>/dev/null && exit 2
+		fusermount3 -u \"\$M\" || exit 3
+		for i in \$(seq 100); do
+			pgrep -f \"pgcopyfs .* \$M\" >/dev/null || break; sleep 0.05; done"
+	expect_eq "$?" 0 "daemonized mount, failed load, unmount"
+	expect_match "$(cat "$W/syslog.out")" \
+		'^<27>.* pgcopyfs\[[0-9]+\]: load [0-9]+ of public\.k by pid [0-9]+ \(cat\) rolled back after [0-9.]+ s: EIO: duplicate key value violates unique constraint "k_pkey".*line 3$' \
+		"the failure in syslog (daemon.err), one record"
+	expect_eq "$(grep -c 'pgcopyfs: ' "$W/syslog.out")" 0 "no doubled program name"
+}
+
 test_allow_other_lets_users_load_what_modes_allow() {
 	getent group pcfload >/dev/null || groupadd pcfload
 	id pcfin >/dev/null 2>&1 || useradd -M -N -g pcfload pcfin
