@@ -69,7 +69,9 @@ int main(int argc, char *argv[])
 	}
 	if (cmd.show_version) {
 		printf("pgcopyfs version %s\n", PGCOPYFS_VERSION);
-		printf("libpq version %d\n", PQlibVersion());
+		/* 150018 is 15.18: major * 10000 + minor since PostgreSQL 10 */
+		printf("libpq version %d.%d\n", PQlibVersion() / 10000,
+		       PQlibVersion() % 10000);
 		printf("FUSE library version %s\n", fuse_pkgversion());
 		fuse_lowlevel_version();
 		ret = 0;

@@ -134,6 +134,7 @@ test_help_and_version() {
 	done
 	expect_match "$help" "FUSE options" "then libfuse's"
 	expect_match "$("$PGCOPYFS_BIN" -V)" "pgcopyfs version [0-9.]+" "-V"
+	expect_match "$("$PGCOPYFS_BIN" -V)" "^libpq version [0-9]+\.[0-9]+$" "-V: libpq"
 }
 
 test_fsname_shows_database_without_password() {
