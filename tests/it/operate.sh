@@ -169,6 +169,8 @@ while True:
 		for i in \$(seq 100); do [ -S /dev/log ] && break; sleep 0.05; done
 		pgcopyfs 'postgresql:///postgres?host=$PGHOST' \"\$M\" || exit 1
 		printf 'id\n1\n1\n' | cat >\"\$M/public/k.csv\" 2>/dev/null && exit 2
+		for i in \$(seq 100); do # the listener writes what it got, then goes
+			grep -q 'rolled back' '$W/syslog.out' && break; sleep 0.05; done
 		fusermount3 -u \"\$M\" || exit 3
 		for i in \$(seq 100); do
 			pgrep -f \"pgcopyfs .* \$M\" >/dev/null || break; sleep 0.05; done"
