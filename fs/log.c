@@ -14,7 +14,8 @@ static int log_debug;
 /*
  * Every message is one line that starts "pgcopyfs: " and ends with a
  * newline, which suits a terminal. syslog names the program and the pid
- * itself ("pgcopyfs[123]: ") and ends the record, so both go there.
+ * itself ("pgcopyfs[123]: ") and ends each record, so the prefix and the
+ * newline are dropped on the way there.
  */
 static void pcf_log_func(enum fuse_log_level level, const char *fmt,
 			 va_list ap)
