@@ -226,6 +226,7 @@ static ssize_t walk_blocks(struct pcf_scanner *s, const unsigned char *p,
 	size_t esc_at = esc ? 0 : SIZE_MAX;
 	size_t lf_at = s->pending_cr ? 0 : SIZE_MAX;
 	size_t end = 0;
+	ssize_t ret = PCF_SCAN_PARTIAL;
 	int ended = 0;
 
 	for (size_t i = 0; i < len; i += BLOCK) {
@@ -266,22 +267,25 @@ static ssize_t walk_blocks(struct pcf_scanner *s, const unsigned char *p,
 				lf_at = pos + 1;
 			if (!one)
 				continue;
-			if (c == '\r' && pos + 1 < len && p[pos + 1] == '\n')
-				end = pos + 2;
-			s->in_quote = 0;
-			s->last_was_esc = 0;
-			s->pending_cr = c == '\r' && pos + 1 == len;
-			s->bytes += end;
-			s->row_open = 0;
-			return (ssize_t)end;
+			/* The first record ends here; its \r's \n, if in hand,
+			 * goes with it. What follows is left to the caller. */
+			if (c == '\r' && pos + 1 < len) {
+				lf_at = SIZE_MAX;
+				if (p[pos + 1] == '\n')
+					end = pos + 2;
+			}
+			len = end;
+			ret = (ssize_t)end;
+			goto done;
 		}
 	}
+done:
 	s->in_quote = (unsigned char)in_quote;
 	s->last_was_esc = (unsigned char)(esc && esc_at == len);
 	if (len > 0)
 		s->pending_cr = lf_at == len;
 	settle(s, len, end, ended);
-	return PCF_SCAN_PARTIAL;
+	return ret;
 }
 
 ssize_t pcf_scan_record(struct pcf_scanner *s, const char *buf, size_t len)
