@@ -70,6 +70,9 @@ enum pcf_exit_verdict pcf_exit_decide(enum pcf_exit_kind kind, int status,
 	case PCF_EXIT_RUNNING:
 		*why = "still runs close_wait after its close";
 		return PCF_EXIT_COMMIT;
+	case PCF_EXIT_FORKED:
+		*why = "started another process after its close";
+		return PCF_EXIT_COMMIT;
 	case PCF_EXIT_STATUS:
 		if (status == 0) {
 			*why = "exited 0";

@@ -212,3 +212,22 @@ int pcf_exec(PGconn *c, const char *sql, struct pcf_error *e)
 	PQclear(r);
 	return ok ? 0 : -e->err;
 }
+
+int pcf_begin(PGconn *c, struct pcf_error *e)
+{
+	/* One round trip: the transaction, and the server process that runs
+	 * it. PQbackendPID() would name a pooler's cancel key instead; inside
+	 * a transaction even a transaction pooler keeps one server process. */
+	PGresult *r = PQexec(c, "BEGIN; SELECT pg_catalog.pg_backend_pid()");
+	int pid = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		pid = atoi(PQgetvalue(r, 0, 0));
+		if (pid <= 0)
+			pcf_error_set(e, EIO, "the server gave no backend pid");
+	} else {
+		pcf_error_from_result(e, c, r);
+	}
+	PQclear(r);
+	return pid > 0 ? pid : -e->err;
+}

@@ -47,6 +47,10 @@ void pcf_error_set(struct pcf_error *e, int err, const char *fmt, ...)
 /* The errno a writer sees for a server SQLSTATE (README: "Errors"). */
 int pcf_errno_for_sqlstate(const char *sqlstate);
 
+/* BEGIN, and the pid of the server process the transaction runs in (> 0),
+ * or -errno. */
+int pcf_begin(PGconn *c, struct pcf_error *e);
+
 /* Runs a command that returns no rows; 0 or -errno with e filled in. */
 int pcf_exec(PGconn *c, const char *sql, struct pcf_error *e);
 

@@ -4,8 +4,15 @@
 #include "copy.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* How much of what the server sent during the COPY is looked at. */
+#define PEEK_MAX 16384
 
 int pcf_copy_start(PGconn *c, const char *sql, struct pcf_error *e)
 {
@@ -18,18 +25,94 @@ int pcf_copy_start(PGconn *c, const char *sql, struct pcf_error *e)
 	return ok ? 0 : -e->err;
 }
 
+/*
+ * Has the server said anything while we stream? During COPY IN it sends
+ * nothing but notices, parameter changes and notifications, unless it
+ * refused the COPY: then an ErrorResponse ('E') waits in the socket. libpq
+ * reads that into its own buffer and keeps it there, unparsed, until the
+ * COPY ends, so the socket is peeked at before libpq reads it. Returns 1
+ * for an 'E', -1 for a lost connection (e filled in), 0 otherwise.
+ *
+ * Over TLS the bytes are ciphertext: then libpq reads (a lost server still
+ * shows) and a refusal is found by the once-a-second question in load.c.
+ */
+static int server_spoke(PGconn *c, struct pcf_error *e)
+{
+	unsigned char buf[PEEK_MAX];
+	ssize_t n, at = 0;
+	int notices = 0;
+
+	if (PQsslInUse(c)) {
+		if (!PQconsumeInput(c)) {
+			pcf_error_from_result(e, c, NULL);
+			return -1;
+		}
+		return 0;
+	}
+	n = recv(PQsocket(c), buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		/* EOF or a socket error: let libpq say it in its words. */
+		if (!PQconsumeInput(c) || n == 0) {
+			pcf_error_from_result(e, c, NULL);
+			if (!e->message[0] || PQstatus(c) == CONNECTION_OK)
+				pcf_error_set(e, ECONNRESET,
+					      "the server closed the connection");
+			return -1;
+		}
+		return 0;
+	}
+	while (at + 5 <= n) {
+		uint32_t len = (uint32_t)buf[at + 1] << 24 |
+			       (uint32_t)buf[at + 2] << 16 |
+			       (uint32_t)buf[at + 3] << 8 | buf[at + 4];
+
+		if (buf[at] == 'E')
+			return 1;
+		if (buf[at] != 'N' && buf[at] != 'S' && buf[at] != 'A')
+			break; /* not ours to judge: libpq will */
+		if (len < 4 || (ssize_t)len + 1 > n - at)
+			break; /* longer than the peek */
+		at += (ssize_t)len + 1;
+		notices++;
+	}
+	/* Only notices so far: let libpq take them (PQputCopyData parses
+	 * them), so the socket does not fill up with them. */
+	if (notices || at < n) {
+		if (!PQconsumeInput(c)) {
+			pcf_error_from_result(e, c, NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int pcf_copy_send(PGconn *c, const char *buf, size_t len, struct pcf_error *e)
 {
+	int spoke = server_spoke(c, e);
+
+	if (spoke < 0)
+		return -e->err;
+	if (spoke > 0) {
+		/* The server refused the COPY: its error, with the line, comes
+		 * back from ending it. */
+		if (pcf_copy_end(c, NULL, NULL, e) == 0)
+			pcf_error_set(e, EIO, "the server ended the COPY early");
+		return -e->err;
+	}
 	/* PQputCopyData takes at most INT_MAX bytes; FUSE writes are <= 1 MiB. */
 	if (PQputCopyData(c, buf, (int)len) != 1) {
 		pcf_error_from_result(e, c, NULL);
 		return -e->err;
 	}
 	/*
-	 * Read what the server may have said. A lost server shows here (or in
-	 * the send above) rather than at close: PQconsumeInput fails on EOF.
+	 * Send what libpq holds back (it sends in 8 KiB units): a writer that
+	 * writes a row a second must have it checked by the server now, not
+	 * when 8 KiB have piled up, so that a bad row is reported at its next
+	 * write.
 	 */
-	if (!PQconsumeInput(c)) {
+	if (PQflush(c) != 0) {
 		pcf_error_from_result(e, c, NULL);
 		return -e->err;
 	}
@@ -77,7 +160,86 @@ int pcf_copy_end(PGconn *c, const char *abort_reason, uint64_t *rows,
 	return rc;
 }
 
-int pcf_tx_commit(PGconn *c, struct pcf_error *e)
+int pcf_tx_prepare_commit(PGconn *c, char *xid, size_t xidlen,
+			  struct pcf_error *e)
+{
+	/* Deferred constraints are checked now rather than by COMMIT, so
+	 * that they fail the close; the transaction id lets a COMMIT whose
+	 * answer is lost be looked up. */
+	PGresult *r = PQexec(c, "SET CONSTRAINTS ALL IMMEDIATE;"
+				" SELECT pg_catalog.txid_current()");
+	int rc = 0;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		pcf_error_from_result(e, c, r);
+		rc = -e->err;
+	} else {
+		snprintf(xid, xidlen, "%s", PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* How long an answer lost in COMMIT is looked for on new connections. */
+#define LOST_COMMIT_TRIES 20
+#define LOST_COMMIT_PAUSE_US 250000
+
+/*
+ * The connection broke after COMMIT was sent: ask the server, on a new
+ * connection, what became of transaction xid. 0 committed; -errno with e
+ * filled in otherwise (EREMOTEIO: nobody can tell).
+ */
+static int lost_commit(const struct pcf_options *o, const char *xid,
+		       struct pcf_error *e)
+{
+	const char *params[1] = { xid };
+	struct pcf_error ce = { 0 };
+	char lost[sizeof(e->message)];
+
+	snprintf(lost, sizeof(lost), "%s", e->message);
+	for (int i = 0; i < LOST_COMMIT_TRIES; i++) {
+		PGconn *c = pcf_connect(o, &ce);
+		PGresult *r;
+		const char *st = NULL;
+
+		if (!c)
+			break; /* connect has its own timeout: do not retry */
+		r = PQexecParams(c, "SELECT pg_catalog.txid_status($1::bigint)",
+				 1, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		    !PQgetisnull(r, 0, 0))
+			st = PQgetvalue(r, 0, 0);
+		if (st && strcmp(st, "committed") == 0) {
+			PQclear(r);
+			PQfinish(c);
+			return 0;
+		}
+		if (st && strcmp(st, "aborted") == 0) {
+			PQclear(r);
+			PQfinish(c);
+			pcf_error_set(e, ECONNRESET,
+				      "the connection broke during COMMIT (%s); "
+				      "the server rolled transaction %s back",
+				      lost, xid);
+			return -ECONNRESET;
+		}
+		if (!st)
+			pcf_error_from_result(&ce, c, r);
+		PQclear(r);
+		PQfinish(c);
+		if (!st)
+			break;
+		usleep(LOST_COMMIT_PAUSE_US); /* "in progress": still ending */
+	}
+	pcf_error_set(e, EREMOTEIO,
+		      "the connection broke during COMMIT (%s) and the server "
+		      "could not tell whether transaction %s committed: %s",
+		      lost, xid, ce.message[0] ? ce.message : "still in progress");
+	return -EREMOTEIO;
+}
+
+int pcf_tx_commit(PGconn *c, const struct pcf_options *o, const char *xid,
+		  struct pcf_error *e)
 {
 	PGresult *r = PQexec(c, "COMMIT");
 	int rc = 0;
@@ -85,6 +247,10 @@ int pcf_tx_commit(PGconn *c, struct pcf_error *e)
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		pcf_error_from_result(e, c, r);
 		rc = -e->err;
+		/* No verdict from the server: it may have committed. */
+		if (!e->sqlstate[0] && PQstatus(c) != CONNECTION_OK && xid &&
+		    *xid)
+			rc = lost_commit(o, xid, e);
 	} else if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
 		/* COMMIT of an aborted transaction answers ROLLBACK, "OK". */
 		pcf_error_set(e, EIO, "the server rolled the transaction back");

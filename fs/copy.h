@@ -28,7 +28,20 @@ int pcf_copy_send(PGconn *c, const char *buf, size_t len, struct pcf_error *e);
 int pcf_copy_end(PGconn *c, const char *abort_reason, uint64_t *rows,
 		 struct pcf_error *e);
 
-/* COMMIT, and make sure the server did commit (not roll back). */
-int pcf_tx_commit(PGconn *c, struct pcf_error *e);
+/*
+ * After the COPY: checks deferred constraints now (SET CONSTRAINTS ALL
+ * IMMEDIATE) and reads the transaction id into xid. 0 or -errno.
+ */
+int pcf_tx_prepare_commit(PGconn *c, char *xid, size_t xidlen,
+			  struct pcf_error *e);
+
+/*
+ * COMMIT, and make sure the server did commit (not roll back). When the
+ * connection breaks before the answer arrives, asks the server on a new
+ * connection (txid_status of xid): 0 if it committed, -ECONNRESET if it
+ * rolled back, -EREMOTEIO if nobody can tell.
+ */
+int pcf_tx_commit(PGconn *c, const struct pcf_options *o, const char *xid,
+		  struct pcf_error *e);
 
 #endif

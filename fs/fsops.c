@@ -15,12 +15,14 @@
 #include "load.h"
 #include "registry.h"
 #include "status.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 enum node_kind { NODE_ROOT, NODE_STATUS, NODE_SCHEMA, NODE_TABLE };
 
@@ -311,8 +313,13 @@ static int pcf_op_write(const char *path, const char *buf, size_t size,
 static int pcf_op_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct pcf_load *l = load_of(path, fi);
+	pid_t pid = fuse_get_context()->pid;
 
-	return l ? pcf_load_flush(l, fuse_get_context()->pid) : 0;
+	/* The daemon dropping its own reference (holders.h), maybe while it
+	 * holds the load's lock: nothing to decide. */
+	if (l && pid > 0 && pcf_task_tgid(pid) == getpid())
+		return 0;
+	return l ? pcf_load_flush(l, pid) : 0;
 }
 
 static int pcf_op_fsync(const char *path, int datasync,
@@ -515,6 +522,7 @@ static void pcf_op_destroy(void *private_data)
 	struct pcf_load *l;
 
 	(void)private_data;
+	pcf_watch_stop(); /* closers followed to their exit are let go */
 	while ((l = pcf_registry_pop()) != NULL)
 		pcf_load_abandon(l, "the file system was unmounted during "
 				    "the load");

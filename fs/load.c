@@ -4,21 +4,30 @@
  *   open   -> connect, BEGIN                          (state WAITING)
  *   write  -> hold bytes until the first line is whole, decide the header,
  *             [TRUNCATE], COPY ... FROM STDIN, then stream (state COPYING)
- *   flush  -> if this close is the last holder and the writer did not die:
- *             end COPY, check the row count, COMMIT    (state COMMITTED)
+ *   flush  -> the commit rule (closerule.c) on what /proc shows:
+ *             not the last close: nothing; a dead writer: roll back;
+ *             commit now: end COPY, check the row count, COMMIT
+ *                                                     (state COMMITTED);
+ *             or end the COPY now and follow the closer (watch.c) to its
+ *             exit                                    (state CLOSING)
+ *   closer's exit (or close_wait later) -> COMMIT or roll back
  *   any failure -> CopyFail, disconnect (the server rolls back), keep the
  *             reason; every later call returns it     (state FAILED)
- *   release -> free; a load no close could finish is finished here.
+ *   release -> free once no watch needs it; a load no close could finish
+ *             is finished here.
  *
- * All functions but pcf_load_open and pcf_load_release run under l->lock.
+ * All functions but pcf_load_open run under l->lock.
  */
 #include "load.h"
 
 #include "copy.h"
 #include "fs.h"
+#include "holders.h"
 #include "log.h"
+#include "pcf_closerule.h"
 #include "registry.h"
 #include "status.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +51,7 @@ static int load_state(const struct pcf_load *l)
 /* Frees what a load owns; the load must be out of the registry. */
 static void load_free(struct pcf_load *l)
 {
+	pcf_ref_drop(&l->ref);
 	PQfinish(l->conn);
 	free(l->head);
 	free(l->path);
@@ -51,12 +61,23 @@ static void load_free(struct pcf_load *l)
 	free(l);
 }
 
+/* Drops a reference; the last one frees the load (out of the registry). */
+static void load_put(struct pcf_load *l)
+{
+	if (atomic_fetch_sub(&l->refs, 1) == 1) {
+		pcf_registry_remove(l);
+		load_free(l);
+	}
+}
+
 /*
  * Fails the load for good with reason e: ends the COPY with CopyFail so the
  * server discards it, disconnects (which rolls the transaction back), and
- * records the outcome. Returns -e->err for the caller to pass on.
+ * records the outcome ("failed", or "unknown" when a COMMIT's answer was
+ * lost). Returns -e->err for the caller to pass on.
  */
-static int load_fail(struct pcf_load *l, const struct pcf_error *e)
+static int load_fail_as(struct pcf_load *l, const struct pcf_error *e,
+			const char *outcome)
 {
 	int st = load_state(l);
 
@@ -78,8 +99,14 @@ static int load_fail(struct pcf_load *l, const struct pcf_error *e)
 	l->head_len = l->head_cap = 0;
 	atomic_store(&l->state, PCF_LOAD_FAILED);
 	pcf_registry_drop_anchors(l);
-	pcf_status_record(l, "failed");
+	pcf_ref_drop(&l->ref);
+	pcf_status_record(l, outcome);
 	return -e->err;
+}
+
+static int load_fail(struct pcf_load *l, const struct pcf_error *e)
+{
+	return load_fail_as(l, e, "failed");
 }
 
 static int load_failf(struct pcf_load *l, int err, const char *fmt, ...)
@@ -107,6 +134,9 @@ int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 	if (!l)
 		return -ENOMEM;
 	pthread_mutex_init(&l->lock, NULL);
+	atomic_store(&l->refs, 1);
+	l->ref = -1;
+	l->open_ticks = pcf_boot_ticks();
 	l->fs = fs;
 	l->id = atomic_fetch_add(&next_load_id, 1);
 	l->table.schema = strdup(t->schema);
@@ -129,6 +159,8 @@ int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 	clock_gettime(CLOCK_REALTIME, &l->started);
 	clock_gettime(CLOCK_MONOTONIC, &l->mono);
 	l->writer_pid = pcf_task_tgid(pid);
+	if (l->writer_pid > 0)
+		l->seen[l->nseen++] = l->writer_pid;
 	pcf_task_cmdline(l->writer_pid, l->writer_cmd, sizeof(l->writer_cmd));
 	atomic_store(&l->state, PCF_LOAD_WAITING);
 
@@ -149,7 +181,7 @@ int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 	if (!l->conn)
 		goto fail;
 	pcf_conn_widen_send_buffer(l->conn);
-	if (pcf_exec(l->conn, "BEGIN", &e) != 0)
+	if ((l->backend_pid = pcf_begin(l->conn, &e)) < 0)
 		goto fail;
 	pcf_registry_add(l);
 	if (pcf_log_debug_enabled()) {
@@ -438,7 +470,7 @@ static int load_check_server(struct pcf_load *l)
 	if (ms < CHECK_EVERY_MS)
 		return 0;
 	l->checked = now;
-	if (!pcf_catalog_backend_failed(&l->fs->catalog, PQbackendPID(l->conn)))
+	if (!pcf_catalog_backend_failed(&l->fs->catalog, l->backend_pid))
 		return 0;
 	if (pcf_copy_end(l->conn, NULL, NULL, &e) == 0)
 		pcf_error_set(&e, EIO, "the server ended the COPY early");
@@ -474,6 +506,16 @@ static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 }
 
 /* Remembers who writes, for the close rule and the status files. */
+static void remember(pid_t *set, int *n, pid_t pid)
+{
+	for (int i = 0; i < *n; i++)
+		if (set[i] == pid)
+			return;
+	if (*n < PCF_MAX_WRITERS)
+		set[(*n)++] = pid;
+}
+
+/* Remembers who writes, for the close rule and the status files. */
 static void note_writer(struct pcf_load *l, pid_t tid)
 {
 	pid_t tgid = pcf_task_tgid(tid);
@@ -484,6 +526,8 @@ static void note_writer(struct pcf_load *l, pid_t tid)
 		known |= l->writers[i] == tgid;
 	if (!known && l->nwriters < PCF_MAX_WRITERS)
 		l->writers[l->nwriters++] = tgid;
+	if (tgid > 0)
+		remember(l->seen, &l->nseen, tgid);
 	/* Re-read even for the opener's pid: the shell that opened for
 	 * "cat > file" has exec'd cat by the first write. */
 	if (!known && tgid > 0) {
@@ -492,7 +536,21 @@ static void note_writer(struct pcf_load *l, pid_t tid)
 		pcf_task_cmdline(tgid, cmd, sizeof(cmd));
 		pcf_registry_set_writer(l, tgid, cmd);
 	}
-	if (tgid > 0)
+	/* The daemon's own reference to this open file, taken from the task
+	 * blocked in this very write; without it, the old anchors. */
+	if (l->ref < 0 && tgid > 0) {
+		int ref = pcf_ref_take(tid, tgid);
+
+		if (ref >= 0)
+			l->ref = ref;
+		else if (!l->ref_tried)
+			pcf_debug("load %llu of %s: no reference to the open "
+				  "file (%s): holders told by path\n",
+				  (unsigned long long)l->id, l->label,
+				  strerror(-ref));
+		l->ref_tried = 1;
+	}
+	if (l->ref < 0 && tgid > 0)
 		pcf_registry_note_writer(l, tgid);
 }
 
@@ -509,8 +567,9 @@ static int wrote(const struct pcf_load *l, pid_t tgid)
 
 /*
  * For a call on a load that is no longer running: 1 with *rc its answer
- * (a failed load's errno; done for a committed or empty one), or 0 when
- * the load runs on. A truncate(2) of the path seen since fails it here.
+ * (a failed load's errno; done for a committed, empty or closing one), or
+ * 0 when the load runs on. A truncate(2) of the path seen since fails it
+ * here.
  */
 static int load_over(struct pcf_load *l, int done, int *rc)
 {
@@ -520,6 +579,7 @@ static int load_over(struct pcf_load *l, int done, int *rc)
 		return 1;
 	case PCF_LOAD_COMMITTED:
 	case PCF_LOAD_EMPTY:
+	case PCF_LOAD_CLOSING:
 		*rc = done;
 		return 1;
 	}
@@ -531,24 +591,45 @@ static int load_over(struct pcf_load *l, int done, int *rc)
 	return 0;
 }
 
-/*
- * Fails the load when task tid (a closer) dies or exits non-zero; with
- * only_writers, only when it wrote to this load (a dying process that just
- * held a copy of the descriptor is not the writer). when is added to the
- * reason. Returns -ECANCELED then, else 0.
- */
-static int load_writer_died(struct pcf_load *l, pid_t tid, int only_writers,
-			    const char *when)
+/* Reads the closing task tid for the commit rule. */
+static void read_closer(struct pcf_load *l, pid_t tid, struct pcf_closer *c,
+			struct pcf_task *task)
 {
-	struct pcf_task task;
+	memset(c, 0, sizeof(*c));
+	if (tid <= 0 || pcf_task_read(tid, task) != 0) {
+		memset(task, 0, sizeof(*task));
+		return;
+	}
+	c->known = 1;
+	c->exiting = task->exiting;
+	c->exit_code = task->exit_code;
+	c->killed = task->killed;
+	c->wrote = wrote(l, task->tgid);
+}
+
+/* Fails the load because its writer failed: "the writer (pid N) <how><why>". */
+static int load_writer_failed(struct pcf_load *l, pid_t pid, int status,
+			      int killed, const char *why)
+{
 	char how[128];
 
+	pcf_status_describe(status, killed, how, sizeof(how));
+	return load_failf(l, ECANCELED, "the writer (pid %d) %s%s", (int)pid,
+			  how, why);
+}
+
+/* 1 when the task was killed or exits non-zero (a closer that dies while
+ * the server finishes the COPY), with the load failed. */
+static int closer_died(struct pcf_load *l, pid_t tid, int *rc)
+{
+	struct pcf_task task;
+
 	if (tid <= 0 || pcf_task_read(tid, &task) != 0 ||
-	    !pcf_task_failed(&task) || (only_writers && !wrote(l, task.tgid)))
+	    !pcf_task_failed(&task))
 		return 0;
-	pcf_task_describe(&task, how, sizeof(how));
-	return load_failf(l, ECANCELED, "the writer (pid %d) %s%s",
-			  (int)task.tgid, how, when);
+	*rc = load_writer_failed(l, task.tgid, task.exit_code, task.killed,
+				 " while closing: rolled back");
+	return 1;
 }
 
 int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
@@ -557,6 +638,15 @@ int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
 	int rc;
 
 	pthread_mutex_lock(&l->lock);
+	if (load_state(l) == PCF_LOAD_CLOSING) {
+		/* A holder the close rule did not see: the COPY has ended, so
+		 * these bytes cannot go in, and the load is not whole. */
+		rc = load_failf(l, EIO,
+				"a write came after the last close (by pid %d): "
+				"nothing committed",
+				(int)pcf_task_tgid(tid));
+		goto out;
+	}
 	if (load_over(l, -EIO, &rc)) {
 		if (load_state(l) != PCF_LOAD_FAILED)
 			pcf_err("load %llu of %s: a write after the commit was "
@@ -588,22 +678,16 @@ out:
 }
 
 /*
- * Ends the COPY and commits. tid is the closing task (0 at release): if it
- * dies while the server finishes, the transaction is rolled back instead.
+ * Ends the COPY (the server checks every row now), checks the row count,
+ * and the deferred constraints: everything that can refuse the data
+ * happens here, so that the close reports it. 0 or -errno (failed).
  */
-static int load_commit(struct pcf_load *l, pid_t tid)
+static int load_end_copy(struct pcf_load *l)
 {
 	uint64_t loaded = 0, expected;
 	struct pcf_error e;
 	int rc;
 
-	if (l->fs->opts.commit_mode == PCF_COMMIT_FSYNC &&
-	    l->sealed != atomic_load(&l->bytes))
-		return load_failf(l, ECANCELED,
-				  "%llu bytes came after the last fsync(): "
-				  "nothing committed (-o commit=fsync)",
-				  (unsigned long long)(atomic_load(&l->bytes) -
-						       l->sealed));
 	if (load_state(l) == PCF_LOAD_WAITING &&
 	    (rc = load_start_copy(l, 1)) != 0)
 		return rc;
@@ -621,33 +705,134 @@ static int load_commit(struct pcf_load *l, pid_t tid)
 				  "%llu (a line \\. ends COPY data early)",
 				  (unsigned long long)loaded,
 				  (unsigned long long)expected);
-	if ((rc = load_writer_died(l, tid, 0, " while closing: rolled back")) != 0)
-		return rc;
-	if (pcf_tx_commit(l->conn, &e) != 0)
-		return load_fail(l, &e);
 	atomic_store(&l->rows, loaded);
+	if (pcf_tx_prepare_commit(l->conn, l->xid, sizeof(l->xid), &e) != 0)
+		return load_fail(l, &e);
+	return 0;
+}
+
+/* COMMIT of a load whose COPY has ended. 0 or -errno. */
+static int load_commit_tx(struct pcf_load *l)
+{
+	struct pcf_error e;
+	int rc = pcf_tx_commit(l->conn, &l->fs->opts, l->xid, &e);
+
+	if (rc == -EREMOTEIO)
+		return load_fail_as(l, &e, "unknown");
+	if (rc != 0)
+		return load_fail(l, &e);
 	atomic_store(&l->state, PCF_LOAD_COMMITTED);
 	PQfinish(l->conn);
 	l->conn = NULL;
 	pcf_registry_drop_anchors(l);
+	pcf_ref_drop(&l->ref);
 	pcf_status_record(l, "committed");
 	return 0;
 }
 
+/*
+ * Ends the COPY and commits. tid is the closing task (0 at release): if it
+ * dies while the server finishes, the transaction is rolled back instead.
+ */
+static int load_commit(struct pcf_load *l, pid_t tid)
+{
+	int rc;
+
+	if ((rc = load_end_copy(l)) != 0)
+		return rc;
+	if (closer_died(l, tid, &rc))
+		return rc;
+	return load_commit_tx(l);
+}
+
+/* A watched closer ended, or close_wait ran out (watch.c's thread). */
+static void on_closer_exit(void *ctx, enum pcf_exit_kind kind, int status)
+{
+	struct pcf_load *l = ctx;
+	const char *why;
+
+	pthread_mutex_lock(&l->lock);
+	if (load_state(l) == PCF_LOAD_CLOSING) {
+		if (pcf_exit_decide(kind, status, &why) == PCF_EXIT_ROLLBACK) {
+			load_writer_failed(l, l->watched, status, 0, why);
+		} else {
+			pcf_debug("load %llu of %s: pid %d %s: committing\n",
+				  (unsigned long long)l->id, l->label,
+				  (int)l->watched, why);
+			load_commit_tx(l);
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	load_put(l);
+}
+
+/* Another descriptor of this open file is still open somewhere. */
+static int other_holders(struct pcf_load *l)
+{
+	if (l->ref >= 0)
+		return pcf_ref_held(l->ref, l->open_ticks, l->seen, l->nseen);
+	return pcf_registry_still_held(l);
+}
+
 int pcf_load_flush(struct pcf_load *l, pid_t tid)
 {
+	struct pcf_close_facts f = { 0 };
+	struct pcf_task task;
+	const char *why;
 	int rc = 0;
 
 	pthread_mutex_lock(&l->lock);
 	if (load_over(l, 0, &rc))
 		goto out;
-	if (atomic_load(&l->bytes) == 0)
+	f.bytes = atomic_load(&l->bytes);
+	if (f.bytes == 0)
 		goto out; /* the shell's early close, dd's dup2, touch */
-	if ((rc = load_writer_died(l, tid, 1, ": nothing committed")) != 0)
-		goto out;
-	if (pcf_registry_still_held(l))
-		goto out;
-	rc = load_commit(l, tid);
+	read_closer(l, tid, &f.closer, &task);
+	if (f.closer.known)
+		remember(l->seen, &l->nseen, task.tgid);
+	f.sealed = l->sealed;
+	f.commit_fsync = l->fs->opts.commit_mode == PCF_COMMIT_FSYNC;
+	f.close_wait_ms = l->fs->opts.close_wait_ms;
+	/* Who else holds it matters only if this closer did not fail. */
+	if (!(f.closer.known && pcf_task_failed(&task) && f.closer.wrote))
+		f.other_holders = other_holders(l);
+	switch (pcf_close_decide(&f, &why)) {
+	case PCF_CLOSE_NOTHING:
+	case PCF_CLOSE_NOT_LAST:
+		break;
+	case PCF_CLOSE_ROLLBACK:
+		if (strstr(why, "fsync"))
+			rc = load_failf(l, ECANCELED,
+					"%llu bytes came after the last fsync(): "
+					"nothing committed (-o commit=fsync)",
+					(unsigned long long)(f.bytes - f.sealed));
+		else
+			rc = load_writer_failed(l, task.tgid, task.exit_code,
+						task.killed, why);
+		break;
+	case PCF_CLOSE_COMMIT:
+		rc = load_commit(l, tid);
+		break;
+	case PCF_CLOSE_WATCH:
+		if ((rc = load_end_copy(l)) != 0 || closer_died(l, tid, &rc))
+			break;
+		atomic_store(&l->state, PCF_LOAD_CLOSING);
+		l->watched = task.tgid;
+		atomic_fetch_add(&l->refs, 1);
+		rc = pcf_watch_exit(task.tgid, f.close_wait_ms, on_closer_exit,
+				    l);
+		if (rc != 0) {
+			/* Not traceable (already traced, no privilege): the
+			 * rule of the close alone. */
+			atomic_fetch_sub(&l->refs, 1);
+			pcf_warn("load %llu of %s: cannot follow pid %d to "
+				 "its exit (%s): committed at the close\n",
+				 (unsigned long long)l->id, l->label,
+				 (int)task.tgid, strerror(-rc));
+			rc = load_commit_tx(l);
+		}
+		break;
+	}
 out:
 	pthread_mutex_unlock(&l->lock);
 	return rc;
@@ -681,7 +866,8 @@ void pcf_load_abandon(struct pcf_load *l, const char *why)
 {
 	pthread_mutex_lock(&l->lock);
 	if (load_state(l) == PCF_LOAD_WAITING ||
-	    load_state(l) == PCF_LOAD_COPYING)
+	    load_state(l) == PCF_LOAD_COPYING ||
+	    load_state(l) == PCF_LOAD_CLOSING)
 		load_failf(l, ECONNABORTED, "%s", why);
 	pthread_mutex_unlock(&l->lock);
 	load_free(l);
@@ -706,11 +892,10 @@ void pcf_load_release(struct pcf_load *l)
 		load_commit(l, 0);
 		break;
 	default:
-		break;
+		break; /* decided, or CLOSING: the watch decides */
 	}
 	pthread_mutex_unlock(&l->lock);
-	pcf_registry_remove(l);
-	load_free(l);
+	load_put(l);
 }
 
 static void mark_size_changed(struct pcf_load *l, void *ctx)

@@ -22,6 +22,8 @@ struct pcf_fs;
 enum pcf_load_state {
 	PCF_LOAD_WAITING, /* no byte yet, or the first line is not complete */
 	PCF_LOAD_COPYING, /* COPY is running */
+	PCF_LOAD_CLOSING, /* COPY ended at the last close; waiting for the
+			   * closer's exit to commit or roll back (watch.c) */
 	PCF_LOAD_COMMITTED,
 	PCF_LOAD_FAILED,  /* rolled back; every later call returns err */
 	PCF_LOAD_EMPTY,   /* closed without a byte: nothing to do */
@@ -32,6 +34,7 @@ enum pcf_load_state {
 
 struct pcf_load {
 	pthread_mutex_t lock; /* one FUSE request at a time on this file */
+	_Atomic int refs;     /* the FUSE handle, and a watch in progress */
 	struct pcf_fs *fs;
 	uint64_t id;
 	struct pcf_table_info table;
@@ -55,6 +58,17 @@ struct pcf_load {
 	pid_t writers[PCF_MAX_WRITERS];
 	int nwriters;
 	pid_t last_tid;
+	/* Processes that may hold the file although they started before it
+	 * was opened: the opener, writers and closers (holders.h). */
+	pid_t seen[PCF_MAX_WRITERS];
+	int nseen;
+	long long open_ticks; /* when it was opened, in ticks since boot */
+	int ref;              /* the daemon's own reference, or -1 */
+	int ref_tried;
+	int backend_pid;      /* the server process of the load's transaction
+			       * (not PQbackendPID: a pooler's key) */
+	char xid[24];         /* its transaction id, once the COPY ended */
+	pid_t watched;        /* CLOSING: the closer followed to its exit */
 
 	/* Descriptors known to be this open file; guarded by the registry. */
 	struct pcf_fdref anchors[PCF_MAX_ANCHORS];

@@ -10,6 +10,7 @@
 #include "fs.h"
 #include "log.h"
 #include "status.h"
+#include "watch.h"
 
 #include <limits.h>
 #include <signal.h>
@@ -50,6 +51,8 @@ int main(int argc, char *argv[])
 	char msg[512], db[600];
 	int ret = 1;
 
+	/* Before any thread: the watcher reads SIGCHLD from a signalfd. */
+	pcf_watch_block_sigchld();
 	if (pcf_options_parse(&args, &fs.opts, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "pgcopyfs: %s\n", msg);
 		goto out_args;
@@ -120,6 +123,10 @@ int main(int argc, char *argv[])
 		pcf_log_to_syslog();
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
+	/* After daemonizing: threads do not survive fork. */
+	if (pcf_watch_start() != 0)
+		pcf_warn("cannot start the exit watcher: closers are not "
+			 "followed to their exit\n");
 	pcf_info("mounted %s on %s\n", db, fs.mountpoint);
 
 	if (cmd.singlethread) {
@@ -140,6 +147,7 @@ int main(int argc, char *argv[])
 	 * how a daemon is stopped, not a failure. */
 	ret = ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP ? 0 : 1;
 out_signals:
+	pcf_watch_stop();
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);

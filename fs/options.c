@@ -24,6 +24,7 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("escape=%s", escape, 0),
 	PCF_OPT("null=%s", null_string, 0),
 	PCF_OPT("encoding=%s", encoding, 0),
+	PCF_OPT("close_wait=%s", close_wait, 0),
 	PCF_OPT("truncate", truncate, 1),
 	PCF_OPT("notruncate", truncate, 0),
 	PCF_OPT("connect_timeout=%d", connect_timeout, 0),
@@ -115,6 +116,7 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 	o->connect_timeout = -1;
 	o->history = 100;
 	o->table_mode = 0644;
+	o->close_wait_ms = PCF_CLOSE_WAIT_DEFAULT_MS;
 	o->dialect = PCF_DIALECT_CSV;
 	if (fuse_opt_parse(args, o, pcf_opts, pcf_opt_proc) != 0) {
 		snprintf(err, errlen, "cannot parse the options");
@@ -170,6 +172,17 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 				      "as 0664");
 		return -1;
 	}
+	if (o->close_wait) {
+		char *end;
+		double secs = strtod(o->close_wait, &end);
+
+		if (end == o->close_wait || *end || !(secs >= 0 && secs <= 3600)) {
+			snprintf(err, errlen, "-o close_wait= takes seconds from "
+					      "0 to 3600, such as 2 or 0.5");
+			return -1;
+		}
+		o->close_wait_ms = (int)(secs * 1000 + 0.5);
+	}
 	if (o->history < 0 || o->history > 100000) {
 		snprintf(err, errlen, "-o history= takes 0 to 100000");
 		return -1;
@@ -187,6 +200,7 @@ void pcf_options_free(struct pcf_options *o)
 	free(o->escape);
 	free(o->null_string);
 	free(o->encoding);
+	free(o->close_wait);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -209,6 +223,11 @@ void pcf_options_help(const char *progname)
 	       "                           (default: off, every load appends)\n"
 	       "    -o commit=close|fsync  commit at the last close, or only data\n"
 	       "                           that an fsync() sealed (default: close)\n"
+	       "    -o close_wait=SECONDS  a process that closes the file and runs\n"
+	       "                           on: its rows commit when it exits 0, or\n"
+	       "                           this long after the close; a failure\n"
+	       "                           before that rolls back; 0 commits at\n"
+	       "                           the close (default: 2)\n"
 	       "    -o delimiter=C         field delimiter; tab for a tab (default: ,)\n"
 	       "    -o quote=C             quote character (default: \")\n"
 	       "    -o escape=C            escape inside quotes (default: quote)\n"

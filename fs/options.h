@@ -11,6 +11,11 @@
 enum pcf_header_mode { PCF_HEADER_AUTO, PCF_HEADER_TRUE, PCF_HEADER_FALSE };
 enum pcf_commit_mode { PCF_COMMIT_CLOSE, PCF_COMMIT_FSYNC };
 
+/* -o close_wait's default: longer than a failing program takes from its
+ * close to its exit (coreutils, curl, Python, a JVM: microseconds to a few
+ * hundred milliseconds), short enough for a program that runs on. */
+#define PCF_CLOSE_WAIT_DEFAULT_MS 2000
+
 struct pcf_options {
 	/* Filled by fuse_opt_parse (see options.c for the table). */
 	char *conninfo; /* the first non-option argument; "" = libpq defaults */
@@ -21,6 +26,7 @@ struct pcf_options {
 	char *escape;
 	char *null_string;
 	char *encoding;
+	char *close_wait;    /* seconds, as typed */
 	int truncate;
 	int connect_timeout; /* seconds; -1 = libpq's own setting */
 	int history;         /* finished loads kept in .pgcopyfs/history */
@@ -32,6 +38,7 @@ struct pcf_options {
 	/* Derived by pcf_options_parse. */
 	enum pcf_header_mode header_mode;
 	enum pcf_commit_mode commit_mode;
+	int close_wait_ms;   /* how long a closer that runs on may still fail */
 	struct pcf_dialect dialect;
 };
 

@@ -220,7 +220,9 @@ static void remember_error(const struct pcf_record *r)
 void pcf_status_record(struct pcf_load *l, const char *outcome)
 {
 	struct pcf_record r = { 0 };
-	int failed = strcmp(outcome, "failed") == 0;
+	/* "unknown": a COMMIT whose answer was lost, and nobody could tell. */
+	int unknown = strcmp(outcome, "unknown") == 0;
+	int failed = unknown || strcmp(outcome, "failed") == 0;
 
 	r.id = l->id;
 	r.started = l->started;
@@ -234,17 +236,18 @@ void pcf_status_record(struct pcf_load *l, const char *outcome)
 		strcat(r.file, ".csv");
 	r.pid = l->writer_pid;
 	snprintf(r.cmd, sizeof(r.cmd), "%s", l->writer_cmd);
-	r.rows = failed ? 0 : atomic_load(&l->rows);
+	r.rows = failed && !unknown ? 0 : atomic_load(&l->rows);
 	r.bytes = atomic_load(&l->bytes);
 	snprintf(r.outcome, sizeof(r.outcome), "%s", outcome);
 	if (failed) {
 		r.err = l->error.err;
 		memcpy(r.sqlstate, l->error.sqlstate, sizeof(r.sqlstate));
 		snprintf(r.message, sizeof(r.message), "%s", l->error.message);
-		pcf_err("load %llu of %s by pid %d (%s) rolled back after "
+		pcf_err("load %llu of %s by pid %d (%s) %s after "
 			"%.3f s: %s: %s\n",
 			(unsigned long long)r.id, r.table, (int)r.pid, r.cmd,
-			r.secs, errno_name(r.err), r.message);
+			unknown ? "ended in doubt" : "rolled back", r.secs,
+			errno_name(r.err), r.message);
 	} else {
 		pcf_debug("load %llu of %s by pid %d: %s, %llu rows, %llu "
 			  "bytes in %.3f s\n",
@@ -266,6 +269,7 @@ void pcf_status_record(struct pcf_load *l, const char *outcome)
 
 static const char *const state_names[] = {
 	[PCF_LOAD_WAITING] = "waiting",   [PCF_LOAD_COPYING] = "copying",
+	[PCF_LOAD_CLOSING] = "closing",
 	[PCF_LOAD_COMMITTED] = "committed", [PCF_LOAD_FAILED] = "failed",
 	[PCF_LOAD_EMPTY] = "empty",
 };

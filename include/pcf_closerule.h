@@ -13,8 +13,9 @@
  *                              roll back | commit now | end the COPY now and
  *                              commit when the closer exits (WATCH)
  *   when a watched closer      pcf_exit_decide(): commit | roll back
- *   exits, or close_wait runs
- *   out while it still runs
+ *   exits, starts another
+ *   process, or close_wait
+ *   runs out while it runs on
  *
  * What the caller tells it is plain values read from /proc and from the
  * load (see load.c, holders.c, closer.c); what it answers is a verdict and
@@ -68,6 +69,8 @@ enum pcf_close_verdict pcf_close_decide(const struct pcf_close_facts *f,
 enum pcf_exit_kind {
 	PCF_EXIT_RUNNING, /* close_wait ran out and it still runs */
 	PCF_EXIT_STATUS,  /* it exited: status is waitpid-style */
+	PCF_EXIT_FORKED,  /* it started another process (a shell running its
+			   * next command): it has moved on */
 	PCF_EXIT_LOST,    /* it could not be followed to its end */
 };
 

@@ -13,6 +13,8 @@ pkgs=(
 	clang libclang-rt-dev              # the libFuzzer target
 	valgrind                           # the daemon under memcheck
 	procps psmisc util-linux           # ps, fuser, mountpoint, runuser
+	stress-ng                          # CPU load under the many-holders tests
+	curl wget zstd gawk perl           # after_close.sh: writers that fail after their close
 )
 
 missing=()

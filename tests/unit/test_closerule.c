@@ -118,6 +118,8 @@ static const struct exit_case {
 	  PCF_EXIT_ROLLBACK },
 	{ "a dumped core (SIGSEGV | 0x80)", PCF_EXIT_STATUS, 11 | 0x80,
 	  PCF_EXIT_ROLLBACK },
+	{ "the shell runs its next command (fork)", PCF_EXIT_FORKED, 0,
+	  PCF_EXIT_COMMIT },
 	{ "still running after close_wait", PCF_EXIT_RUNNING, 0,
 	  PCF_EXIT_COMMIT },
 	{ "lost from sight", PCF_EXIT_LOST, 0, PCF_EXIT_COMMIT },

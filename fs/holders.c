@@ -1,0 +1,201 @@
+/*
+ * holders.c - the daemon's own reference to an open file, and the search
+ * for other holders by kcmp (holders.h).
+ */
+#include "holders.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef KCMP_FILE
+#define KCMP_FILE 0
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+/* Which argument of a write-family system call is the descriptor written
+ * to; -1 for any other call. */
+static int fd_arg_of(long nr)
+{
+	switch (nr) {
+#ifdef SYS_write
+	case SYS_write:
+#endif
+#ifdef SYS_pwrite64
+	case SYS_pwrite64:
+#endif
+#ifdef SYS_writev
+	case SYS_writev:
+#endif
+#ifdef SYS_pwritev
+	case SYS_pwritev:
+#endif
+#ifdef SYS_pwritev2
+	case SYS_pwritev2:
+#endif
+#ifdef SYS_sendfile
+	case SYS_sendfile:
+#endif
+		return 0;
+#ifdef SYS_splice
+	case SYS_splice:
+#endif
+#ifdef SYS_copy_file_range
+	case SYS_copy_file_range:
+#endif
+		return 2;
+	default:
+		return -1;
+	}
+}
+
+/* The descriptor task tid is writing to, from /proc/<tid>/syscall
+ * ("NR arg0 arg1 ... sp pc"), or -errno. */
+static int written_fd(pid_t tid)
+{
+	char path[64], buf[512];
+	unsigned long long args[6];
+	long nr;
+	int fd, n, arg;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -EIO;
+	buf[len] = '\0';
+	n = sscanf(buf, "%ld %llx %llx %llx %llx %llx %llx", &nr, &args[0],
+		   &args[1], &args[2], &args[3], &args[4], &args[5]);
+	if (n < 4 || (arg = fd_arg_of(nr)) < 0)
+		return -ENOENT;
+	return (int)args[arg];
+}
+
+int pcf_ref_take(pid_t tid, pid_t tgid)
+{
+	int fd, pidfd, ref;
+
+	if (tid <= 0 || tgid <= 0)
+		return -ESRCH;
+	if ((fd = written_fd(tid)) < 0)
+		return fd;
+	pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
+	if (pidfd < 0)
+		return -errno;
+	ref = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (ref < 0)
+		ref = -errno;
+	close(pidfd);
+	return ref;
+}
+
+void pcf_ref_drop(int *ref)
+{
+	if (*ref >= 0)
+		close(*ref);
+	*ref = -1;
+}
+
+long long pcf_boot_ticks(void)
+{
+	struct timespec ts;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (long long)ts.tv_sec * hz + ts.tv_nsec / (1000000000L / hz);
+}
+
+/* Field 22 of /proc/<pid>/stat: when the process started, in clock ticks
+ * since boot; -1 when unreadable. */
+static long long start_ticks(const char *pid)
+{
+	char path[64], buf[1024], *p;
+	int fd, field = 3;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = '\0';
+	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	if (!p)
+		return -1;
+	for (p++; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	return field == 22 ? atoll(p) : -1;
+}
+
+/* 1 when process pid has a descriptor of ref's open file. */
+static int process_holds(pid_t self, pid_t pid, int ref)
+{
+	char dir[64];
+	struct dirent *de;
+	DIR *d;
+	int held = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return 0; /* gone, exiting (its files are detached), or not ours */
+	while (!held && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		held = syscall(SYS_kcmp, self, pid, KCMP_FILE, ref,
+			       atoi(de->d_name)) == 0;
+	}
+	closedir(d);
+	return held;
+}
+
+int pcf_ref_held(int ref, long long since_ticks, const pid_t *also, int nalso)
+{
+	pid_t self = getpid();
+	struct dirent *de;
+	DIR *d;
+	int held = 0;
+
+	d = opendir("/proc");
+	if (!d)
+		return 1; /* cannot tell: the safe side is to wait */
+	while (!held && (de = readdir(d))) {
+		pid_t pid;
+		int candidate = 0;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid = (pid_t)atoi(de->d_name);
+		if (pid == self)
+			continue;
+		for (int i = 0; i < nalso && !candidate; i++)
+			candidate = also[i] == pid;
+		/* Started in the tick of the open or after it (one tick of
+		 * slack for rounding): it may have inherited the file. */
+		if (!candidate)
+			candidate = start_ticks(de->d_name) >= since_ticks - 1;
+		if (candidate)
+			held = process_holds(self, pid, ref);
+	}
+	closedir(d);
+	return held;
+}

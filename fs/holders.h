@@ -1,0 +1,49 @@
+/*
+ * holders.h - who holds an open file, by the identity of the open file
+ * description, never by the path text /proc shows for it.
+ *
+ * At a load's first write, the daemon takes a reference of its own to the
+ * open file being written (the writing task's descriptor, read from
+ * /proc/<tid>/syscall while it is blocked in that write, and duplicated
+ * with pidfd_getfd). Any descriptor of any process is then that same open
+ * file exactly when kcmp(KCMP_FILE) says so, whatever path it was opened
+ * through (a bind mount, a lazily unmounted mount) and wherever its
+ * position stands while another holder's write is in flight.
+ *
+ * Because the daemon holds a reference, the kernel's RELEASE of the open
+ * file comes only after pcf_ref_drop(); the load drops it once decided.
+ */
+#ifndef PCF_HOLDERS_H
+#define PCF_HOLDERS_H
+
+#include <sys/types.h>
+
+/*
+ * A reference to the open file that task tid (of process tgid) is writing
+ * to right now; the caller is the FUSE write handler of that very write.
+ * Returns a descriptor of the daemon's, or -errno: EPERM without the
+ * privilege (pidfd_getfd needs PTRACE_MODE_ATTACH), ENOSYS on an old
+ * kernel, ENOENT when the task is not in a write-family system call
+ * (io_uring, aio).
+ */
+int pcf_ref_take(pid_t tid, pid_t tgid);
+
+/* Closes a reference (its FLUSH reaches the daemon itself; see fsops.c). */
+void pcf_ref_drop(int *ref);
+
+/* Clock ticks since boot (the unit of /proc/<pid>/stat's starttime). */
+long long pcf_boot_ticks(void);
+
+/*
+ * 1 when a process other than the daemon holds a descriptor of ref's open
+ * file, else 0. Only processes that can hold it are searched: those started
+ * at or after since_ticks (a descriptor is inherited at fork) and the pids
+ * in also[] (the opener and every writer and closer seen); a descriptor
+ * passed over a unix socket to an older process is not found. Takes no
+ * lock; costs a readdir of /proc, a read of each process's stat, and a
+ * kcmp for each descriptor of the processes searched.
+ */
+int pcf_ref_held(int ref, long long since_ticks, const pid_t *also,
+		 int nalso);
+
+#endif
