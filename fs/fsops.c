@@ -12,6 +12,7 @@
 #include <fuse.h>
 
 #include "fs.h"
+#include "holders.h"
 #include "load.h"
 #include "registry.h"
 #include "status.h"
@@ -315,9 +316,8 @@ static int pcf_op_flush(const char *path, struct fuse_file_info *fi)
 	struct pcf_load *l = load_of(path, fi);
 	pid_t pid = fuse_get_context()->pid;
 
-	/* The daemon dropping its own reference (holders.h), maybe while it
-	 * holds the load's lock: nothing to decide. */
-	if (l && pid > 0 && pcf_task_tgid(pid) == getpid())
+	/* The keeper dropping a reference (holders.h): nothing to decide. */
+	if (l && pid > 0 && pid == pcf_keeper_pid())
 		return 0;
 	return l ? pcf_load_flush(l, pid) : 0;
 }

@@ -7,10 +7,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,28 +91,131 @@ static int written_fd(pid_t tid)
 	return (int)args[arg];
 }
 
+/*
+ * The keeper: a child that holds the references. Requests are two ints
+ * over a SOCK_SEQPACKET pair: {pid, fd} takes process pid's descriptor fd
+ * and answers {0, keeper_fd} or {-errno, -1}; {0, keeper_fd} closes one
+ * (no answer). Lock domain: keeper.lock serializes a request and its
+ * answer.
+ */
+static struct {
+	pthread_mutex_t lock;
+	int sock;
+	pid_t pid;
+} keeper = { .lock = PTHREAD_MUTEX_INITIALIZER, .sock = -1 };
+
+static void keeper_main(int sock)
+{
+	int req[2];
+
+	for (;;) {
+		ssize_t n = recv(sock, req, sizeof(req), 0);
+		int ans[2] = { 0, -1 };
+
+		if (n == 0 || (n < 0 && errno != EINTR))
+			_exit(0); /* the daemon is gone */
+		if (n != sizeof(req))
+			continue;
+		if (req[0] == 0) {
+			close(req[1]);
+			continue;
+		}
+		int pidfd = (int)syscall(SYS_pidfd_open, req[0], 0);
+
+		if (pidfd < 0) {
+			ans[0] = -errno;
+		} else {
+			ans[1] = (int)syscall(SYS_pidfd_getfd, pidfd, req[1], 0);
+			if (ans[1] < 0)
+				ans[0] = -errno;
+			close(pidfd);
+		}
+		if (send(sock, ans, sizeof(ans), 0) < 0)
+			_exit(0);
+	}
+}
+
+int pcf_keeper_start(void)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		/* Nothing of the daemon's: above all not /dev/fuse, so that
+		 * the daemon's death aborts the connection. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (sv[1] != 3) {
+			dup2(sv[1], 3);
+			sv[1] = 3;
+		}
+		syscall(SYS_close_range, 4, ~0U, 0);
+		close(0);
+		close(1);
+		close(2);
+		prctl(PR_SET_NAME, "pgcopyfs-keeper");
+		keeper_main(sv[1]);
+		_exit(0);
+	}
+	close(sv[1]);
+	keeper.sock = sv[0];
+	keeper.pid = pid;
+	return 0;
+}
+
+void pcf_keeper_stop(void)
+{
+	if (keeper.pid <= 0)
+		return;
+	/* Not waited for: its closes may wait on this very mount. */
+	close(keeper.sock);
+	kill(keeper.pid, SIGKILL);
+	keeper.sock = -1;
+	keeper.pid = 0;
+}
+
+pid_t pcf_keeper_pid(void)
+{
+	return keeper.pid;
+}
+
 int pcf_ref_take(pid_t tid, pid_t tgid)
 {
-	int fd, pidfd, ref;
+	int fd, req[2], ans[2] = { -ENOSYS, -1 };
 
 	if (tid <= 0 || tgid <= 0)
 		return -ESRCH;
 	if ((fd = written_fd(tid)) < 0)
 		return fd;
-	pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
-	if (pidfd < 0)
-		return -errno;
-	ref = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-	if (ref < 0)
-		ref = -errno;
-	close(pidfd);
-	return ref;
+	req[0] = tgid;
+	req[1] = fd;
+	pthread_mutex_lock(&keeper.lock);
+	if (keeper.sock >= 0 &&
+	    (send(keeper.sock, req, sizeof(req), 0) != sizeof(req) ||
+	     recv(keeper.sock, ans, sizeof(ans), 0) != sizeof(ans)))
+		ans[0] = -EPIPE;
+	pthread_mutex_unlock(&keeper.lock);
+	return ans[0] < 0 ? ans[0] : ans[1];
 }
 
 void pcf_ref_drop(int *ref)
 {
-	if (*ref >= 0)
-		close(*ref);
+	int req[2] = { 0, *ref };
+
+	if (*ref >= 0) {
+		pthread_mutex_lock(&keeper.lock);
+		/* On a full queue or a dead keeper it closes at its exit. */
+		if (keeper.sock >= 0)
+			(void)!send(keeper.sock, req, sizeof(req), MSG_DONTWAIT);
+		pthread_mutex_unlock(&keeper.lock);
+	}
 	*ref = -1;
 }
 
@@ -146,8 +254,9 @@ static long long start_ticks(const char *pid)
 	return field == 22 ? atoll(p) : -1;
 }
 
-/* 1 when process pid has a descriptor of ref's open file. */
-static int process_holds(pid_t self, pid_t pid, int ref)
+/* 1 when process pid has a descriptor of ref's open file (ref is the
+ * keeper's). */
+static int process_holds(pid_t keeper_pid, pid_t pid, int ref)
 {
 	char dir[64];
 	struct dirent *de;
@@ -161,7 +270,7 @@ static int process_holds(pid_t self, pid_t pid, int ref)
 	while (!held && (de = readdir(d))) {
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
-		held = syscall(SYS_kcmp, self, pid, KCMP_FILE, ref,
+		held = syscall(SYS_kcmp, keeper_pid, pid, KCMP_FILE, ref,
 			       atoi(de->d_name)) == 0;
 	}
 	closedir(d);
@@ -185,7 +294,7 @@ int pcf_ref_held(int ref, long long since_ticks, const pid_t *also, int nalso)
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
 		pid = (pid_t)atoi(de->d_name);
-		if (pid == self)
+		if (pid == self || pid == keeper.pid)
 			continue;
 		for (int i = 0; i < nalso && !candidate; i++)
 			candidate = also[i] == pid;
@@ -194,7 +303,7 @@ int pcf_ref_held(int ref, long long since_ticks, const pid_t *also, int nalso)
 		if (!candidate)
 			candidate = start_ticks(de->d_name) >= since_ticks - 1;
 		if (candidate)
-			held = process_holds(self, pid, ref);
+			held = process_holds(keeper.pid, pid, ref);
 	}
 	closedir(d);
 	return held;

@@ -2,16 +2,23 @@
  * holders.h - who holds an open file, by the identity of the open file
  * description, never by the path text /proc shows for it.
  *
- * At a load's first write, the daemon takes a reference of its own to the
- * open file being written (the writing task's descriptor, read from
- * /proc/<tid>/syscall while it is blocked in that write, and duplicated
- * with pidfd_getfd). Any descriptor of any process is then that same open
- * file exactly when kcmp(KCMP_FILE) says so, whatever path it was opened
- * through (a bind mount, a lazily unmounted mount) and wherever its
- * position stands while another holder's write is in flight.
+ * At a load's first write, a reference to the open file being written is
+ * taken (the writing task's descriptor, read from /proc/<tid>/syscall while
+ * it is blocked in that write, and duplicated with pidfd_getfd). Any
+ * descriptor of any process is then that same open file exactly when
+ * kcmp(KCMP_FILE) says so, whatever path it was opened through (a bind
+ * mount, a lazily unmounted mount) and wherever its position stands while
+ * another holder's write is in flight.
  *
- * Because the daemon holds a reference, the kernel's RELEASE of the open
- * file comes only after pcf_ref_drop(); the load drops it once decided.
+ * The references are held by the keeper, a small child process, never by
+ * the daemon itself: a process that exits closes its files, and the close
+ * of a file on a FUSE mount waits, unkillably, for the mount's answer (a
+ * FLUSH). If the daemon held them, a `kill -9` of the daemon would wait for
+ * itself for ever. The keeper holds no /dev/fuse descriptor, so when the
+ * daemon dies the connection is aborted and the keeper's closes return.
+ * Because a reference is held, the kernel's RELEASE of the open file comes
+ * only after pcf_ref_drop(); a load drops it as soon as its last close is
+ * found.
  */
 #ifndef PCF_HOLDERS_H
 #define PCF_HOLDERS_H
@@ -28,8 +35,17 @@
  */
 int pcf_ref_take(pid_t tid, pid_t tgid);
 
-/* Closes a reference (its FLUSH reaches the daemon itself; see fsops.c). */
+/* Closes a reference, in the keeper (its FLUSH comes from the keeper's pid;
+ * see pcf_keeper_pid()), and sets *ref to -1. */
 void pcf_ref_drop(int *ref);
+
+/* Starts the keeper; call after daemonizing, before any other thread. All
+ * descriptors but its socket are closed in it. 0 or -errno. */
+int pcf_keeper_start(void);
+/* Ends it (at unmount); its remaining references close as it exits. */
+void pcf_keeper_stop(void);
+/* The keeper's pid (0 when none): a FLUSH from it is the keeper's own. */
+pid_t pcf_keeper_pid(void);
 
 /* Clock ticks since boot (the unit of /proc/<pid>/stat's starttime). */
 long long pcf_boot_ticks(void);

@@ -817,6 +817,9 @@ int pcf_load_flush(struct pcf_load *l, pid_t tid)
 		if ((rc = load_end_copy(l)) != 0 || closer_died(l, tid, &rc))
 			break;
 		atomic_store(&l->state, PCF_LOAD_CLOSING);
+		/* The last close is found: no holder to look for any more, and
+		 * an unmount need not wait for the reference. */
+		pcf_ref_drop(&l->ref);
 		l->watched = task.tgid;
 		atomic_fetch_add(&l->refs, 1);
 		rc = pcf_watch_exit(task.tgid, f.close_wait_ms, on_closer_exit,

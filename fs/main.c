@@ -8,6 +8,7 @@
 #include <fuse_lowlevel.h>
 
 #include "fs.h"
+#include "holders.h"
 #include "log.h"
 #include "status.h"
 #include "watch.h"
@@ -123,7 +124,11 @@ int main(int argc, char *argv[])
 		pcf_log_to_syslog();
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
-	/* After daemonizing: threads do not survive fork. */
+	/* After daemonizing (threads and children do not survive it), and
+	 * the keeper before any thread, as it is forked. */
+	if (pcf_keeper_start() != 0)
+		pcf_warn("cannot start the reference keeper: open files are "
+			 "told apart by path\n");
 	if (pcf_watch_start() != 0)
 		pcf_warn("cannot start the exit watcher: closers are not "
 			 "followed to their exit\n");
@@ -148,6 +153,7 @@ int main(int argc, char *argv[])
 	ret = ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP ? 0 : 1;
 out_signals:
 	pcf_watch_stop();
+	pcf_keeper_stop();
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);
