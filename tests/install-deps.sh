@@ -15,6 +15,7 @@ pkgs=(
 	procps psmisc util-linux           # ps, fuser, mountpoint, runuser
 	stress-ng                          # CPU load under the many-holders tests
 	curl wget zstd gawk perl           # after_close.sh: writers that fail after their close
+	pgbouncer                          # pgbouncer.sh: loads through a connection pooler
 )
 
 missing=()

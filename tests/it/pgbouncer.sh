@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Loads through a real PgBouncer, in pool_mode=session and then
+# pool_mode=transaction: a plain cp commits, and a slow stream with a bad row
+# gets EIO at a write soon after it, with nothing committed and the server's
+# message in the history.
+#
+# The server listens on 127.0.0.1 too (a free port); pgbouncer (run as the
+# postgres user: it refuses root) listens on another free port and pools
+# onto it; pgcopyfs is remounted through pgbouncer. The checks ask the
+# server over the unix socket, around pgbouncer.
+. "$(dirname "$0")/../lib.sh"
+PGBOUNCER=${PGBOUNCER:-$(command -v pgbouncer || echo /usr/sbin/pgbouncer)}
+if [ ! -x "$PGBOUNCER" ]; then
+	echo "pgbouncer.sh: no pgbouncer binary (tests/install-deps.sh installs it)" >&2
+	exit 1
+fi
+pcf_setup
+
+BDIR=$PCF_TMP/bouncer
+BOUNCER_PID=
+bouncer_stop() {
+	[ -n "$BOUNCER_PID" ] || return 0
+	kill -TERM "$BOUNCER_PID" 2>/dev/null
+	wait_for "pgbouncer $BOUNCER_PID to exit" 10 bash -c "! kill -0 $BOUNCER_PID" ||
+		kill -KILL "$BOUNCER_PID" 2>/dev/null
+	BOUNCER_PID=
+}
+# lib.sh's trap runs pcf_cleanup; keep it, after stopping pgbouncer.
+trap 'bouncer_stop; pcf_cleanup' EXIT
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# The server on 127.0.0.1 as well (the unix socket's name follows the
+# port, so PGPORT follows it).
+pcf_unmount
+PGTCP=$(free_port)
+cat >>"$PCF_TMP/pg/postgresql.conf" <<-CONF
+listen_addresses = '127.0.0.1'
+port = $PGTCP
+CONF
+pg_ctl restart -m fast || { cat "$PCF_TMP/pg.log" >&2; exit 1; }
+export PGPORT=$PGTCP
+
+mkdir -p "$BDIR"
+[ "$(id -u)" = 0 ] && chown postgres "$BDIR"
+BOUNCER_PORT=$(free_port)
+
+# bouncer_start MODE: pgbouncer anew, with that pool_mode; the old one (and
+# the mount that used it) must be gone first.
+bouncer_start() {
+	bouncer_stop
+	echo '"postgres" ""' >"$BDIR/users.txt"
+	cat >"$BDIR/pgbouncer.ini" <<-INI
+	[databases]
+	postgres = host=127.0.0.1 port=$PGTCP dbname=postgres
+
+	[pgbouncer]
+	listen_addr = 127.0.0.1
+	listen_port = $BOUNCER_PORT
+	unix_socket_dir =
+	auth_type = trust
+	auth_file = $BDIR/users.txt
+	pool_mode = $1
+	default_pool_size = 10
+	max_client_conn = 100
+	ignore_startup_parameters = extra_float_digits,options
+	logfile = $BDIR/pgbouncer.log
+	pidfile = $BDIR/pgbouncer.pid
+	INI
+	[ "$(id -u)" = 0 ] && chown postgres "$BDIR"/*
+	rm -f "$BDIR/pgbouncer.pid"
+	as_pg "$PGBOUNCER" -d "$BDIR/pgbouncer.ini" 2>>"$BDIR/start.log" ||
+		{ cat "$BDIR/start.log" "$BDIR/pgbouncer.log" >&2; return 1; }
+	wait_for "pgbouncer's pid file" 10 test -s "$BDIR/pgbouncer.pid" ||
+		{ cat "$BDIR/pgbouncer.log" >&2; return 1; }
+	BOUNCER_PID=$(cat "$BDIR/pgbouncer.pid")
+	wait_for "pgbouncer on port $BOUNCER_PORT" 10 psql -X -A -t -q \
+		"host=127.0.0.1 port=$BOUNCER_PORT dbname=postgres user=postgres" \
+		-c "SELECT 1" || { cat "$BDIR/pgbouncer.log" >&2; return 1; }
+}
+
+# through MODE: pgbouncer in MODE, pgcopyfs mounted through it.
+through() {
+	pcf_unmount
+	bouncer_start "$1" || { fail "$1: pgbouncer does not start"; return 1; }
+	PCF_CONNINFO="host=127.0.0.1 port=$BOUNCER_PORT dbname=postgres user=postgres"
+	pcf_remount || { fail "$1: cannot mount through pgbouncer"; return 1; }
+}
+
+# Connections pgbouncer has taken from clients so far (its log says so).
+logins() { grep -c "login attempt" "$BDIR/pgbouncer.log" 2>/dev/null || echo 0; }
+
+printf 'v\na\nb\nc\n' >"$W/three.csv"
+
+check_cp() { # MODE
+	local mode=$1 out rc before h t0 t1
+	fresh
+	before=$(logins)
+	t0=$(date +%s.%N)
+	out=$(timeout -k 5 60 cp "$W/three.csv" "$T" 2>&1)
+	rc=$?
+	t1=$(date +%s.%N)
+	pcf_log "  $mode: cp took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
+	expect_eq "$rc" 0 "$mode: cp exits 0 ($out)"
+	wait_for "the commit" 5 bash -c '[ "$(psql -X -A -t -q -c "SELECT count(*) FROM v")" = 3 ]'
+	expect_eq "$(rows)" 3 "$mode: 3 rows"
+	h=$(last_history public.v)
+	expect_match "$h" "outcome=committed" "$mode: history ($h)"
+	expect_match "$h" "(^| )rows=3( |$)" "$mode: history rows"
+	[ "$(logins)" -gt "$before" ] ||
+		fail "$mode: the load did not log in through pgbouncer"
+}
+
+check_slow_stream() { # MODE
+	local mode=$1 out dt h
+	q "DROP TABLE IF EXISTS d; CREATE TABLE d (a int)"
+	wait_for "d.csv" 5 test -e "$MNT/public/d.csv" || fail "$mode: no d.csv"
+	out=$(timeout -k 5 60 python3 - "$MNT/public/d.csv" <<-'PY'
+	import errno, os, sys, time
+	fd = os.open(sys.argv[1], os.O_WRONLY)
+	bad = None
+	for i in range(1, 21):
+	    if i == 3:
+	        bad = time.monotonic()
+	    try:
+	        os.write(fd, b"x\n" if i == 3 else b"%d\n" % i)
+	    except OSError as e:
+	        print("row=%d %s %d %.3f" % (i, errno.errorcode.get(e.errno, "?"),
+	                                     e.errno, time.monotonic() - bad), end=" ")
+	        try:
+	            os.close(fd)
+	            print("close ok")
+	        except OSError as e:
+	            print("close", errno.errorcode.get(e.errno, "?"))
+	        sys.exit(0)
+	    time.sleep(1)
+	print("no error")
+	PY
+	)
+	pcf_log "  $mode: the failing write: $out"
+	expect_match "$out" "^row=[0-9]+ EIO 5 [0-9.]+ " "$mode: EIO (errno 5) on a write"
+	dt=$(printf '%s' "$out" | awk '{ print $4 }')
+	awk -v d="${dt:-99}" 'BEGIN { exit !(d <= 2.5) }' ||
+		fail "$mode: the failing write came ${dt:-never} s after the bad row (> 2.5 s)"
+	expect_eq "$(count d)" 0 "$mode: no rows"
+	h=$(last_history public.d)
+	expect_match "$h" "outcome=failed" "$mode: history outcome ($h)"
+	expect_match "$h" "errno=EIO" "$mode: history errno"
+	expect_match "$h" 'invalid input syntax for type integer.*line 3' \
+		"$mode: history has the server's message"
+}
+
+test_a_session_pooling() {
+	through session || return
+	check_cp session
+	check_slow_stream session
+}
+
+test_b_transaction_pooling() {
+	through transaction || return
+	check_cp transaction
+	check_slow_stream transaction
+}
+
+pcf_run_tests
