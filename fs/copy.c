@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How much of what the server sent during the COPY is looked at. */
@@ -180,8 +181,7 @@ int pcf_tx_prepare_commit(PGconn *c, char *xid, size_t xidlen,
 	return rc;
 }
 
-/* How long an answer lost in COMMIT is looked for on new connections. */
-#define LOST_COMMIT_TRIES 20
+/* Between tries to ask what became of a COMMIT whose answer was lost. */
 #define LOST_COMMIT_PAUSE_US 250000
 
 /*
@@ -195,15 +195,27 @@ static int lost_commit(const struct pcf_options *o, const char *xid,
 	const char *params[1] = { xid };
 	struct pcf_error ce = { 0 };
 	char lost[sizeof(e->message)];
+	/* As long as a load waits to connect: a server restarting right after
+	 * the COMMIT (the usual cause) answers within it. */
+	int secs = o->connect_timeout > 0 ? o->connect_timeout : 10;
+	struct timespec end, now;
 
 	snprintf(lost, sizeof(lost), "%s", e->message);
-	for (int i = 0; i < LOST_COMMIT_TRIES; i++) {
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += secs;
+	for (;;) {
 		PGconn *c = pcf_connect(o, &ce);
 		PGresult *r;
 		const char *st = NULL;
 
-		if (!c)
-			break; /* connect has its own timeout: do not retry */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!c) {
+			if (now.tv_sec > end.tv_sec ||
+			    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+				break;
+			usleep(LOST_COMMIT_PAUSE_US); /* refused: restarting? */
+			continue;
+		}
 		r = PQexecParams(c, "SELECT pg_catalog.txid_status($1::bigint)",
 				 1, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
@@ -227,7 +239,7 @@ static int lost_commit(const struct pcf_options *o, const char *xid,
 			pcf_error_from_result(&ce, c, r);
 		PQclear(r);
 		PQfinish(c);
-		if (!st)
+		if (!st || now.tv_sec > end.tv_sec)
 			break;
 		usleep(LOST_COMMIT_PAUSE_US); /* "in progress": still ending */
 	}

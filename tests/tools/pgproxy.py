@@ -32,13 +32,19 @@ Modes (the first word of a command):
                     answer. Then go on with THEN (default pass): one shot,
                     so the reconnect that follows works.
                     `cut-after-commit cut-after-commit` cuts two in turn.
+  cut-at-commit     the same, but the COMMIT itself is not forwarded: the
+                    connection is cut as soon as its COMMIT arrives (the
+                    bytes before it are forwarded), so the server never sees
+                    it and rolls the transaction back when it finds the
+                    connection closed. Then go on with THEN (default pass).
 
 A command is `MODE [THEN...]`: the words after the first are applied in
-order once a cut or cut-after-commit has happened (for the other modes there
-must be none). `cut-after-commit stall`: cut the committing connection, then
-stall everything (a dead path right after the COMMIT); `cut-after-commit cut
-refuse`: cut it, then close all the others and refuse new ones (the server
-went away); `cut refuse`: close everything now and refuse new connections.
+order once a cut, cut-after-commit or cut-at-commit has happened (for the
+other modes there must be none). `cut-after-commit stall`: cut the
+committing connection, then stall everything (a dead path right after the
+COMMIT); `cut-after-commit cut refuse`: cut it, then close all the others
+and refuse new ones (the server went away); `cut refuse`: close everything
+now and refuse new connections.
 
 Control: --control CTL names either a regular file, polled every 50 ms and
 applied whenever it is rewritten (`echo stall > CTL`), or a FIFO (mkfifo),
@@ -64,7 +70,9 @@ import stat
 import sys
 import time
 
-MODES = ("pass", "stall", "blackhole", "refuse", "cut", "cut-after-commit")
+MODES = ("pass", "stall", "blackhole", "refuse", "cut", "cut-after-commit",
+         "cut-at-commit")
+CUTTING = ("cut", "cut-after-commit", "cut-at-commit")
 COMMIT_WORDS = {
     "COMMIT", "END", "COMMIT WORK", "COMMIT TRANSACTION", "END WORK",
     "END TRANSACTION",
@@ -98,15 +106,18 @@ class FrontendParser:
         self.left = 0  # body bytes still to come
         self.body = None  # bytearray when the body is kept
         self.offset = 0  # bytes of the stream seen so far
-        self.parse_commit = False  # a Parse of COMMIT waits for its Sync
+        self.parse_commit = None  # a Parse of COMMIT (its start) waits
+        self.msg_start = 0  # stream offset of the current message
         self.queries = []  # (sql) of the Query messages, for --verbose
 
     def feed(self, data):
-        """Returns the stream offsets just past each COMMIT message."""
+        """Returns (start, end) stream offsets of each COMMIT message."""
         found = []
         i, n = 0, len(data)
         while i < n and self.phase != "opaque":
             if self.body is None and self.left == 0 and self.mtype is None:
+                if not self.hdr:
+                    self.msg_start = self.offset + i
                 need = (4 if self.phase == "startup" else 5) - len(self.hdr)
                 take = min(need, n - i)
                 self.hdr += data[i:i + take]
@@ -165,17 +176,17 @@ class FrontendParser:
             sql = bytes(body).split(b"\0", 1)[0].decode("utf-8", "replace")
             self.queries.append(sql)
             if is_commit(sql):
-                found.append(end)
+                found.append((self.msg_start, end))
         elif t == b"P":
             parts = bytes(body).split(b"\0", 2)
             if len(parts) >= 2:
                 sql = parts[1].decode("utf-8", "replace")
                 self.queries.append("(parse) " + sql)
                 if is_commit(sql):
-                    self.parse_commit = True
-        elif t == b"S" and self.parse_commit:
-            self.parse_commit = False
-            found.append(end)
+                    self.parse_commit = self.msg_start
+        elif t == b"S" and self.parse_commit is not None:
+            found.append((self.parse_commit, end))
+            self.parse_commit = None
 
 
 class Conn:
@@ -189,7 +200,8 @@ class Conn:
         self.c_eof = False
         self.u_eof = False
         self.parser = FrontendParser(cid)
-        self.doom_at = None  # stream offset after the COMMIT to cut after
+        self.doom_at = None  # stream offset to cut at (COMMIT's end/start)
+        self.drop = False  # cut-at-commit: cut once doom_at is forwarded
         self.commit_sent = None  # monotonic time it was all written
         self.answered = False
         self.closed = False
@@ -276,8 +288,8 @@ class Proxy:
         if not words:
             return
         if any(w not in MODES for w in words) or not self.valid(words):
-            log("%s: bad command %r (modes: %s; only cut and "
-                "cut-after-commit take THEN words)"
+            log("%s: bad command %r (modes: %s; only cut, cut-after-commit "
+                "and cut-at-commit take THEN words)"
                 % (src, text.strip(), " ".join(MODES)))
             return
         self.seq += 1
@@ -287,7 +299,7 @@ class Proxy:
     @staticmethod
     def valid(words):
         while len(words) > 1:
-            if words[0] not in ("cut", "cut-after-commit"):
+            if words[0] not in CUTTING:
                 return False
             words = words[1:]
         return True
@@ -384,13 +396,21 @@ class Proxy:
         log("conn %d: closed (%s)" % (k.cid, why))
         self.write_state()
 
-    def cut_after_commit(self, k, why):
+    def cut_conn(self, k, why):
         self.cuts += 1
-        self.close(k, "cut after COMMIT, its answer not forwarded: " + why)
-        if self.mode == "cut-after-commit":
-            self.set_mode(self.then or ["pass"])
-        else:
-            self.write_state()
+        if self.mode not in ("cut-after-commit", "cut-at-commit"):
+            self.close(k, why)
+            return
+        then = self.then or ["pass"]
+        nxt = ([w for w in then if w != "cut"] or ["pass"])[0]
+        if nxt == "refuse" and self.listener is not None:
+            # Before the cut: the client's reconnect must find no listener
+            # rather than land in its backlog and be reset with it.
+            self.listener.close()
+            self.listener = None
+            log("listener closed: new connections are refused")
+        self.close(k, why)
+        self.set_mode(then)
 
     def read_client(self, k):
         try:
@@ -412,15 +432,18 @@ class Proxy:
         if commits:
             self.write_state()
         if commits and k.doom_at is None:
-            if self.mode == "cut-after-commit":
-                k.doom_at = commits[0]
-                keep = len(data) - (k.parser.offset - k.doom_at)
+            if self.mode in ("cut-after-commit", "cut-at-commit"):
+                k.drop = self.mode == "cut-at-commit"
+                k.doom_at = commits[0][1 if not k.drop else 0]
+                keep = max(0, len(data) - (k.parser.offset - k.doom_at))
                 if keep < len(data):
-                    log("conn %d: dropping %d bytes after the COMMIT"
-                        % (k.cid, len(data) - keep))
+                    log("conn %d: dropping %d bytes %s the COMMIT"
+                        % (k.cid, len(data) - keep,
+                           "from" if k.drop else "after"))
                 data = data[:keep]
-                log("conn %d: COMMIT seen, will cut this connection after "
-                    "it is forwarded" % k.cid)
+                log("conn %d: COMMIT seen, will cut this connection %s" %
+                    (k.cid, "instead of forwarding it" if k.drop else
+                     "after it is forwarded"))
             else:
                 log("conn %d: COMMIT seen (mode %s: forwarded)"
                     % (k.cid, self.mode))
@@ -499,6 +522,9 @@ class Proxy:
                     self.close(k, "upstream write failed")
                     continue
                 k.sent_up += n
+            if k.drop and k.sent_up >= k.doom_at:
+                self.cut_conn(k, "cut at COMMIT, which was not forwarded")
+                continue
             if k.doom_at is not None and k.commit_sent is None and \
                     k.sent_up >= k.doom_at:
                 k.commit_sent = now
@@ -512,9 +538,11 @@ class Proxy:
                 continue
             waited = now - k.commit_sent
             if waited >= 0.1 and k.answered:
-                self.cut_after_commit(k, "the server answered")
+                self.cut_conn(k, "cut after COMMIT, its answer not "
+                              "forwarded: the server answered")
             elif waited >= self.args.commit_wait:
-                self.cut_after_commit(k, "no answer after %.1f s" % waited)
+                self.cut_conn(k, "cut after COMMIT: no answer after %.1f s"
+                              % waited)
         if forwarding and self.mode != "blackhole":
             for k in list(self.conns):
                 if k.u is None and not k.closed:
