@@ -69,6 +69,25 @@ pg_ctl() {
 		>/dev/null
 }
 
+# A free TCP port on 127.0.0.1.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# pg_listen_tcp: the server listens on 127.0.0.1 too, on a free port, set in
+# PGTCP (the unix socket's name follows the port, so PGPORT follows it as
+# well). Unmounts first: the mount's connections would break.
+pg_listen_tcp() {
+	pcf_unmount
+	PGTCP=$(free_port)
+	cat >>"$PCF_TMP/pg/postgresql.conf" <<-CONF
+	listen_addresses = '127.0.0.1'
+	port = $PGTCP
+	CONF
+	pg_ctl restart -m fast || { cat "$PCF_TMP/pg.log" >&2; return 1; }
+	export PGPORT=$PGTCP
+}
+
 pg_stop() {
 	[ -n "${PCF_TMP:-}" ] && [ -f "$PCF_TMP/pg/postmaster.pid" ] &&
 		as_pg "$PGBIN/pg_ctl" -D "$PCF_TMP/pg" -m immediate -w stop \

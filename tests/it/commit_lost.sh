@@ -33,16 +33,7 @@ proxy_exit() {
 }
 trap proxy_exit EXIT
 
-# The server listens on 127.0.0.1 too, on a free port (the unix socket's
-# name follows the port, so PGPORT follows it as well).
-pcf_unmount
-PGTCP=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >>"$PCF_TMP/pg/postgresql.conf" <<-CONF
-listen_addresses = '127.0.0.1'
-port = $PGTCP
-CONF
-pg_ctl restart -m fast || { cat "$PCF_TMP/pg.log" >&2; exit 1; }
-export PGPORT=$PGTCP
+pg_listen_tcp || exit 1
 
 CTL=$W/proxy.ctl
 python3 "$PGPROXY" --listen-port-file "$W/proxy.port" \

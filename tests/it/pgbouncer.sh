@@ -28,20 +28,7 @@ bouncer_stop() {
 # lib.sh's trap runs pcf_cleanup; keep it, after stopping pgbouncer.
 trap 'bouncer_stop; pcf_cleanup' EXIT
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# The server on 127.0.0.1 as well (the unix socket's name follows the
-# port, so PGPORT follows it).
-pcf_unmount
-PGTCP=$(free_port)
-cat >>"$PCF_TMP/pg/postgresql.conf" <<-CONF
-listen_addresses = '127.0.0.1'
-port = $PGTCP
-CONF
-pg_ctl restart -m fast || { cat "$PCF_TMP/pg.log" >&2; exit 1; }
-export PGPORT=$PGTCP
+pg_listen_tcp || exit 1
 
 mkdir -p "$BDIR"
 [ "$(id -u)" = 0 ] && chown postgres "$BDIR"
