@@ -125,22 +125,6 @@ int pcf_task_failed(const struct pcf_task *t)
 	return t->killed || t->exit_code != 0;
 }
 
-void pcf_task_describe(const struct pcf_task *t, char *out, size_t len)
-{
-	int sig = t->exit_code & 0x7f;
-
-	if (t->killed)
-		sig = SIGKILL;
-	if (sig)
-		snprintf(out, len, "was killed by signal %d (%s)", sig,
-			 strsignal(sig));
-	else if (t->exit_code)
-		snprintf(out, len, "exited with status %d",
-			 (t->exit_code >> 8) & 0xff);
-	else
-		snprintf(out, len, "closed the file");
-}
-
 void pcf_task_cmdline(pid_t pid, char *out, size_t len)
 {
 	char path[64];

@@ -28,9 +28,6 @@ int pcf_task_read(pid_t tid, struct pcf_task *t);
 /* 1 when the task failed: killed by a signal, or exiting non-zero. */
 int pcf_task_failed(const struct pcf_task *t);
 
-/* Describes how it failed, e.g. "was killed by signal 9 (Killed)". */
-void pcf_task_describe(const struct pcf_task *t, char *out, size_t len);
-
 /* Its command line, NULs turned to spaces, cut to len; "" if unreadable. */
 void pcf_task_cmdline(pid_t pid, char *out, size_t len);
 

@@ -37,9 +37,8 @@ enum pcf_close_verdict pcf_close_decide(const struct pcf_close_facts *f,
 		return PCF_CLOSE_ROLLBACK;
 	}
 	if (f->commit_fsync && f->sealed != f->bytes) {
-		*why = "wrote after its last fsync(): nothing committed "
-		       "(-o commit=fsync)";
-		return PCF_CLOSE_ROLLBACK;
+		*why = "bytes after the last fsync() (-o commit=fsync)";
+		return PCF_CLOSE_UNSEALED;
 	}
 	/* An exit-time close carries the exit status already, and the
 	 * parent's wait() is held until this close is answered. */

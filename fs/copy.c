@@ -95,13 +95,8 @@ int pcf_copy_send(PGconn *c, const char *buf, size_t len, struct pcf_error *e)
 
 	if (spoke < 0)
 		return -e->err;
-	if (spoke > 0) {
-		/* The server refused the COPY: its error, with the line, comes
-		 * back from ending it. */
-		if (pcf_copy_end(c, NULL, NULL, e) == 0)
-			pcf_error_set(e, EIO, "the server ended the COPY early");
-		return -e->err;
-	}
+	if (spoke > 0)
+		return pcf_copy_refused(c, e);
 	/* PQputCopyData takes at most INT_MAX bytes; FUSE writes are <= 1 MiB. */
 	if (PQputCopyData(c, buf, (int)len) != 1) {
 		pcf_error_from_result(e, c, NULL);
@@ -118,6 +113,13 @@ int pcf_copy_send(PGconn *c, const char *buf, size_t len, struct pcf_error *e)
 		return -e->err;
 	}
 	return 0;
+}
+
+int pcf_copy_refused(PGconn *c, struct pcf_error *e)
+{
+	if (pcf_copy_end(c, NULL, NULL, e) == 0)
+		pcf_error_set(e, EIO, "the server ended the COPY early");
+	return -e->err;
 }
 
 int pcf_copy_end(PGconn *c, const char *abort_reason, uint64_t *rows,

@@ -28,6 +28,10 @@ int pcf_copy_send(PGconn *c, const char *buf, size_t len, struct pcf_error *e);
 int pcf_copy_end(PGconn *c, const char *abort_reason, uint64_t *rows,
 		 struct pcf_error *e);
 
+/* The server refused the COPY (it said so while we streamed): ends it and
+ * returns -errno with the server's error, and its line, in e. */
+int pcf_copy_refused(PGconn *c, struct pcf_error *e);
+
 /*
  * After the COPY: checks deferred constraints now (SET CONSTRAINTS ALL
  * IMMEDIATE) and reads the transaction id into xid. 0 or -errno.

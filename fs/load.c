@@ -472,8 +472,7 @@ static int load_check_server(struct pcf_load *l)
 	l->checked = now;
 	if (!pcf_catalog_backend_failed(&l->fs->catalog, l->backend_pid))
 		return 0;
-	if (pcf_copy_end(l->conn, NULL, NULL, &e) == 0)
-		pcf_error_set(&e, EIO, "the server ended the COPY early");
+	pcf_copy_refused(l->conn, &e);
 	return load_fail(l, &e);
 }
 
@@ -505,27 +504,24 @@ static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 	return load_check_server(l);
 }
 
-/* Remembers who writes, for the close rule and the status files. */
-static void remember(pid_t *set, int *n, pid_t pid)
+/* Adds pid to a small set of pids; 1 when it was there already. */
+static int remember(pid_t *set, int *n, pid_t pid)
 {
 	for (int i = 0; i < *n; i++)
 		if (set[i] == pid)
-			return;
+			return 1;
 	if (*n < PCF_MAX_WRITERS)
 		set[(*n)++] = pid;
+	return 0;
 }
 
 /* Remembers who writes, for the close rule and the status files. */
 static void note_writer(struct pcf_load *l, pid_t tid)
 {
 	pid_t tgid = pcf_task_tgid(tid);
-	int known = 0;
+	int known = remember(l->writers, &l->nwriters, tgid);
 
 	l->last_tid = tid;
-	for (int i = 0; i < l->nwriters; i++)
-		known |= l->writers[i] == tgid;
-	if (!known && l->nwriters < PCF_MAX_WRITERS)
-		l->writers[l->nwriters++] = tgid;
 	if (tgid > 0)
 		remember(l->seen, &l->nseen, tgid);
 	/* Re-read even for the opener's pid: the shell that opened for
@@ -774,41 +770,41 @@ static int other_holders(struct pcf_load *l)
 	return pcf_registry_still_held(l);
 }
 
-int pcf_load_flush(struct pcf_load *l, pid_t tid)
+/* What the commit rule is told about a close by task tid (0: none, as at
+ * RELEASE). */
+static void close_facts(struct pcf_load *l, pid_t tid,
+			struct pcf_close_facts *f, struct pcf_task *task)
 {
-	struct pcf_close_facts f = { 0 };
-	struct pcf_task task;
+	memset(f, 0, sizeof(*f));
+	f->bytes = atomic_load(&l->bytes);
+	read_closer(l, tid, &f->closer, task);
+	if (f->closer.known)
+		remember(l->seen, &l->nseen, task->tgid);
+	f->sealed = l->sealed;
+	f->commit_fsync = l->fs->opts.commit_mode == PCF_COMMIT_FSYNC;
+	f->close_wait_ms = l->fs->opts.close_wait_ms;
+}
+
+/* Carries out the rule's verdict on a close by task tid. 0 or -errno. */
+static int load_act(struct pcf_load *l, const struct pcf_close_facts *f,
+		    const struct pcf_task *task, pid_t tid)
+{
 	const char *why;
 	int rc = 0;
 
-	pthread_mutex_lock(&l->lock);
-	if (load_over(l, 0, &rc))
-		goto out;
-	f.bytes = atomic_load(&l->bytes);
-	if (f.bytes == 0)
-		goto out; /* the shell's early close, dd's dup2, touch */
-	read_closer(l, tid, &f.closer, &task);
-	if (f.closer.known)
-		remember(l->seen, &l->nseen, task.tgid);
-	f.sealed = l->sealed;
-	f.commit_fsync = l->fs->opts.commit_mode == PCF_COMMIT_FSYNC;
-	f.close_wait_ms = l->fs->opts.close_wait_ms;
-	/* Who else holds it matters only if this closer did not fail. */
-	if (!(f.closer.known && pcf_task_failed(&task) && f.closer.wrote))
-		f.other_holders = other_holders(l);
-	switch (pcf_close_decide(&f, &why)) {
+	switch (pcf_close_decide(f, &why)) {
 	case PCF_CLOSE_NOTHING:
 	case PCF_CLOSE_NOT_LAST:
 		break;
 	case PCF_CLOSE_ROLLBACK:
-		if (strstr(why, "fsync"))
-			rc = load_failf(l, ECANCELED,
-					"%llu bytes came after the last fsync(): "
-					"nothing committed (-o commit=fsync)",
-					(unsigned long long)(f.bytes - f.sealed));
-		else
-			rc = load_writer_failed(l, task.tgid, task.exit_code,
-						task.killed, why);
+		rc = load_writer_failed(l, task->tgid, task->exit_code,
+					task->killed, why);
+		break;
+	case PCF_CLOSE_UNSEALED:
+		rc = load_failf(l, ECANCELED,
+				"%llu bytes came after the last fsync(): "
+				"nothing committed (-o commit=fsync)",
+				(unsigned long long)(f->bytes - f->sealed));
 		break;
 	case PCF_CLOSE_COMMIT:
 		rc = load_commit(l, tid);
@@ -820,9 +816,9 @@ int pcf_load_flush(struct pcf_load *l, pid_t tid)
 		/* The last close is found: no holder to look for any more, and
 		 * an unmount need not wait for the reference. */
 		pcf_ref_drop(&l->ref);
-		l->watched = task.tgid;
+		l->watched = task->tgid;
 		atomic_fetch_add(&l->refs, 1);
-		rc = pcf_watch_exit(task.tgid, f.close_wait_ms, on_closer_exit,
+		rc = pcf_watch_exit(task->tgid, f->close_wait_ms, on_closer_exit,
 				    l);
 		if (rc != 0) {
 			/* Not traceable (already traced, no privilege): the
@@ -831,11 +827,28 @@ int pcf_load_flush(struct pcf_load *l, pid_t tid)
 			pcf_warn("load %llu of %s: cannot follow pid %d to "
 				 "its exit (%s): committed at the close\n",
 				 (unsigned long long)l->id, l->label,
-				 (int)task.tgid, strerror(-rc));
+				 (int)task->tgid, strerror(-rc));
 			rc = load_commit_tx(l);
 		}
 		break;
 	}
+	return rc;
+}
+
+int pcf_load_flush(struct pcf_load *l, pid_t tid)
+{
+	struct pcf_close_facts f;
+	struct pcf_task task;
+	int rc = 0;
+
+	pthread_mutex_lock(&l->lock);
+	if (load_over(l, 0, &rc) || atomic_load(&l->bytes) == 0)
+		goto out; /* no data: the shell's early close, dd's dup2, touch */
+	close_facts(l, tid, &f, &task);
+	/* Who else holds it matters only if this closer did not fail. */
+	if (!(f.closer.known && pcf_task_failed(&task) && f.closer.wrote))
+		f.other_holders = other_holders(l);
+	rc = load_act(l, &f, &task, tid);
 out:
 	pthread_mutex_unlock(&l->lock);
 	return rc;
@@ -878,6 +891,9 @@ void pcf_load_abandon(struct pcf_load *l, const char *why)
 
 void pcf_load_release(struct pcf_load *l)
 {
+	struct pcf_close_facts f;
+	struct pcf_task task;
+
 	pthread_mutex_lock(&l->lock);
 	switch (load_state(l)) {
 	case PCF_LOAD_WAITING:
@@ -888,11 +904,13 @@ void pcf_load_release(struct pcf_load *l)
 			break;
 		}
 		/* No close looked like the last one (a holder we could not
-		 * tell apart): the writer is gone, so finish it here. */
+		 * tell apart): nobody holds it now, so the rule decides here,
+		 * without a closer to follow. */
 		pcf_warn("load %llu of %s: finished at release, after the "
 			 "writer's last close\n",
 			 (unsigned long long)l->id, l->label);
-		load_commit(l, 0);
+		close_facts(l, 0, &f, &task);
+		load_act(l, &f, &task, 0);
 		break;
 	default:
 		break; /* decided, or CLOSING: the watch decides */

@@ -52,6 +52,8 @@ enum pcf_close_verdict {
 	PCF_CLOSE_NOTHING,  /* no data yet: the shell's early close, dd's dup2 */
 	PCF_CLOSE_NOT_LAST, /* others still hold the file: wait for them */
 	PCF_CLOSE_ROLLBACK, /* the writer failed: nothing is committed */
+	PCF_CLOSE_UNSEALED, /* -o commit=fsync and bytes after the last fsync():
+			     * nothing is committed */
 	PCF_CLOSE_COMMIT,   /* commit now, and the close returns the outcome */
 	PCF_CLOSE_WATCH,    /* end the COPY now (its errors go to this close),
 			     * commit when the closer exits 0 or close_wait
