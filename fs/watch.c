@@ -114,10 +114,17 @@ static void wake(void)
 	}
 }
 
-/* Queues r for the watcher; for REQ_WATCH and REQ_STOP waits for it. */
+/* Queues r for the watcher; for REQ_WATCH and REQ_STOP waits for it. A
+ * watch asked for once the watcher is stopping is refused here, under the
+ * lock that `running` is cleared under, so none is left unanswered. */
 static void submit(struct request *r)
 {
 	pthread_mutex_lock(&w.lock);
+	if (r->kind == REQ_WATCH && !w.running) {
+		r->result = -ENOSYS;
+		pthread_mutex_unlock(&w.lock);
+		return;
+	}
 	r->next = w.queue;
 	w.queue = r;
 	wake();
@@ -548,13 +555,9 @@ int pcf_watch_exit(pid_t pid, int wait_ms, pcf_watch_fn fn, void *ctx)
 {
 	struct request r = { .kind = REQ_WATCH, .pid = pid,
 			     .wait_ms = wait_ms, .fn = fn, .ctx = ctx };
-	int running;
 
-	pthread_mutex_lock(&w.lock);
-	running = w.running;
-	pthread_mutex_unlock(&w.lock);
-	if (!running || pid <= 0)
-		return -ENOSYS;
+	if (pid <= 0)
+		return -ESRCH;
 	submit(&r);
 	return r.result;
 }
