@@ -308,3 +308,57 @@ int pcf_ref_held(int ref, long long since_ticks, const pid_t *also, int nalso)
 	closedir(d);
 	return held;
 }
+
+int pcf_pidset_add(pid_t *set, int *n, int n_max, pid_t pid)
+{
+	for (int i = 0; i < *n; i++)
+		if (set[i] == pid)
+			return 1;
+	if (*n < n_max)
+		set[(*n)++] = pid;
+	return 0;
+}
+
+void pcf_openfile_init(struct pcf_openfile *f, pid_t opener)
+{
+	memset(f, 0, sizeof(*f));
+	f->ref = -1;
+	f->open_ticks = pcf_boot_ticks();
+	if (opener > 0)
+		f->also[f->nalso++] = opener;
+}
+
+int pcf_openfile_note_writer(struct pcf_openfile *f, pid_t tid, pid_t tgid)
+{
+	int ref, first;
+
+	if (tgid <= 0)
+		return f->ref >= 0;
+	pcf_pidset_add(f->also, &f->nalso, PCF_OPENFILE_PIDS, tgid);
+	if (f->ref >= 0)
+		return 1;
+	first = !f->tried;
+	f->tried = 1;
+	ref = pcf_ref_take(tid, tgid);
+	if (ref >= 0) {
+		f->ref = ref;
+		return 1;
+	}
+	return first ? ref : 0;
+}
+
+void pcf_openfile_note_closer(struct pcf_openfile *f, pid_t tgid)
+{
+	if (tgid > 0)
+		pcf_pidset_add(f->also, &f->nalso, PCF_OPENFILE_PIDS, tgid);
+}
+
+int pcf_openfile_held(const struct pcf_openfile *f)
+{
+	return pcf_ref_held(f->ref, f->open_ticks, f->also, f->nalso);
+}
+
+void pcf_openfile_drop(struct pcf_openfile *f)
+{
+	pcf_ref_drop(&f->ref);
+}

@@ -50,6 +50,42 @@ pid_t pcf_keeper_pid(void);
 /* Clock ticks since boot (the unit of /proc/<pid>/stat's starttime). */
 long long pcf_boot_ticks(void);
 
+/* Adds pid to a small set (at most n_max); 1 when it was there already. */
+int pcf_pidset_add(pid_t *set, int *n, int n_max, pid_t pid);
+
+#define PCF_OPENFILE_PIDS 8
+
+/* One open file as the holder search knows it. */
+struct pcf_openfile {
+	int ref;              /* the keeper's reference, or -1 */
+	int tried;            /* a reference was asked for already */
+	long long open_ticks; /* when it was opened, in ticks since boot */
+	/* Processes that may hold it although they started before the open:
+	 * the opener, writers and closers. */
+	pid_t also[PCF_OPENFILE_PIDS];
+	int nalso;
+};
+
+void pcf_openfile_init(struct pcf_openfile *f, pid_t opener);
+
+/*
+ * A write by task tid of process tgid: remembers the process and, while
+ * there is no reference yet, takes one from this very write. 1 when a
+ * reference is held; 0 when none is (asked for before); -errno the first
+ * time one cannot be taken.
+ */
+int pcf_openfile_note_writer(struct pcf_openfile *f, pid_t tid, pid_t tgid);
+
+/* A closer: a process that may hold the file. */
+void pcf_openfile_note_closer(struct pcf_openfile *f, pid_t tgid);
+
+/* With a reference: 1 when another process holds the open file (see
+ * pcf_ref_held), else 0. */
+int pcf_openfile_held(const struct pcf_openfile *f);
+
+/* Lets the reference go (the last close is found, or the load ended). */
+void pcf_openfile_drop(struct pcf_openfile *f);
+
 /*
  * 1 when a process other than the daemon holds a descriptor of ref's open
  * file, else 0. Only processes that can hold it are searched: those started

@@ -51,7 +51,7 @@ static int load_state(const struct pcf_load *l)
 /* Frees what a load owns; the load must be out of the registry. */
 static void load_free(struct pcf_load *l)
 {
-	pcf_ref_drop(&l->ref);
+	pcf_openfile_drop(&l->file);
 	PQfinish(l->conn);
 	free(l->head);
 	free(l->path);
@@ -99,7 +99,7 @@ static int load_fail_as(struct pcf_load *l, const struct pcf_error *e,
 	l->head_len = l->head_cap = 0;
 	atomic_store(&l->state, PCF_LOAD_FAILED);
 	pcf_registry_drop_anchors(l);
-	pcf_ref_drop(&l->ref);
+	pcf_openfile_drop(&l->file);
 	pcf_status_record(l, outcome);
 	return -e->err;
 }
@@ -135,8 +135,6 @@ int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 		return -ENOMEM;
 	pthread_mutex_init(&l->lock, NULL);
 	atomic_store(&l->refs, 1);
-	l->ref = -1;
-	l->open_ticks = pcf_boot_ticks();
 	l->fs = fs;
 	l->id = atomic_fetch_add(&next_load_id, 1);
 	l->table.schema = strdup(t->schema);
@@ -159,8 +157,7 @@ int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 	clock_gettime(CLOCK_REALTIME, &l->started);
 	clock_gettime(CLOCK_MONOTONIC, &l->mono);
 	l->writer_pid = pcf_task_tgid(pid);
-	if (l->writer_pid > 0)
-		l->seen[l->nseen++] = l->writer_pid;
+	pcf_openfile_init(&l->file, l->writer_pid);
 	pcf_task_cmdline(l->writer_pid, l->writer_cmd, sizeof(l->writer_cmd));
 	atomic_store(&l->state, PCF_LOAD_WAITING);
 
@@ -504,26 +501,15 @@ static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 	return load_check_server(l);
 }
 
-/* Adds pid to a small set of pids; 1 when it was there already. */
-static int remember(pid_t *set, int *n, pid_t pid)
-{
-	for (int i = 0; i < *n; i++)
-		if (set[i] == pid)
-			return 1;
-	if (*n < PCF_MAX_WRITERS)
-		set[(*n)++] = pid;
-	return 0;
-}
-
 /* Remembers who writes, for the close rule and the status files. */
 static void note_writer(struct pcf_load *l, pid_t tid)
 {
 	pid_t tgid = pcf_task_tgid(tid);
-	int known = remember(l->writers, &l->nwriters, tgid);
+	int known = pcf_pidset_add(l->writers, &l->nwriters, PCF_MAX_WRITERS,
+				   tgid);
+	int held;
 
 	l->last_tid = tid;
-	if (tgid > 0)
-		remember(l->seen, &l->nseen, tgid);
 	/* Re-read even for the opener's pid: the shell that opened for
 	 * "cat > file" has exec'd cat by the first write. */
 	if (!known && tgid > 0) {
@@ -532,21 +518,14 @@ static void note_writer(struct pcf_load *l, pid_t tid)
 		pcf_task_cmdline(tgid, cmd, sizeof(cmd));
 		pcf_registry_set_writer(l, tgid, cmd);
 	}
-	/* The daemon's own reference to this open file, taken from the task
-	 * blocked in this very write; without it, the old anchors. */
-	if (l->ref < 0 && tgid > 0) {
-		int ref = pcf_ref_take(tid, tgid);
-
-		if (ref >= 0)
-			l->ref = ref;
-		else if (!l->ref_tried)
-			pcf_debug("load %llu of %s: no reference to the open "
-				  "file (%s): holders told by path\n",
-				  (unsigned long long)l->id, l->label,
-				  strerror(-ref));
-		l->ref_tried = 1;
-	}
-	if (l->ref < 0 && tgid > 0)
+	/* A reference to this open file, taken from the task blocked in this
+	 * very write; without one, the old anchors. */
+	held = pcf_openfile_note_writer(&l->file, tid, tgid);
+	if (held < 0)
+		pcf_debug("load %llu of %s: no reference to the open file (%s): "
+			  "holders told by path\n",
+			  (unsigned long long)l->id, l->label, strerror(-held));
+	if (held <= 0 && tgid > 0)
 		pcf_registry_note_writer(l, tgid);
 }
 
@@ -721,7 +700,7 @@ static int load_commit_tx(struct pcf_load *l)
 	PQfinish(l->conn);
 	l->conn = NULL;
 	pcf_registry_drop_anchors(l);
-	pcf_ref_drop(&l->ref);
+	pcf_openfile_drop(&l->file);
 	pcf_status_record(l, "committed");
 	return 0;
 }
@@ -765,8 +744,8 @@ static void on_closer_exit(void *ctx, enum pcf_exit_kind kind, int status)
 /* Another descriptor of this open file is still open somewhere. */
 static int other_holders(struct pcf_load *l)
 {
-	if (l->ref >= 0)
-		return pcf_ref_held(l->ref, l->open_ticks, l->seen, l->nseen);
+	if (l->file.ref >= 0)
+		return pcf_openfile_held(&l->file);
 	return pcf_registry_still_held(l);
 }
 
@@ -779,7 +758,7 @@ static void close_facts(struct pcf_load *l, pid_t tid,
 	f->bytes = atomic_load(&l->bytes);
 	read_closer(l, tid, &f->closer, task);
 	if (f->closer.known)
-		remember(l->seen, &l->nseen, task->tgid);
+		pcf_openfile_note_closer(&l->file, task->tgid);
 	f->sealed = l->sealed;
 	f->commit_fsync = l->fs->opts.commit_mode == PCF_COMMIT_FSYNC;
 	f->close_wait_ms = l->fs->opts.close_wait_ms;
@@ -815,7 +794,7 @@ static int load_act(struct pcf_load *l, const struct pcf_close_facts *f,
 		atomic_store(&l->state, PCF_LOAD_CLOSING);
 		/* The last close is found: no holder to look for any more, and
 		 * an unmount need not wait for the reference. */
-		pcf_ref_drop(&l->ref);
+		pcf_openfile_drop(&l->file);
 		l->watched = task->tgid;
 		atomic_fetch_add(&l->refs, 1);
 		rc = pcf_watch_exit(task->tgid, f->close_wait_ms, on_closer_exit,

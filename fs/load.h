@@ -11,6 +11,7 @@
 
 #include "catalog.h"
 #include "closer.h"
+#include "holders.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -58,13 +59,7 @@ struct pcf_load {
 	pid_t writers[PCF_MAX_WRITERS];
 	int nwriters;
 	pid_t last_tid;
-	/* Processes that may hold the file although they started before it
-	 * was opened: the opener, writers and closers (holders.h). */
-	pid_t seen[PCF_MAX_WRITERS];
-	int nseen;
-	long long open_ticks; /* when it was opened, in ticks since boot */
-	int ref;              /* the daemon's own reference, or -1 */
-	int ref_tried;
+	struct pcf_openfile file; /* who else holds it (holders.h) */
 	int backend_pid;      /* the server process of the load's transaction
 			       * (not PQbackendPID: a pooler's key) */
 	char xid[24];         /* its transaction id, once the COPY ended */
