@@ -720,11 +720,13 @@ static int load_commit(struct pcf_load *l, pid_t tid)
 	return load_commit_tx(l);
 }
 
-/* A watched closer ended, or close_wait ran out (watch.c's thread). */
-static void on_closer_exit(void *ctx, enum pcf_exit_kind kind, int status)
+/* A watched closer ended, or close_wait ran out (watch.c's thread).
+ * Non-zero when the COMMIT failed: the closer must not exit 0. */
+static int on_closer_exit(void *ctx, enum pcf_exit_kind kind, int status)
 {
 	struct pcf_load *l = ctx;
 	const char *why;
+	int rc = 0;
 
 	pthread_mutex_lock(&l->lock);
 	if (load_state(l) == PCF_LOAD_CLOSING) {
@@ -734,11 +736,12 @@ static void on_closer_exit(void *ctx, enum pcf_exit_kind kind, int status)
 			pcf_debug("load %llu of %s: pid %d %s: committing\n",
 				  (unsigned long long)l->id, l->label,
 				  (int)l->watched, why);
-			load_commit_tx(l);
+			rc = load_commit_tx(l);
 		}
 	}
 	pthread_mutex_unlock(&l->lock);
 	load_put(l);
+	return rc;
 }
 
 /* Another descriptor of this open file is still open somewhere. */

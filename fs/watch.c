@@ -35,6 +35,9 @@
 #include <sys/eventfd.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,7 +56,13 @@ struct entry {
 	struct waiter w[MAX_WAITERS];
 	int nw;
 	int deciding;     /* decision threads still running */
-	int in_exit_stop; /* held at PTRACE_EVENT_EXIT, or at a fork */
+	int in_exit_stop; /* held: at exit_group(), at PTRACE_EVENT_EXIT, or
+			   * at a fork */
+	int starting;     /* interrupted right after the seize, to trace its
+			   * system calls from its first stop on */
+	int syscalls;     /* resumed with PTRACE_SYSCALL: stops at each call */
+	int at_exit_call; /* held at the entry of exit_group(), status 0 */
+	int fail_exit;    /* a decision failed (the COMMIT): exit 1, not 0 */
 	pid_t child;      /* a fork's new child, traced with it: let go too */
 	int detaching;    /* PTRACE_INTERRUPT sent: detach at the next stop */
 	int gone;         /* reaped, or no longer ours to trace */
@@ -69,6 +78,7 @@ struct request {
 	pcf_watch_fn fn;
 	void *ctx;
 	struct entry *entry; /* REQ_DECIDED */
+	int failed;          /* REQ_DECIDED: a decision returned non-zero */
 	int done, result;    /* REQ_WATCH: answered, 0 or -errno */
 	struct request *next;
 };
@@ -147,9 +157,10 @@ static void *decide_thread(void *arg)
 {
 	struct job *j = arg;
 	struct request *r = calloc(1, sizeof(*r));
+	int failed = 0;
 
 	for (int i = 0; i < j->n; i++)
-		j->fn[i](j->ctx[i], j->kind, j->status);
+		failed |= j->fn[i](j->ctx[i], j->kind, j->status) != 0;
 	if (!r) {
 		/* Cannot tell the watcher: it lets the process go at stop. */
 		pcf_err("out of memory ending a watch\n");
@@ -158,6 +169,7 @@ static void *decide_thread(void *arg)
 	}
 	r->kind = REQ_DECIDED;
 	r->entry = j->entry;
+	r->failed = failed;
 	free(j);
 	submit(r); /* the watcher frees r */
 	return NULL;
@@ -198,7 +210,7 @@ static void dispatch(struct entry *e, enum pcf_exit_kind kind, int status,
 		 * wrong outcome). */
 		e->deciding--;
 		for (int i = 0; i < j->n; i++)
-			j->fn[i](j->ctx[i], kind, status);
+			e->fail_exit |= j->fn[i](j->ctx[i], kind, status) != 0;
 		free(j);
 	}
 	pthread_attr_destroy(&attr);
@@ -234,8 +246,49 @@ static void let_child_go(struct entry *e)
 	e->child = 0;
 }
 
+/*
+ * Held at the entry of exit_group(0) and the COMMIT failed: make it
+ * exit_group(1), so that the parent sees the failure. The argument is
+ * rewritten in the tracee's registers before the call runs; where that is
+ * not written for the processor, SIGKILL stands in for the failure.
+ */
+static void fail_the_exit(struct entry *e)
+{
+#if defined(__x86_64__)
+	struct user_regs_struct regs;
+
+	if (ptrace(PTRACE_GETREGS, e->pid, NULL, &regs) == 0) {
+		regs.rdi = 1;
+		if (ptrace(PTRACE_SETREGS, e->pid, NULL, &regs) == 0)
+			return;
+	}
+#elif defined(__aarch64__)
+	struct user_regs_struct regs;
+	struct iovec iov = { &regs, sizeof(regs) };
+
+	if (ptrace(PTRACE_GETREGSET, e->pid, (void *)1 /* NT_PRSTATUS */,
+		   &iov) == 0) {
+		regs.regs[0] = 1;
+		if (ptrace(PTRACE_SETREGSET, e->pid, (void *)1, &iov) == 0)
+			return;
+	}
+#endif
+	kill(e->pid, SIGKILL);
+}
+
+/* Resumes a stopped tracee, tracing its system calls while a decision may
+ * still need to hold it at its exit_group(). */
+static void resume(struct entry *e, int sig)
+{
+	int req = e->syscalls && !e->detaching ? PTRACE_SYSCALL : PTRACE_CONT;
+
+	ptrace(req, e->pid, NULL, (void *)(intptr_t)sig);
+}
+
 static void let_go(struct entry *e, int sig)
 {
+	if (e->at_exit_call && e->fail_exit)
+		fail_the_exit(e);
 	if (e->child > 0)
 		let_child_go(e);
 	if (ptrace(PTRACE_DETACH, e->pid, NULL, (void *)(intptr_t)sig) != 0 &&
@@ -296,16 +349,41 @@ static void collect(struct entry *e)
 				   sig == SIGTTIN || sig == SIGTTOU) {
 				ptrace(PTRACE_LISTEN, e->pid, NULL, NULL);
 			} else {
-				ptrace(PTRACE_CONT, e->pid, NULL, NULL);
+				if (e->starting) {
+					e->starting = 0;
+					e->syscalls = 1;
+				}
+				resume(e, 0);
 			}
+			continue;
+		}
+		if (sig == (SIGTRAP | 0x80)) {
+			/* A system call stop: exit_group() is where the exit
+			 * status is still the process's to change. */
+			struct __ptrace_syscall_info info;
+
+			if (e->detaching) {
+				let_go(e, 0);
+				continue;
+			}
+			if (ptrace(PTRACE_GET_SYSCALL_INFO, e->pid,
+				   (void *)sizeof(info), &info) > 0 &&
+			    info.op == PTRACE_SYSCALL_INFO_ENTRY &&
+			    info.entry.nr == SYS_exit_group && undecided(e)) {
+				e->in_exit_stop = 1;
+				e->at_exit_call = 1;
+				dispatch(e, PCF_EXIT_STATUS,
+					 (int)(info.entry.args[0] & 0xff) << 8, 0);
+				return; /* held until every waiter is decided */
+			}
+			resume(e, 0);
 			continue;
 		}
 		/* A signal on its way to the process: deliver it. */
 		if (e->detaching)
 			let_go(e, sig);
 		else
-			ptrace(PTRACE_CONT, e->pid, NULL,
-			       (void *)(intptr_t)sig);
+			resume(e, sig);
 	}
 }
 
@@ -340,7 +418,8 @@ static int add_watch(const struct request *r)
 		if (ptrace(PTRACE_SEIZE, r->pid, NULL,
 			   (void *)(intptr_t)(PTRACE_O_TRACEEXIT |
 					      PTRACE_O_TRACEFORK |
-					      PTRACE_O_TRACEVFORK)) != 0)
+					      PTRACE_O_TRACEVFORK |
+					      PTRACE_O_TRACESYSGOOD)) != 0)
 			return -errno;
 		e = calloc(1, sizeof(*e));
 		if (!e) {
@@ -348,6 +427,9 @@ static int add_watch(const struct request *r)
 			return -ENOMEM;
 		}
 		e->pid = r->pid;
+		/* Stopped at once (it is inside its close(): the stop comes
+		 * as that returns) to trace its system calls from there. */
+		e->starting = ptrace(PTRACE_INTERRUPT, r->pid, NULL, NULL) == 0;
 		e->next = w.entries;
 		w.entries = e;
 	}
@@ -404,6 +486,7 @@ static void stop_all(void)
 			if (q->kind == REQ_DECIDED) {
 				*p = q->next;
 				q->entry->deciding--;
+				q->entry->fail_exit |= q->failed;
 				free(q);
 			} else {
 				p = &q->next;
@@ -476,6 +559,7 @@ static void *watcher(void *arg)
 
 			if (q->kind == REQ_DECIDED) {
 				q->entry->deciding--;
+				q->entry->fail_exit |= q->failed;
 				free(q);
 			} else if (q->kind == REQ_STOP) {
 				stop = 1;

@@ -7,7 +7,11 @@
  * committed by the time its parent's wait() returns. ptrace gives exactly
  * that: PTRACE_SEIZE with PTRACE_O_TRACEEXIT stops the process at the
  * start of its exit with its exit status readable, before any file is
- * closed and before its parent is told; it goes on once detached. A
+ * closed and before its parent is told; it goes on once detached. Better
+ * still, its system calls are traced from its close on, so that it is held
+ * at the entry of exit_group(), where its status is still an argument: a
+ * COMMIT that fails there (its answer lost, the server gone) turns exit 0
+ * into exit 1. A
  * process that closes and runs on (a shell after a redirected builtin)
  * counts as done with the file when it starts another process: the fork
  * stops it, and its new child, until the load is decided, so the next
@@ -34,8 +38,10 @@
 /* Called once per watch, from a decision thread, while the process is held
  * at its exit (kind PCF_EXIT_STATUS), or runs on (PCF_EXIT_RUNNING: wait_ms
  * passed), or was lost (PCF_EXIT_LOST: unmount, or a ptrace error).
- * status is waitpid-style. The process is let go when fn returns. */
-typedef void (*pcf_watch_fn)(void *ctx, enum pcf_exit_kind kind, int status);
+ * status is waitpid-style. The process is let go when fn returns; a
+ * non-zero return says the decision failed (the COMMIT did), and a process
+ * held at the entry of exit_group(0) then exits 1 instead. */
+typedef int (*pcf_watch_fn)(void *ctx, enum pcf_exit_kind kind, int status);
 
 void pcf_watch_block_sigchld(void);
 int pcf_watch_start(void);

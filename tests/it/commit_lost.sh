@@ -139,10 +139,10 @@ test_lost_commit_answer_with_the_server_unreachable_is_unknown() {
 			[ "$(proxy_state cuts)" -gt "$cuts" ] ||
 				fail "$w, $after: the proxy did not cut the load's connection"
 			if [ "$w" = cp ]; then
-				# The COMMIT waits for cp's exit (README, Commit on
-				# close): its status is decided by then, and only the
-				# history can tell. A known gap.
-				expect_eq "$RC" 0 "$w, $after: $w's exit came first ($OUT)"
+				# The COMMIT waits for cp at its exit_group(0), whose
+				# status becomes 1 (README, Commit on close); cp itself
+				# closed without an error, so it prints nothing.
+				expect_eq "$RC" 1 "$w, $after: cp exits 1 ($OUT)"
 			else
 				expect_eq "$RC" 1 "$w, $after: $w exits 1 (output: $OUT)"
 				expect_match "$OUT" "Remote I/O error" \
@@ -174,8 +174,7 @@ test_lost_commit_answer_of_a_rolled_back_load_is_failure() {
 		expect_eq "$(proxy_state cuts)" $((cuts + 1)) \
 			"$w: the proxy cut the load's connection at its COMMIT"
 		expect_eq "$(rows)" 0 "$w: the server rolled back"
-		# cp: its exit came before the COMMIT (a known gap, in README).
-		[ "$w" = cp ] || expect_eq "$RC" 1 "$w exits 1 (output: $OUT)"
+		expect_eq "$RC" 1 "$w exits 1 (output: $OUT)"
 		h=$(last_history public.v)
 		expect_match "$h" "outcome=failed" "$w: history says failed"
 		expect_match "$h" "(^| )rows=0( |$)" "$w: history rows"
