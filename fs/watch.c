@@ -56,7 +56,7 @@ struct entry {
 	struct waiter w[MAX_WAITERS];
 	int nw;
 	int deciding;     /* decision threads still running */
-	int in_exit_stop; /* held: at exit_group(), at PTRACE_EVENT_EXIT, or
+	int held; /* held: at exit_group(), at PTRACE_EVENT_EXIT, or
 			   * at a fork */
 	int starting;     /* interrupted right after the seize, to trace its
 			   * system calls from its first stop on */
@@ -329,7 +329,7 @@ static void collect(struct entry *e)
 			unsigned long msg = 0;
 
 			ptrace(PTRACE_GETEVENTMSG, e->pid, NULL, &msg);
-			e->in_exit_stop = 1;
+			e->held = 1;
 			dispatch(e, PCF_EXIT_STATUS, (int)msg, 0);
 			return; /* held until every waiter is decided */
 		}
@@ -338,7 +338,7 @@ static void collect(struct entry *e)
 
 			ptrace(PTRACE_GETEVENTMSG, e->pid, NULL, &msg);
 			e->child = (pid_t)msg;
-			e->in_exit_stop = 1; /* and its child: until decided */
+			e->held = 1; /* and its child: until decided */
 			dispatch(e, PCF_EXIT_FORKED, 0, 0);
 			return;
 		}
@@ -370,7 +370,7 @@ static void collect(struct entry *e)
 				   (void *)sizeof(info), &info) > 0 &&
 			    info.op == PTRACE_SYSCALL_INFO_ENTRY &&
 			    info.entry.nr == SYS_exit_group && undecided(e)) {
-				e->in_exit_stop = 1;
+				e->held = 1;
 				e->at_exit_call = 1;
 				dispatch(e, PCF_EXIT_STATUS,
 					 (int)(info.entry.args[0] & 0xff) << 8, 0);
@@ -392,7 +392,7 @@ static void settle(struct entry *e)
 {
 	if (e->gone || e->deciding || undecided(e))
 		return;
-	if (e->in_exit_stop) {
+	if (e->held) {
 		let_go(e, 0);
 	} else if (!e->detaching) {
 		e->detaching = 1;
@@ -433,7 +433,7 @@ static int add_watch(const struct request *r)
 		e->next = w.entries;
 		w.entries = e;
 	}
-	if (e->nw == MAX_WAITERS || e->in_exit_stop)
+	if (e->nw == MAX_WAITERS || e->held)
 		return -EBUSY;
 	e->detaching = 0; /* an interrupt on its way: resume, not detach */
 	wt = &e->w[e->nw++];
@@ -497,7 +497,7 @@ static void stop_all(void)
 	for (struct entry *e = w.entries; e; e = e->next) {
 		if (e->gone)
 			continue;
-		if (e->in_exit_stop) {
+		if (e->held) {
 			let_go(e, 0);
 			continue;
 		}
@@ -579,7 +579,7 @@ static void *watcher(void *arg)
 		}
 		for (struct entry *e = w.entries; e; e = e->next) {
 			collect(e);
-			if (!e->gone && !e->in_exit_stop)
+			if (!e->gone && !e->held)
 				dispatch(e, PCF_EXIT_RUNNING, 0, 1);
 			settle(e);
 		}
