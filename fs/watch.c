@@ -360,7 +360,8 @@ static void collect(struct entry *e)
 		if (sig == (SIGTRAP | 0x80)) {
 			/* A system call stop: exit_group() is where the exit
 			 * status is still the process's to change. */
-			struct __ptrace_syscall_info info;
+			/* Zeroed: valgrind cannot see the kernel fill it. */
+			struct __ptrace_syscall_info info = { 0 };
 
 			if (e->detaching) {
 				let_go(e, 0);
