@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 /* Makes a libpq message fit on one line of the status files and the log:
@@ -55,10 +56,12 @@ static int connect_errno(PGconn *c)
 	    strstr(m, "authentication failed") ||
 	    strstr(m, "permission denied"))
 		return EACCES;
-	if (strstr(m, "timeout expired"))
+	if (strstr(m, "timeout expired") || strstr(m, "timed out"))
 		return ETIMEDOUT;
 	if (strstr(m, "does not exist"))
 		return ENOENT; /* database or role */
+	if (strstr(m, "Too many open files"))
+		return EMFILE; /* the daemon's own descriptor limit */
 	if (strstr(m, "too many clients") ||
 	    strstr(m, "remaining connection slots"))
 		return EAGAIN;
@@ -70,7 +73,7 @@ static int connect_errno(PGconn *c)
 
 PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e)
 {
-	const char *keys[6], *vals[6];
+	const char *keys[12], *vals[12];
 	char timeout[16];
 	int n = 0;
 	PGconn *c;
@@ -80,6 +83,15 @@ PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e)
 	keys[n] = "fallback_application_name", vals[n++] = "pgcopyfs";
 	if (o->connect_timeout < 0 && !getenv("PGCONNECT_TIMEOUT"))
 		keys[n] = "connect_timeout", vals[n++] = "10";
+	/* A dead network path must be noticed (issue "never hang"): TCP
+	 * keepalives while waiting for an answer, TCP_USER_TIMEOUT while data
+	 * waits to be acknowledged. Unix sockets ignore both. */
+	keys[n] = "keepalives", vals[n++] = "1";
+	keys[n] = "keepalives_idle", vals[n++] = PCF_STR(PCF_KEEPALIVE_IDLE_S);
+	keys[n] = "keepalives_interval",
+	vals[n++] = PCF_STR(PCF_KEEPALIVE_INTERVAL_S);
+	keys[n] = "keepalives_count", vals[n++] = PCF_STR(PCF_KEEPALIVE_COUNT);
+	keys[n] = "tcp_user_timeout", vals[n++] = PCF_STR(PCF_TCP_USER_TIMEOUT_MS);
 	keys[n] = "dbname", vals[n++] = o->conninfo ? o->conninfo : "";
 	if (o->connect_timeout > 0) {
 		snprintf(timeout, sizeof(timeout), "%d", o->connect_timeout);
@@ -90,8 +102,18 @@ PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e)
 	c = PQconnectdbParams(keys, vals, 1);
 	if (c && PQstatus(c) == CONNECTION_OK)
 		return c;
-	pcf_error_set(e, connect_errno(c), "%s",
-		      c ? PQerrorMessage(c) : "out of memory");
+	if (c && connect_errno(c) == EMFILE) {
+		struct rlimit r = { 0 };
+
+		getrlimit(RLIMIT_NOFILE, &r);
+		pcf_error_set(e, EMFILE,
+			      "the daemon has all the open files its limit "
+			      "allows (%llu): %s",
+			      (unsigned long long)r.rlim_cur, PQerrorMessage(c));
+	} else {
+		pcf_error_set(e, connect_errno(c), "%s",
+			      c ? PQerrorMessage(c) : "out of memory");
+	}
 	PQfinish(c);
 	return NULL;
 }
@@ -172,6 +194,10 @@ void pcf_error_from_result(struct pcf_error *e, PGconn *c, const PGresult *r)
 		snprintf(e->message, sizeof(e->message), "%s",
 			 *m ? m : "the server connection failed");
 		one_line(e->message);
+		/* A stalled path, given up on by TCP_USER_TIMEOUT or
+		 * keepalives: libpq only says so in words. */
+		if (strstr(e->message, "timed out"))
+			e->err = ETIMEDOUT;
 		return;
 	}
 	static const struct {

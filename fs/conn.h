@@ -31,6 +31,20 @@ PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e);
  * memory, not the daemon's.
  */
 #define PCF_SEND_BUFFER (4 << 20)
+
+/*
+ * TCP defaults for every connection, unless CONNINFO sets them: a path
+ * that stalls while a load waits for an answer is given up on after
+ * idle + interval * count = 25 s of silence (keepalives); one that stalls
+ * while data is unacknowledged, after 20 s (TCP_USER_TIMEOUT). The load
+ * then fails with ETIMEDOUT. README "What never hangs" states the bounds.
+ */
+#define PCF_KEEPALIVE_IDLE_S 10
+#define PCF_KEEPALIVE_INTERVAL_S 5
+#define PCF_KEEPALIVE_COUNT 3
+#define PCF_TCP_USER_TIMEOUT_MS 20000
+#define PCF_XSTR_(x) #x
+#define PCF_STR(x) PCF_XSTR_(x)
 void pcf_conn_widen_send_buffer(PGconn *c);
 
 /*

@@ -15,15 +15,19 @@
 
 #include <limits.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Writers blocked on a slow server each hold a thread; ls needs one more. */
-#define DEFAULT_MAX_THREADS 64
-#define PCF_XSTR(x) #x
-#define PCF_STR(x) PCF_XSTR(x)
+/*
+ * A request waiting on the server (a lock, a slow COPY) keeps its worker
+ * thread, so the pool grows instead: one more worker whenever all are busy,
+ * idle ones beyond -o max_idle_threads end. The cap is only there to stop a
+ * runaway; a thread's stack is virtual memory until used.
+ */
+#define DEFAULT_MAX_THREADS 10000
 
 /* Escapes ',' and '\' so a value survives libfuse's -o list parsing. */
 static void add_mount_option(struct fuse_args *args, const char *name,
@@ -39,6 +43,22 @@ static void add_mount_option(struct fuse_args *args, const char *name,
 	}
 	buf[n] = '\0';
 	fuse_opt_add_arg(args, buf);
+}
+
+/*
+ * Every open table file holds a server connection: take all the descriptors
+ * the hard limit allows, so the soft default (1024) does not cap the loads.
+ * At the real limit an open fails with EMFILE (conn.c).
+ */
+static void raise_nofile_limit(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &r) != 0)
+			pcf_warn("cannot raise the open files limit: %m\n");
+	}
 }
 
 int main(int argc, char *argv[])
@@ -90,6 +110,7 @@ int main(int argc, char *argv[])
 		goto out_cmd;
 	}
 	pcf_log_init(cmd.debug);
+	raise_nofile_limit();
 	fs.mountpoint = realpath(cmd.mountpoint, NULL);
 	if (!fs.mountpoint) {
 		fprintf(stderr, "pgcopyfs: bad mount point '%s': %m\n",
