@@ -1,21 +1,37 @@
 /*
  * catalog.c - the tree the mount shows, read from pg_class.
  *
- * The daemon keeps one connection of its own for this; loads never use it,
- * so a slow COPY cannot hold up ls. The snapshot is replaced whole under
- * the lock; lookups copy out what they need.
+ * Who waits for whom:
+ *
+ *   ls, stat, open  --take a reference-->  current snapshot (immutable)
+ *        |  stale or name missing: ask for a refresh, wait <= REFRESH_WAIT_MS
+ *        v
+ *   refresher thread --its own connection--> server; swaps in the new
+ *                                            snapshot under c->lock
+ *
+ * c->lock guards only the pointer and the refresh counters: it is never
+ * held across a round trip, so a stalled server, a pooler with every slot
+ * taken or a 20,000-table read cannot hold up a lookup for longer than
+ * REFRESH_WAIT_MS; after that the last good snapshot answers. Loads never
+ * use the catalog connection.
  */
 #include "catalog.h"
 
 #include "log.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CATALOG_TTL_MS 1000
 #define RECONNECT_BACKOFF_MS 1000
+/* The longest a lookup waits for a refresh before the old snapshot
+ * answers. */
+#define REFRESH_WAIT_MS 50
+/* How long a question on the monitor connection may take. */
+#define MONITOR_WAIT_MS 200
 
 static const char catalog_sql[] =
 	"SELECT n.nspname, c.relname, c.relkind,"
@@ -49,7 +65,7 @@ static char *escaped(const char *name, const char *suffix)
 	return strdup(buf);
 }
 
-static void free_snapshot(struct pcf_table *t, size_t nt, char **s, size_t ns)
+static void free_parts(struct pcf_table *t, size_t nt, char **s, size_t ns)
 {
 	for (size_t i = 0; i < nt; i++) {
 		free(t[i].schema);
@@ -76,36 +92,48 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Makes sure c->conn is usable; reconnects at most once a second. */
-static int catalog_connect(struct pcf_catalog *c, struct pcf_error *e)
+static void snapshot_put(struct pcf_snapshot *sn)
 {
-	if (c->conn && PQstatus(c->conn) == CONNECTION_OK)
+	if (sn && atomic_fetch_sub(&sn->refs, 1) == 1) {
+		free_parts(sn->tables, sn->ntables, sn->schemas, sn->nschemas);
+		free(sn);
+	}
+}
+
+/* Makes sure *conn is usable; reconnects at most once a second. */
+static int connect_backoff(const struct pcf_options *o, PGconn **conn,
+			   struct timespec *failed, struct pcf_error *e)
+{
+	if (*conn && PQstatus(*conn) == CONNECTION_OK)
 		return 0;
-	if (c->failed.tv_sec && ms_since(&c->failed) < RECONNECT_BACKOFF_MS) {
+	if (failed->tv_sec && ms_since(failed) < RECONNECT_BACKOFF_MS) {
 		pcf_error_set(e, ECONNREFUSED, "server unreachable (retrying)");
 		return -ECONNREFUSED;
 	}
-	PQfinish(c->conn);
-	c->conn = pcf_connect(c->opts, e);
-	if (!c->conn) {
-		clock_gettime(CLOCK_MONOTONIC, &c->failed);
+	PQfinish(*conn);
+	*conn = pcf_connect(o, e);
+	if (!*conn) {
+		clock_gettime(CLOCK_MONOTONIC, failed);
 		return -e->err;
 	}
-	c->failed.tv_sec = 0;
+	failed->tv_sec = 0;
 	return 0;
 }
 
-/* Reads the tree into a new snapshot. Needs the lock; reports nothing. */
-static int catalog_fetch(struct pcf_catalog *c, struct pcf_error *e)
+/* Reads the tree into a new snapshot, on the catalog connection (the
+ * refresher's, or main's before it starts). Takes no lock. */
+static int catalog_fetch(struct pcf_catalog *c, struct pcf_snapshot **out,
+			 struct pcf_error *e)
 {
 	PGresult *r = NULL;
 	struct pcf_table *t = NULL;
+	struct pcf_snapshot *sn;
 	char **s = NULL;
 	size_t nt = 0, ns = 0;
 	int rows, rc;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		rc = catalog_connect(c, e);
+		rc = connect_backoff(c->opts, &c->conn, &c->failed, e);
 		if (rc)
 			return rc;
 		r = PQexec(c->conn, catalog_sql);
@@ -150,6 +178,7 @@ static int catalog_fetch(struct pcf_catalog *c, struct pcf_error *e)
 		x->can_truncate = PQgetvalue(r, i, 4)[0] == 't';
 	}
 	PQclear(r);
+	r = NULL;
 	qsort(t, nt, sizeof(*t), table_cmp);
 	qsort(s, ns, sizeof(*s), str_cmp);
 	/* Drop duplicate schema names left by unordered rows. */
@@ -162,44 +191,148 @@ static int catalog_fetch(struct pcf_catalog *c, struct pcf_error *e)
 		s[w++] = s[i];
 	}
 	ns = w;
-	free_snapshot(c->tables, c->ntables, c->schemas, c->nschemas);
-	c->tables = t;
-	c->ntables = nt;
-	c->schemas = s;
-	c->nschemas = ns;
-	clock_gettime(CLOCK_MONOTONIC, &c->fetched);
+	if (!(sn = calloc(1, sizeof(*sn))))
+		goto nomem;
+	atomic_init(&sn->refs, 1);
+	sn->tables = t;
+	sn->ntables = nt;
+	sn->schemas = s;
+	sn->nschemas = ns;
+	clock_gettime(CLOCK_MONOTONIC, &sn->fetched);
+	*out = sn;
 	return 0;
 nomem:
 	PQclear(r);
-	free_snapshot(t, nt, s, ns);
+	free_parts(t, nt, s, ns);
 	pcf_error_set(e, ENOMEM, "out of memory reading the catalog");
 	return -ENOMEM;
 }
 
-/* Refreshes a stale snapshot; on failure keeps the old one and logs. */
-static void catalog_refresh(struct pcf_catalog *c, int force)
+/* The refresher: one fetch per batch of requests, never under c->lock. */
+static void *refresher_main(void *arg)
 {
-	struct pcf_error e;
+	struct pcf_catalog *c = arg;
 
-	if (!force && ms_since(&c->fetched) < CATALOG_TTL_MS)
-		return;
-	if (catalog_fetch(c, &e) != 0)
-		pcf_warn("cannot refresh the table list: %s\n", e.message);
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop) {
+		struct pcf_snapshot *sn = NULL, *old = NULL;
+		struct pcf_error e;
+		unsigned long gen;
+		int rc;
+
+		if (c->requested <= c->done) {
+			pthread_cond_wait(&c->cond, &c->lock);
+			continue;
+		}
+		gen = c->started = c->requested;
+		pthread_mutex_unlock(&c->lock);
+		rc = catalog_fetch(c, &sn, &e);
+		if (rc)
+			pcf_warn("cannot refresh the table list: %s\n",
+				 e.message);
+		pthread_mutex_lock(&c->lock);
+		if (rc == 0) {
+			old = c->cur;
+			c->cur = sn;
+			c->refresh_failed.tv_sec = 0;
+		} else {
+			clock_gettime(CLOCK_MONOTONIC, &c->refresh_failed);
+		}
+		c->done = gen;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+		snapshot_put(old);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/*
+ * The snapshot to answer from, with a reference the caller drops. One
+ * older than max_age_ms (0: any) is refreshed first, waiting at most
+ * REFRESH_WAIT_MS, and not at all for a second after a refresh failed (the
+ * server is away: the last read answers).
+ */
+static struct pcf_snapshot *snapshot_get(struct pcf_catalog *c,
+					 long max_age_ms)
+{
+	struct pcf_snapshot *sn;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->running && ms_since(&c->cur->fetched) >= max_age_ms) {
+		unsigned long want = c->started + 1;
+		int wait = !c->refresh_failed.tv_sec ||
+			   ms_since(&c->refresh_failed) >= RECONNECT_BACKOFF_MS;
+		struct timespec until;
+
+		if (c->requested < want) {
+			c->requested = want;
+			pthread_cond_broadcast(&c->cond);
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += REFRESH_WAIT_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (wait && c->done < want && !c->stop)
+			if (pthread_cond_timedwait(&c->cond, &c->lock,
+						   &until) == ETIMEDOUT)
+				break;
+	}
+	sn = c->cur;
+	atomic_fetch_add(&sn->refs, 1);
+	pthread_mutex_unlock(&c->lock);
+	return sn;
 }
 
 int pcf_catalog_open(struct pcf_catalog *c, const struct pcf_options *o,
 		     struct pcf_error *e)
 {
+	int rc;
+
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->mon_lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
 	c->opts = o;
-	return catalog_fetch(c, e);
+	rc = catalog_fetch(c, &c->cur, e);
+	return rc;
+}
+
+int pcf_catalog_start(struct pcf_catalog *c)
+{
+	if (pthread_create(&c->thread, NULL, refresher_main, c) != 0)
+		return -1;
+	pthread_mutex_lock(&c->lock);
+	c->running = 1;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+void pcf_catalog_stop(struct pcf_catalog *c)
+{
+	int running;
+
+	pthread_mutex_lock(&c->lock);
+	running = c->running;
+	c->running = 0;
+	c->stop = 1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	if (running)
+		pthread_join(c->thread, NULL);
 }
 
 void pcf_catalog_close(struct pcf_catalog *c)
 {
-	free_snapshot(c->tables, c->ntables, c->schemas, c->nschemas);
+	pcf_catalog_stop(c);
+	snapshot_put(c->cur);
 	PQfinish(c->conn);
+	PQfinish(c->mon);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->mon_lock);
 	pthread_mutex_destroy(&c->lock);
 	memset(c, 0, sizeof(*c));
 }
@@ -208,58 +341,97 @@ void pcf_catalog_describe(struct pcf_catalog *c, char *out, size_t len)
 {
 	const char *host, *port;
 
-	pthread_mutex_lock(&c->lock);
+	/* Before the refresher starts: main owns the connection. */
 	host = PQhost(c->conn);
 	port = PQport(c->conn);
 	snprintf(out, len, "%s@%s:%s/%s", PQuser(c->conn),
 		 host && *host ? host : "localhost", port && *port ? port : "",
 		 PQdb(c->conn));
-	pthread_mutex_unlock(&c->lock);
 }
 
-static const struct pcf_table *find_table(struct pcf_catalog *c,
+static const struct pcf_table *find_table(const struct pcf_snapshot *sn,
 					  const char *schema_file,
 					  const char *file)
 {
 	struct pcf_table key = { .schema_file = (char *)schema_file,
 				 .file = (char *)file };
 
-	return bsearch(&key, c->tables, c->ntables, sizeof(key), table_cmp);
+	return bsearch(&key, sn->tables, sn->ntables, sizeof(key), table_cmp);
 }
 
-static int find_schema(struct pcf_catalog *c, const char *schema_file)
+static int find_schema(const struct pcf_snapshot *sn, const char *schema_file)
 {
-	return bsearch(&schema_file, c->schemas, c->nschemas, sizeof(char *),
+	return bsearch(&schema_file, sn->schemas, sn->nschemas, sizeof(char *),
 		       str_cmp) != NULL;
+}
+
+static int monitor_ask(struct pcf_catalog *c, const char *sql, int nparams,
+		       const char *const *params, long wait_ms);
+
+/*
+ * A name missing from the snapshot: is it there now (a table created a
+ * moment ago)? One indexed question instead of re-reading the whole tree,
+ * so a stat of a missing name costs about what a found one does: 1 yes,
+ * 0 no, -1 unknown (then the caller re-reads the tree).
+ */
+static int probe(struct pcf_catalog *c, const char *schema_file,
+		 const char *file)
+{
+	char schema[1024], table[1024];
+	const char *params[2] = { schema, table };
+	size_t flen;
+
+	if (pcf_name_unescape(schema_file, strlen(schema_file), schema,
+			      sizeof(schema)) < 0)
+		return 0;
+	int rows;
+
+	if (!file) {
+		rows = monitor_ask(c,
+				   "SELECT 1 FROM pg_catalog.pg_namespace"
+				   " WHERE nspname = $1",
+				   1, params, REFRESH_WAIT_MS);
+		return rows < 0 ? -1 : rows > 0;
+	}
+	flen = strlen(file);
+	if (flen <= 4 || pcf_name_unescape(file, flen - 4, table,
+					   sizeof(table)) < 0)
+		return 0;
+	rows = monitor_ask(c,
+			       "SELECT 1 FROM pg_catalog.pg_class c"
+			       " JOIN pg_catalog.pg_namespace n"
+			       "  ON n.oid = c.relnamespace"
+			       " WHERE n.nspname = $1 AND c.relname = $2"
+			       "  AND c.relkind IN ('r', 'p')",
+			       2, params, REFRESH_WAIT_MS);
+	return rows < 0 ? -1 : rows > 0;
 }
 
 int pcf_catalog_has_schema(struct pcf_catalog *c, const char *schema_file)
 {
-	int found;
+	struct pcf_snapshot *sn = snapshot_get(c, CATALOG_TTL_MS);
+	int found = find_schema(sn, schema_file);
 
-	pthread_mutex_lock(&c->lock);
-	catalog_refresh(c, 0);
-	found = find_schema(c, schema_file);
-	if (!found) {
-		catalog_refresh(c, 1);
-		found = find_schema(c, schema_file);
+	if (!found && c->running && probe(c, schema_file, NULL) != 0) {
+		snapshot_put(sn);
+		sn = snapshot_get(c, 0);
+		found = find_schema(sn, schema_file);
 	}
-	pthread_mutex_unlock(&c->lock);
+	snapshot_put(sn);
 	return found ? 0 : -ENOENT;
 }
 
 int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
 		       const char *file, int fresh, struct pcf_table_info *info)
 {
-	const struct pcf_table *t;
+	struct pcf_snapshot *sn = snapshot_get(c, CATALOG_TTL_MS);
+	const struct pcf_table *t = find_table(sn, schema_file, file);
 	int rc = 0;
 
-	pthread_mutex_lock(&c->lock);
-	catalog_refresh(c, 0);
-	t = find_table(c, schema_file, file);
-	if (!t && fresh) {
-		catalog_refresh(c, 1);
-		t = find_table(c, schema_file, file);
+	if (!t && fresh && c->running && probe(c, schema_file, file) != 0) {
+		snapshot_put(sn);
+		sn = snapshot_get(c, 0);
+		t = find_table(sn, schema_file, file);
 	}
 	if (!t) {
 		rc = -ENOENT;
@@ -274,7 +446,7 @@ int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
 			rc = -ENOMEM;
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
+	snapshot_put(sn);
 	return rc;
 }
 
@@ -288,49 +460,99 @@ void pcf_table_info_free(struct pcf_table_info *info)
 int pcf_catalog_list(struct pcf_catalog *c, const char *schema_file,
 		     pcf_fill_fn fill, void *ctx)
 {
+	struct pcf_snapshot *sn = snapshot_get(c, CATALOG_TTL_MS);
 	int rc = 0;
 
-	pthread_mutex_lock(&c->lock);
-	catalog_refresh(c, 0);
 	if (!schema_file) {
-		for (size_t i = 0; i < c->nschemas; i++)
-			if (fill(ctx, c->schemas[i]))
+		for (size_t i = 0; i < sn->nschemas; i++)
+			if (fill(ctx, sn->schemas[i]))
 				break;
-	} else if (!find_schema(c, schema_file)) {
+	} else if (!find_schema(sn, schema_file)) {
 		rc = -ENOENT;
 	} else {
-		for (size_t i = 0; i < c->ntables; i++) {
-			const struct pcf_table *t = &c->tables[i];
+		for (size_t i = 0; i < sn->ntables; i++) {
+			const struct pcf_table *t = &sn->tables[i];
 
 			if (strcmp(t->schema_file, schema_file) == 0 &&
 			    fill(ctx, t->file))
 				break;
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
+	snapshot_put(sn);
 	return rc;
+}
+
+/*
+ * One question on the monitor connection, never the catalog's, waiting at
+ * most wait_ms: a pooler with every slot taken or a stalled server makes
+ * the answer unknown (-1), and the caller goes on without it. Callers take
+ * turns; one that finds the monitor busy gets -1 at once. Else the number
+ * of rows.
+ */
+static int monitor_ask(struct pcf_catalog *c, const char *sql, int nparams,
+		       const char *const *params, long wait_ms)
+{
+	struct pcf_error e;
+	PGresult *r;
+	int rows = -1, gave_up = 0;
+	struct timespec t0;
+
+	if (pthread_mutex_trylock(&c->mon_lock) != 0)
+		return -1;
+	if (connect_backoff(c->opts, &c->mon, &c->mon_failed, &e) != 0)
+		goto out;
+	PQsetnonblocking(c->mon, 1);
+	if (!PQsendQueryParams(c->mon, sql, nparams, NULL, params, NULL, NULL,
+			       0)) {
+		gave_up = 1;
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pfd = { .fd = PQsocket(c->mon),
+				      .events = POLLIN };
+		long left = wait_ms - ms_since(&t0);
+
+		if (PQflush(c->mon) == 1)
+			pfd.events |= POLLOUT;
+		if (!PQconsumeInput(c->mon)) {
+			gave_up = 1;
+			break;
+		}
+		if (!PQisBusy(c->mon)) {
+			while ((r = PQgetResult(c->mon)) != NULL) {
+				if (PQresultStatus(r) == PGRES_TUPLES_OK)
+					rows = PQntuples(r);
+				PQclear(r);
+			}
+			break;
+		}
+		if (left <= 0) {
+			gave_up = 1;
+			break;
+		}
+		poll(&pfd, 1, (int)left);
+	}
+out:
+	if (gave_up) {
+		/* Its answer would come into a later question: start over. */
+		PQfinish(c->mon);
+		c->mon = NULL;
+		clock_gettime(CLOCK_MONOTONIC, &c->mon_failed);
+	}
+	pthread_mutex_unlock(&c->mon_lock);
+	return rows;
 }
 
 int pcf_catalog_backend_failed(struct pcf_catalog *c, int pid)
 {
 	char pidtext[16];
 	const char *params[1] = { pidtext };
-	struct pcf_error e;
-	PGresult *r;
-	int failed = 0;
 
 	snprintf(pidtext, sizeof(pidtext), "%d", pid);
-	pthread_mutex_lock(&c->lock);
-	if (catalog_connect(c, &e) == 0) {
-		r = PQexecParams(c->conn,
-				 "SELECT 1 FROM pg_catalog.pg_stat_activity"
-				 " WHERE pid = $1::int"
-				 " AND state = 'idle in transaction (aborted)'",
-				 1, NULL, params, NULL, NULL, 0);
-		failed = PQresultStatus(r) == PGRES_TUPLES_OK &&
-			 PQntuples(r) == 1;
-		PQclear(r);
-	}
-	pthread_mutex_unlock(&c->lock);
-	return failed;
+	return monitor_ask(c,
+			   "SELECT 1 FROM pg_catalog.pg_stat_activity"
+			   " WHERE pid = $1::int"
+			   " AND state = 'idle in transaction (aborted)'",
+			   1, params, MONITOR_WAIT_MS) == 1;
 }

@@ -1,7 +1,9 @@
 /*
  * catalog.h - the tree of schemas and tables, from the daemon's own
  * catalog connection, refreshed when it is older than a second or when a
- * name is missing from it.
+ * missing name turns out to exist (one indexed question on the monitor
+ * connection); lookups wait at most 50 ms for a refresh, then the last good
+ * read answers.
  */
 #ifndef PCF_CATALOG_H
 #define PCF_CATALOG_H
@@ -9,6 +11,7 @@
 #include "conn.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 /* One table as a file. All strings are owned by the catalog snapshot. */
@@ -31,16 +34,36 @@ struct pcf_table_info {
 	int can_truncate;
 };
 
-struct pcf_catalog {
-	pthread_mutex_t lock;
-	const struct pcf_options *opts;
-	PGconn *conn;
+/* One read of the tree; immutable, shared by reference. */
+struct pcf_snapshot {
+	atomic_int refs;
 	struct pcf_table *tables; /* sorted by (schema_file, file) */
 	size_t ntables;
 	char **schemas;           /* escaped names, sorted */
 	size_t nschemas;
-	struct timespec fetched;  /* CLOCK_MONOTONIC of the last good fetch */
-	struct timespec failed;   /* of the last failed connect, to back off */
+	struct timespec fetched;  /* CLOCK_MONOTONIC */
+};
+
+struct pcf_catalog {
+	const struct pcf_options *opts;
+	/* lock guards the fields down to refresh_failed; held for pointer
+	 * swaps and counter updates only, never across a round trip. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;            /* requested, done changed */
+	struct pcf_snapshot *cur;       /* never NULL once open */
+	unsigned long requested;        /* refreshes asked for ... */
+	unsigned long started;          /* ... the one running or last run */
+	unsigned long done;             /* ... the last finished */
+	int running, stop;
+	struct timespec refresh_failed; /* of the last failed refresh */
+	pthread_t thread;
+	/* The refresher thread's own (main's before it starts). */
+	PGconn *conn;
+	struct timespec failed;         /* of the last failed connect */
+	/* The monitor connection, for pcf_catalog_backend_failed. */
+	pthread_mutex_t mon_lock;
+	PGconn *mon;
+	struct timespec mon_failed;
 };
 
 /*
@@ -51,6 +74,11 @@ int pcf_catalog_open(struct pcf_catalog *c, const struct pcf_options *o,
 		     struct pcf_error *e);
 void pcf_catalog_close(struct pcf_catalog *c);
 
+/* Starts and stops the refresher thread (after daemonizing: a fork keeps no
+ * threads). Until it runs, lookups answer from the snapshot read at open. */
+int pcf_catalog_start(struct pcf_catalog *c);
+void pcf_catalog_stop(struct pcf_catalog *c);
+
 /* The database as libpq reports it, for fsname: "user@host:port/db". */
 void pcf_catalog_describe(struct pcf_catalog *c, char *out, size_t len);
 
@@ -58,8 +86,9 @@ void pcf_catalog_describe(struct pcf_catalog *c, char *out, size_t len);
 int pcf_catalog_has_schema(struct pcf_catalog *c, const char *schema_file);
 
 /*
- * Looks a table file up; fresh = 1 re-reads the catalog first when the
- * name is missing (a table created a moment ago). Fills info (the caller
+ * Looks a table file up; fresh = 1 asks the server about a name missing
+ * from the snapshot, and re-reads the tree when it exists (a table created
+ * a moment ago). Fills info (the caller
  * frees it with pcf_table_info_free) when info is not NULL. 0 or -ENOENT.
  */
 int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
@@ -75,7 +104,7 @@ void pcf_table_info_free(struct pcf_table_info *info);
 int pcf_catalog_backend_failed(struct pcf_catalog *c, int pid);
 
 /* Calls fill(ctx, name) for each schema, or for each table file of one
- * schema, under the catalog lock. -ENOENT for an unknown schema. */
+ * schema, from one snapshot. -ENOENT for an unknown schema. */
 typedef int (*pcf_fill_fn)(void *ctx, const char *name);
 int pcf_catalog_list(struct pcf_catalog *c, const char *schema_file,
 		     pcf_fill_fn fill, void *ctx);

@@ -467,7 +467,9 @@ static int load_check_server(struct pcf_load *l)
 	if (ms < CHECK_EVERY_MS)
 		return 0;
 	l->checked = now;
-	if (!pcf_catalog_backend_failed(&l->fs->catalog, l->backend_pid))
+	/* In the clear, copy.c peeks at the socket before each send. */
+	if (!PQsslInUse(l->conn) ||
+	    !pcf_catalog_backend_failed(&l->fs->catalog, l->backend_pid))
 		return 0;
 	pcf_copy_refused(l->conn, &e);
 	return load_fail(l, &e);

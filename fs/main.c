@@ -150,6 +150,9 @@ int main(int argc, char *argv[])
 	if (pcf_keeper_start() != 0)
 		pcf_warn("cannot start the reference keeper: open files are "
 			 "told apart by path\n");
+	if (pcf_catalog_start(&fs.catalog) != 0)
+		pcf_warn("cannot start the catalog refresher: the table list "
+			 "stays as it was at mount\n");
 	if (pcf_watch_start() != 0)
 		pcf_warn("cannot start the exit watcher: closers are not "
 			 "followed to their exit\n");
