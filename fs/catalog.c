@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define CATALOG_TTL_MS 1000
 #define RECONNECT_BACKOFF_MS 1000
@@ -133,9 +134,15 @@ static int catalog_fetch(struct pcf_catalog *c, struct pcf_snapshot **out,
 	int rows, rc;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
+		pthread_mutex_lock(&c->lock);
+		c->conn_fd = -1; /* connect_backoff may close it */
+		pthread_mutex_unlock(&c->lock);
 		rc = connect_backoff(c->opts, &c->conn, &c->failed, e);
 		if (rc)
 			return rc;
+		pthread_mutex_lock(&c->lock);
+		c->conn_fd = PQsocket(c->conn);
+		pthread_mutex_unlock(&c->lock);
 		r = PQexec(c->conn, catalog_sql);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK)
 			break;
@@ -225,6 +232,8 @@ static void *refresher_main(void *arg)
 			continue;
 		}
 		gen = c->started = c->requested;
+		c->fetching = 1;
+		clock_gettime(CLOCK_MONOTONIC, &c->fetch_since);
 		pthread_mutex_unlock(&c->lock);
 		rc = catalog_fetch(c, &sn, &e);
 		if (rc)
@@ -239,11 +248,14 @@ static void *refresher_main(void *arg)
 			clock_gettime(CLOCK_MONOTONIC, &c->refresh_failed);
 		}
 		c->done = gen;
+		c->fetching = 0;
 		pthread_cond_broadcast(&c->cond);
 		pthread_mutex_unlock(&c->lock);
 		snapshot_put(old);
 		pthread_mutex_lock(&c->lock);
 	}
+	c->exited = 1;
+	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
 }
@@ -262,8 +274,12 @@ static struct pcf_snapshot *snapshot_get(struct pcf_catalog *c,
 	pthread_mutex_lock(&c->lock);
 	if (c->running && ms_since(&c->cur->fetched) >= max_age_ms) {
 		unsigned long want = c->started + 1;
-		int wait = !c->refresh_failed.tv_sec ||
-			   ms_since(&c->refresh_failed) >= RECONNECT_BACKOFF_MS;
+		/* Not when the last refresh failed (the server is away), nor
+		 * when the one running is already late (a stalled server). */
+		int wait = (!c->refresh_failed.tv_sec ||
+			    ms_since(&c->refresh_failed) >= RECONNECT_BACKOFF_MS) &&
+			   !(c->fetching &&
+			     ms_since(&c->fetch_since) >= REFRESH_WAIT_MS);
 		struct timespec until;
 
 		if (c->requested < want) {
@@ -293,6 +309,7 @@ int pcf_catalog_open(struct pcf_catalog *c, const struct pcf_options *o,
 	int rc;
 
 	memset(c, 0, sizeof(*c));
+	c->conn_fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->mon_lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
@@ -313,6 +330,7 @@ int pcf_catalog_start(struct pcf_catalog *c)
 
 void pcf_catalog_stop(struct pcf_catalog *c)
 {
+	struct timespec until;
 	int running;
 
 	pthread_mutex_lock(&c->lock);
@@ -320,14 +338,31 @@ void pcf_catalog_stop(struct pcf_catalog *c)
 	c->running = 0;
 	c->stop = 1;
 	pthread_cond_broadcast(&c->cond);
+	/* A read stuck on a stalled server ends now. */
+	if (running && c->conn_fd >= 0)
+		shutdown(c->conn_fd, SHUT_RDWR);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	while (running && !c->exited)
+		if (pthread_cond_timedwait(&c->cond, &c->lock, &until) ==
+		    ETIMEDOUT)
+			break;
+	if (running && !c->exited)
+		c->abandoned = 1; /* stuck in a connect: left to the exit */
 	pthread_mutex_unlock(&c->lock);
-	if (running)
-		pthread_join(c->thread, NULL);
+	if (running) {
+		if (c->abandoned)
+			pthread_detach(c->thread);
+		else
+			pthread_join(c->thread, NULL);
+	}
 }
 
 void pcf_catalog_close(struct pcf_catalog *c)
 {
 	pcf_catalog_stop(c);
+	if (c->abandoned)
+		return; /* its thread may still use all of it */
 	snapshot_put(c->cur);
 	PQfinish(c->conn);
 	PQfinish(c->mon);

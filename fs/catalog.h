@@ -54,7 +54,10 @@ struct pcf_catalog {
 	unsigned long requested;        /* refreshes asked for ... */
 	unsigned long started;          /* ... the one running or last run */
 	unsigned long done;             /* ... the last finished */
-	int running, stop;
+	int running, stop, exited, abandoned;
+	int fetching;                   /* a refresh runs, since fetch_since */
+	struct timespec fetch_since;
+	int conn_fd;                    /* conn's socket, for stop; -1 none */
 	struct timespec refresh_failed; /* of the last failed refresh */
 	pthread_t thread;
 	/* The refresher thread's own (main's before it starts). */

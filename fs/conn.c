@@ -5,6 +5,8 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +118,41 @@ PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e)
 	}
 	PQfinish(c);
 	return NULL;
+}
+
+/* Descriptors the loads may still take; the rest is the daemon's own. */
+static atomic_long fd_budget = LONG_MAX;
+static long fd_limit;
+
+void pcf_conn_budget_init(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY)
+		return;
+	fd_limit = (long)r.rlim_cur;
+	atomic_store(&fd_budget, fd_limit > PCF_FD_RESERVE
+					 ? (fd_limit - PCF_FD_RESERVE)
+					 : fd_limit / 2);
+}
+
+int pcf_conn_budget_take(struct pcf_error *e)
+{
+	if (atomic_fetch_sub(&fd_budget, PCF_FDS_PER_LOAD) < PCF_FDS_PER_LOAD) {
+		atomic_fetch_add(&fd_budget, PCF_FDS_PER_LOAD);
+		pcf_error_set(e, EMFILE,
+			      "too many open files: the daemon's limit of %ld "
+			      "open files leaves no room for another load "
+			      "(raise the hard limit: ulimit -Hn, LimitNOFILE=)",
+			      fd_limit);
+		return -EMFILE;
+	}
+	return 0;
+}
+
+void pcf_conn_budget_give(void)
+{
+	atomic_fetch_add(&fd_budget, PCF_FDS_PER_LOAD);
 }
 
 void pcf_conn_widen_send_buffer(PGconn *c)

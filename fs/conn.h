@@ -43,6 +43,19 @@ PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e);
 #define PCF_KEEPALIVE_INTERVAL_S 5
 #define PCF_KEEPALIVE_COUNT 3
 #define PCF_TCP_USER_TIMEOUT_MS 20000
+/*
+ * Descriptors: a load holds PCF_FDS_PER_LOAD (its socket, and the copy
+ * load.c keeps to end a wait); PCF_FD_RESERVE stay for the daemon itself
+ * (/proc, the keeper's references, connects, the catalog). A load that
+ * would cross the line fails its open with EMFILE and says so, rather than
+ * the daemon failing everywhere at the limit.
+ */
+#define PCF_FDS_PER_LOAD 2
+#define PCF_FD_RESERVE 100
+void pcf_conn_budget_init(void);          /* after setting the limit */
+int pcf_conn_budget_take(struct pcf_error *e); /* 0 or -EMFILE */
+void pcf_conn_budget_give(void);
+
 #define PCF_XSTR_(x) #x
 #define PCF_STR(x) PCF_XSTR_(x)
 void pcf_conn_widen_send_buffer(PGconn *c);

@@ -4,6 +4,7 @@
 #include "copy.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,15 @@ static int server_spoke(PGconn *c, struct pcf_error *e)
 	n = recv(PQsocket(c), buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
+	if (n < 0 && errno == ETIMEDOUT) {
+		/* The kernel reports a socket's error once: this peek took it,
+		 * and libpq would only see the end of the stream next. */
+		pcf_error_set(e, ETIMEDOUT,
+			      "the network path to the server timed out "
+			      "(TCP keepalives or tcp_user_timeout): the "
+			      "connection is lost");
+		return -1;
+	}
 	if (n <= 0) {
 		/* EOF or a socket error: let libpq say it in its words. */
 		if (!PQconsumeInput(c) || n == 0) {
@@ -89,6 +99,52 @@ static int server_spoke(PGconn *c, struct pcf_error *e)
 	return 0;
 }
 
+/*
+ * Sends everything libpq holds, waiting here rather than in libpq: the
+ * connection is non-blocking during the COPY, so that a socket error is
+ * read before libpq's next send takes it (libpq reports a failed send as
+ * "server closed the connection", whatever the kernel said), and the
+ * server's refusal is peeked at while we wait. A wait ends when the path
+ * times out (TCP_USER_TIMEOUT: ETIMEDOUT), the server refuses the COPY,
+ * or the socket is shut down (load.c: the writer was killed).
+ */
+static int flush_all(PGconn *c, struct pcf_error *e)
+{
+	for (;;) {
+		struct pollfd p = { .fd = PQsocket(c), .events = POLLOUT | POLLIN };
+		int r = PQflush(c), err = 0;
+		socklen_t len = sizeof(err);
+
+		if (r == 0)
+			return 0;
+		if (r < 0) {
+			pcf_error_from_result(e, c, NULL);
+			return -e->err;
+		}
+		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+			pcf_error_set(e, EIO, "poll: %s", strerror(errno));
+			return -EIO;
+		}
+		if ((p.revents & (POLLERR | POLLHUP)) &&
+		    getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+		    err == ETIMEDOUT) {
+			pcf_error_set(e, ETIMEDOUT,
+				      "the network path to the server timed out "
+				      "(TCP keepalives or tcp_user_timeout): the "
+				      "connection is lost");
+			return -ETIMEDOUT;
+		}
+		if (p.revents & POLLIN) {
+			int spoke = server_spoke(c, e);
+
+			if (spoke < 0)
+				return -e->err;
+			if (spoke > 0)
+				return pcf_copy_refused(c, e);
+		}
+	}
+}
+
 int pcf_copy_send(PGconn *c, const char *buf, size_t len, struct pcf_error *e)
 {
 	int spoke = server_spoke(c, e);
@@ -97,6 +153,11 @@ int pcf_copy_send(PGconn *c, const char *buf, size_t len, struct pcf_error *e)
 		return -e->err;
 	if (spoke > 0)
 		return pcf_copy_refused(c, e);
+	/* PQexec still blocks; our sends wait in flush_all. */
+	if (PQsetnonblocking(c, 1) != 0) {
+		pcf_error_from_result(e, c, NULL);
+		return -e->err;
+	}
 	/* PQputCopyData takes at most INT_MAX bytes; FUSE writes are <= 1 MiB. */
 	if (PQputCopyData(c, buf, (int)len) != 1) {
 		pcf_error_from_result(e, c, NULL);
@@ -108,11 +169,7 @@ int pcf_copy_send(PGconn *c, const char *buf, size_t len, struct pcf_error *e)
 	 * when 8 KiB have piled up, so that a bad row is reported at its next
 	 * write.
 	 */
-	if (PQflush(c) != 0) {
-		pcf_error_from_result(e, c, NULL);
-		return -e->err;
-	}
-	return 0;
+	return flush_all(c, e);
 }
 
 int pcf_copy_refused(PGconn *c, struct pcf_error *e)

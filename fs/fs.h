@@ -20,7 +20,7 @@ struct pcf_fs {
 };
 
 /* The FUSE operations (fsops.c). */
-extern const struct fuse_operations pcf_fs_ops;
+extern const struct fuse_lowlevel_ops pcf_fs_ops;
 
 /* The directory that holds the status files, hidden by its leading dot. */
 #define PCF_STATUS_DIR ".pgcopyfs"

@@ -1,16 +1,28 @@
 /*
- * fsops.c - the FUSE operations: map paths to the catalog, the status files
- * and loads, and refuse everything that is not loading a table.
+ * fsops.c - the FUSE operations (libfuse's low-level API): nodes for paths,
+ * a tagged handle per open, and everything that is not loading a table
+ * refused.
  *
  * Tree:  /                      schemas (+ .pgcopyfs)
  *        /<schema>/             one <table>.csv per table
  *        /.pgcopyfs/<file>      status files (status.c)
+ *
+ * Nodes. Directories and status files have one node per path. A table file
+ * gets a new node, and so a kernel inode of its own, at every lookup (entry
+ * timeout 0): the kernel serializes writes and attribute changes per inode,
+ * so two loads of one table sharing an inode would wait on each other in
+ * the kernel (a row lock one load waits for in the server, held by the other
+ * load, would then never be released: both writers stuck in D). With one
+ * inode per open, loads of one table wait only where PostgreSQL makes them.
+ * st_ino stays the path's, so stat shows one file.
+ *
  * Errors are -errno straight from the lower layers; their messages are in
  * the load's state, the log and .pgcopyfs/history.
  */
 #define FUSE_USE_VERSION 312
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 
+#include "calls.h"
 #include "fs.h"
 #include "holders.h"
 #include "load.h"
@@ -20,10 +32,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define ATTR_TIMEOUT 1.0
+#define DIR_ENTRY_TIMEOUT 1.0 /* a schema created or dropped shows in 1 s */
 
 enum node_kind { NODE_ROOT, NODE_STATUS, NODE_SCHEMA, NODE_TABLE };
 
@@ -36,40 +54,88 @@ struct node {
 	char file[256];   /* escaped table name + ".csv" */
 };
 
-/*
- * What fi->fh holds: for a table file opened for writing its struct
- * pcf_load (0 when opened only for reading); for a status file the text
- * rendered at open.
- */
-struct status_text {
-	char *text;
-	size_t len;
+/* What the kernel knows by a node id. Guarded by nodes_lock: nlookup and
+ * the stable list; path and st_ino never change. */
+struct inode {
+	char *path;          /* "/", "/public", "/public/t.csv" */
+	uint64_t st_ino;     /* the path's number, the same for every node */
+	uint64_t nlookup;    /* lookups the kernel has not forgotten */
+	int stable;          /* one node for its path, in the stable list */
+	struct inode *next;  /* stable list */
+	struct inode *all_prev, *all_next; /* every node but the root */
 };
 
-static int is_status_path(const char *path)
-{
-	return strncmp(path, "/" PCF_STATUS_DIR "/",
-		       strlen("/" PCF_STATUS_DIR "/")) == 0;
-}
+static pthread_mutex_t nodes_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct inode root_inode = { .path = "/", .st_ino = FUSE_ROOT_ID };
+static struct inode *stable_nodes;
+static struct inode *all_nodes; /* freed at unmount: no FORGET comes then */
+static uint64_t generation;
 
-static struct pcf_load *load_of(const char *path, struct fuse_file_info *fi)
+/* What fi->fh holds, told apart by kind. */
+enum handle_kind { H_TABLE_READ, H_LOAD, H_STATUS, H_DIR };
+
+struct handle {
+	enum handle_kind kind;
+	struct handle *prev, *next; /* open handles, freed at unmount */
+	struct pcf_load *load; /* H_LOAD */
+	char *text;            /* H_STATUS: rendered at open */
+	size_t len;
+	struct dirent_list {   /* H_DIR: the listing taken at opendir */
+		char **names;
+		mode_t *modes;
+		size_t n, cap;
+	} dir;
+};
+
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct handle *handles;
+
+static struct handle *handle_new(enum handle_kind kind)
 {
-	if (!fi || !path || is_status_path(path))
+	struct handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
 		return NULL;
-	return (struct pcf_load *)(uintptr_t)fi->fh;
+	h->kind = kind;
+	pthread_mutex_lock(&handles_lock);
+	h->next = handles;
+	if (handles)
+		handles->prev = h;
+	handles = h;
+	pthread_mutex_unlock(&handles_lock);
+	return h;
 }
 
-static struct status_text *status_of(const char *path,
-				     struct fuse_file_info *fi)
+static struct handle *handle_of(const struct fuse_file_info *fi)
 {
-	if (!fi || !path || !is_status_path(path))
-		return NULL;
-	return (struct status_text *)(uintptr_t)fi->fh;
+	return fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
 }
 
-static struct pcf_fs *fs_of_context(void)
+static struct pcf_load *load_of(const struct fuse_file_info *fi)
 {
-	return fuse_get_context()->private_data;
+	struct handle *h = handle_of(fi);
+
+	return h && h->kind == H_LOAD ? h->load : NULL;
+}
+
+static struct inode *inode_of(fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? &root_inode : (struct inode *)(uintptr_t)ino;
+}
+
+static fuse_ino_t ino_of(struct inode *n)
+{
+	return n == &root_inode ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
+}
+
+/* FNV-1a of the path: what stat shows, whichever node answers. */
+static uint64_t path_ino(const char *path)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h | 2; /* never 0 or 1 (the root) */
 }
 
 static int copy_part(char *dst, const char *src, size_t len)
@@ -119,10 +185,9 @@ static int parse_path(const char *path, struct node *n)
 	return 0;
 }
 
-static void fill_stat(struct stat *st, mode_t mode, nlink_t nlink)
+static void fill_stat(const struct pcf_fs *fs, struct stat *st, mode_t mode,
+		      nlink_t nlink)
 {
-	struct pcf_fs *fs = fs_of_context();
-
 	memset(st, 0, sizeof(*st));
 	st->st_mode = mode;
 	st->st_nlink = nlink;
@@ -132,123 +197,434 @@ static void fill_stat(struct stat *st, mode_t mode, nlink_t nlink)
 	st->st_blksize = 1 << 20; /* invites 1 MiB writes */
 }
 
-static int pcf_op_getattr(const char *path, struct stat *st,
-			  struct fuse_file_info *fi)
+/* The attributes of path; l is the load of an fstat's handle, whose size
+ * is the bytes it took (an O_APPEND writer's offset comes from it). */
+static int path_getattr(struct pcf_fs *fs, const char *path, struct stat *st,
+			struct pcf_load *l)
 {
-	struct pcf_fs *fs = fs_of_context();
 	struct pcf_table_info t;
 	struct node n;
 	int rc;
 
-	(void)fi;
 	if ((rc = parse_path(path, &n)) != 0)
 		return rc;
 	switch (n.kind) {
 	case NODE_ROOT:
-		fill_stat(st, S_IFDIR | 0755, 2);
-		return 0;
+		fill_stat(fs, st, S_IFDIR | 0755, 2);
+		break;
 	case NODE_STATUS:
 		if (n.is_dir)
-			fill_stat(st, S_IFDIR | 0555, 2);
+			fill_stat(fs, st, S_IFDIR | 0555, 2);
 		else
-			fill_stat(st, S_IFREG | 0444, 1);
-		return 0;
+			fill_stat(fs, st, S_IFREG | 0444, 1);
+		break;
 	case NODE_SCHEMA:
 		if ((rc = pcf_catalog_has_schema(&fs->catalog, n.schema)) != 0)
 			return rc;
-		fill_stat(st, S_IFDIR | 0755, 2);
-		return 0;
+		fill_stat(fs, st, S_IFDIR | 0755, 2);
+		break;
 	case NODE_TABLE:
 		rc = pcf_catalog_lookup(&fs->catalog, n.schema, n.file, 1, &t);
 		if (rc)
 			return rc;
-		fill_stat(st, S_IFREG | (t.can_insert ? fs->opts.table_mode
-						       : fs->opts.table_mode & 0444),
+		fill_stat(fs, st,
+			  S_IFREG | (t.can_insert ? fs->opts.table_mode
+						  : fs->opts.table_mode & 0444),
 			  1);
 		pcf_table_info_free(&t);
-		return 0;
+		if (l)
+			st->st_size = (off_t)atomic_load(&l->bytes);
+		break;
 	}
-	return -ENOENT;
+	st->st_ino = path_ino(path);
+	if (n.kind == NODE_ROOT)
+		st->st_ino = FUSE_ROOT_ID;
+	return 0;
 }
 
-struct dir_fill {
-	void *buf;
-	fuse_fill_dir_t filler;
-};
-
-static int fill_name(void *ctx, const char *name)
+static struct pcf_fs *fs_of(fuse_req_t req)
 {
-	struct dir_fill *d = ctx;
-
-	return d->filler(d->buf, name, NULL, 0, 0);
+	return fuse_req_userdata(req);
 }
 
-static int pcf_op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
-			  off_t off, struct fuse_file_info *fi,
-			  enum fuse_readdir_flags flags)
+/* The kernel says the writer got a signal: calls.c looks at once. */
+static void on_interrupt(fuse_req_t req, void *data)
 {
-	struct pcf_fs *fs = fs_of_context();
-	struct dir_fill d = { buf, filler };
+	(void)req;
+	(void)data;
+	pcf_calls_poke();
+}
+
+/* A request that may wait on the server, seen by calls.c while it runs. */
+static void call_enter(struct pcf_call *c, fuse_req_t req, struct pcf_load *l,
+		       pid_t tid)
+{
+	pcf_call_enter(c, l, tid);
+	fuse_req_interrupt_func(req, on_interrupt, NULL);
+}
+
+/*
+ * libfuse cancels its workers at unmount, also one waiting on the server:
+ * its call must leave the list (it lives on that worker's stack).
+ */
+static void call_cancelled(void *call)
+{
+	pcf_call_leave(call);
+}
+
+/* "/a" + "b" -> "/a/b"; NULL when too long. Free it. */
+static char *join(const char *dir, const char *name)
+{
+	char *p;
+
+	if (strlen(dir) + strlen(name) + 2 > PATH_MAX)
+		return NULL;
+	if (asprintf(&p, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+/* The node for a looked-up path, with one more lookup counted. */
+static struct inode *node_get(const char *path, int is_table)
+{
+	struct inode *n = NULL;
+
+	pthread_mutex_lock(&nodes_lock);
+	if (strcmp(path, "/") == 0) {
+		n = &root_inode;
+	} else if (!is_table) {
+		for (n = stable_nodes; n; n = n->next)
+			if (strcmp(n->path, path) == 0)
+				break;
+	}
+	if (!n && (n = calloc(1, sizeof(*n))) != NULL) {
+		n->path = strdup(path);
+		if (!n->path) {
+			free(n);
+			n = NULL;
+		} else {
+			n->st_ino = path_ino(path);
+			n->all_next = all_nodes;
+			if (all_nodes)
+				all_nodes->all_prev = n;
+			all_nodes = n;
+			if (!is_table) {
+				n->stable = 1;
+				n->next = stable_nodes;
+				stable_nodes = n;
+			}
+		}
+	}
+	if (n)
+		n->nlookup++;
+	pthread_mutex_unlock(&nodes_lock);
+	return n;
+}
+
+static void node_forget(struct inode *n, uint64_t count)
+{
+	pthread_mutex_lock(&nodes_lock);
+	n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
+	if (n->nlookup == 0 && n != &root_inode) {
+		if (n->stable) {
+			struct inode **pp = &stable_nodes;
+
+			while (*pp && *pp != n)
+				pp = &(*pp)->next;
+			if (*pp)
+				*pp = n->next;
+		}
+		if (n->all_prev)
+			n->all_prev->all_next = n->all_next;
+		else
+			all_nodes = n->all_next;
+		if (n->all_next)
+			n->all_next->all_prev = n->all_prev;
+		free(n->path);
+		free(n);
+	}
+	pthread_mutex_unlock(&nodes_lock);
+}
+
+/* Fills e for path (attributes found a moment ago in st). */
+static int make_entry(const char *path, const struct stat *st,
+		      struct fuse_entry_param *e)
+{
+	struct node pn;
+	int is_table = parse_path(path, &pn) == 0 && pn.kind == NODE_TABLE;
+	struct inode *n = node_get(path, is_table);
+
+	if (!n)
+		return -ENOMEM;
+	memset(e, 0, sizeof(*e));
+	e->ino = ino_of(n);
+	pthread_mutex_lock(&nodes_lock);
+	e->generation = ++generation;
+	pthread_mutex_unlock(&nodes_lock);
+	e->attr = *st;
+	e->attr_timeout = ATTR_TIMEOUT;
+	/* 0 for a table: every open looks it up, and gets an inode of its own */
+	e->entry_timeout = is_table ? 0.0 : DIR_ENTRY_TIMEOUT;
+	return 0;
+}
+
+static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	struct stat st;
+	char *path = join(inode_of(parent)->path, name);
+	int rc;
+
+	if (!path) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	rc = path_getattr(fs_of(req), path, &st, NULL);
+	if (rc == 0)
+		rc = make_entry(path, &st, &e);
+	free(path);
+	if (rc) {
+		fuse_reply_err(req, -rc); /* not cached: negative timeout 0 */
+		return;
+	}
+	if (fuse_reply_entry(req, &e) != 0)
+		node_forget(inode_of(e.ino), 1); /* the kernel did not take it */
+}
+
+static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	node_forget(inode_of(ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void ll_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		node_forget(inode_of(forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct stat st;
+	int rc = path_getattr(fs_of(req), inode_of(ino)->path, &st,
+			      load_of(fi));
+
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+}
+
+/* Directory listings: names with their types, taken whole at opendir. */
+static int list_add(void *ctx, const char *name)
+{
+	struct dirent_list *d = ctx;
+
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		char **names = realloc(d->names, cap * sizeof(*names));
+		mode_t *modes;
+
+		if (!names)
+			return 1;
+		d->names = names;
+		modes = realloc(d->modes, cap * sizeof(*modes));
+		if (!modes)
+			return 1;
+		d->modes = modes;
+		d->cap = cap;
+	}
+	if (!(d->names[d->n] = strdup(name)))
+		return 1;
+	d->modes[d->n++] = 0;
+	return 0;
+}
+
+static void handle_free(struct handle *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&handles_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&handles_lock);
+	for (size_t i = 0; i < h->dir.n; i++)
+		free(h->dir.names[i]);
+	free(h->dir.names);
+	free(h->dir.modes);
+	free(h->text);
+	free(h);
+}
+
+static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct pcf_fs *fs = fs_of(req);
+	const char *path = inode_of(ino)->path;
+	struct handle *h = handle_new(H_DIR);
+	mode_t child = S_IFREG;
 	struct node n;
 	int rc;
 
-	(void)off;
-	(void)fi;
-	(void)flags;
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	if ((rc = parse_path(path, &n)) != 0)
-		return rc;
-	filler(buf, ".", NULL, 0, 0);
-	filler(buf, "..", NULL, 0, 0);
+		goto fail;
+	list_add(&h->dir, ".");
+	list_add(&h->dir, "..");
+	h->dir.modes[0] = h->dir.modes[1] = S_IFDIR;
 	switch (n.kind) {
 	case NODE_ROOT:
-		filler(buf, PCF_STATUS_DIR, NULL, 0, 0);
-		return pcf_catalog_list(&fs->catalog, NULL, fill_name, &d);
+		list_add(&h->dir, PCF_STATUS_DIR);
+		rc = pcf_catalog_list(&fs->catalog, NULL, list_add, &h->dir);
+		child = S_IFDIR;
+		break;
 	case NODE_SCHEMA:
-		return pcf_catalog_list(&fs->catalog, n.schema, fill_name, &d);
+		rc = pcf_catalog_list(&fs->catalog, n.schema, list_add, &h->dir);
+		break;
 	case NODE_STATUS:
-		return pcf_status_list(n.rel, fill_name, &d);
+		rc = pcf_status_list(n.rel, list_add, &h->dir);
+		child = 0; /* told per name below */
+		break;
 	default:
-		return -ENOTDIR;
+		rc = -ENOTDIR;
 	}
+	if (rc)
+		goto fail;
+	for (size_t i = 2; i < h->dir.n; i++) {
+		if (child || n.kind != NODE_STATUS) {
+			h->dir.modes[i] = child;
+			continue;
+		}
+		char rel[600];
+
+		snprintf(rel, sizeof(rel), "%s/%s", n.rel, h->dir.names[i]);
+		h->dir.modes[i] = pcf_status_kind(rel) == 1 ? S_IFDIR : S_IFREG;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	if (fuse_reply_open(req, fi) != 0)
+		handle_free(h);
+	return;
+fail:
+	handle_free(h);
+	fuse_reply_err(req, -rc);
 }
 
-/* Opens a table file: reading gives nothing, writing starts a load. */
-static int open_table(const char *path, const struct node *n,
+static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+	const char *path = inode_of(ino)->path;
+	char *buf = malloc(size);
+	size_t used = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = (size_t)off; h && i < h->dir.n; i++) {
+		struct stat st = { .st_mode = h->dir.modes[i] };
+		char *child = join(path, h->dir.names[i]);
+		size_t need;
+
+		st.st_ino = child ? path_ino(child) : 0;
+		free(child);
+		need = fuse_add_direntry(req, buf + used, size - used,
+					 h->dir.names[i], &st, (off_t)(i + 1));
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void ll_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	handle_free(handle_of(fi));
+	fuse_reply_err(req, 0);
+}
+
+/*
+ * Opens a table file: reading gives nothing, writing starts a load. The
+ * load is made first, without a connection, so that the writer killed
+ * while it connects or waits for a lock is seen (calls.h).
+ */
+static int open_table(fuse_req_t req, const char *path, const struct node *n,
 		      struct fuse_file_info *fi)
 {
-	struct pcf_fs *fs = fs_of_context();
+	struct pcf_fs *fs = fs_of(req);
 	struct pcf_table_info t;
+	struct handle *h;
 	struct pcf_load *l = NULL;
+	pid_t pid = fuse_req_ctx(req)->pid;
 	int rc;
 
 	rc = pcf_catalog_lookup(&fs->catalog, n->schema, n->file, 1, &t);
 	if (rc)
 		return rc;
-	if ((fi->flags & O_ACCMODE) != O_RDONLY)
-		rc = pcf_load_open(fs, &t, path, fi->flags,
-				   fuse_get_context()->pid, &l);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		rc = pcf_load_new(fs, &t, path, fi->flags, pid, &l);
+		if (rc == 0) {
+			struct pcf_call call;
+
+			call_enter(&call, req, l, pid);
+			pthread_cleanup_push(call_cancelled, &call);
+			rc = pcf_load_open(l);
+			pthread_cleanup_pop(1);
+			if (rc)
+				l = NULL; /* freed by pcf_load_open */
+		}
+	}
 	pcf_table_info_free(&t);
 	if (rc)
 		return rc;
-	fi->fh = (uint64_t)(uintptr_t)l;
+	if (!(h = handle_new(l ? H_LOAD : H_TABLE_READ))) {
+		if (l)
+			pcf_load_release(l);
+		return -ENOMEM;
+	}
+	h->load = l;
+	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1; /* no page cache: bytes go straight to the load */
 	fi->keep_cache = 0;
 	return 0;
 }
 
+/* The kernel did not take an open (the opener is gone): undo it. */
+static void open_undo(struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+
+	if (h && h->load)
+		pcf_load_release(h->load);
+	handle_free(h);
+}
+
 static int open_status(const struct node *n, struct fuse_file_info *fi)
 {
-	struct status_text *h;
+	struct handle *h;
 	int err = 0;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
-	h = calloc(1, sizeof(*h));
+	h = handle_new(H_STATUS);
 	if (!h)
 		return -ENOMEM;
 	h->text = pcf_status_render(n->rel, &h->len, &err);
 	if (!h->text) {
-		free(h);
+		handle_free(h);
 		return -err;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
@@ -256,100 +632,146 @@ static int open_status(const struct node *n, struct fuse_file_info *fi)
 	return 0;
 }
 
-static int pcf_op_open(const char *path, struct fuse_file_info *fi)
+static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	const char *path = inode_of(ino)->path;
 	struct node n;
 	int rc;
 
-	if ((rc = parse_path(path, &n)) != 0)
-		return rc;
-	switch (n.kind) {
-	case NODE_TABLE:
-		return open_table(path, &n, fi);
-	case NODE_STATUS:
-		return n.is_dir ? -EISDIR : open_status(&n, fi);
-	default:
-		return -EISDIR;
+	if ((rc = parse_path(path, &n)) == 0) {
+		switch (n.kind) {
+		case NODE_TABLE:
+			rc = open_table(req, path, &n, fi);
+			break;
+		case NODE_STATUS:
+			rc = n.is_dir ? -EISDIR : open_status(&n, fi);
+			break;
+		default:
+			rc = -EISDIR;
+		}
 	}
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else if (fuse_reply_open(req, fi) != 0)
+		open_undo(fi);
 }
 
-/* O_CREAT of a name that is not there: pgcopyfs never creates tables. */
-static int pcf_op_create(const char *path, mode_t mode,
-			 struct fuse_file_info *fi)
+/* O_CREAT of a name that is not there: pgcopyfs never creates tables, but
+ * one created a moment ago is opened. */
+static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
 {
+	struct fuse_entry_param e;
+	struct stat st;
+	char *path = join(inode_of(parent)->path, name);
 	struct node n;
 	int rc;
 
 	(void)mode;
-	if ((rc = parse_path(path, &n)) != 0)
-		return rc;
-	if (n.kind == NODE_TABLE)
-		return open_table(path, &n, fi); /* created a moment ago */
-	return n.kind == NODE_STATUS ? -EACCES : -EEXIST;
+	if (!path) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	if ((rc = parse_path(path, &n)) == 0) {
+		if (n.kind != NODE_TABLE)
+			rc = n.kind == NODE_STATUS ? -EACCES : -EEXIST;
+		else if ((rc = path_getattr(fs_of(req), path, &st, NULL)) == 0 &&
+			 (rc = open_table(req, path, &n, fi)) == 0 &&
+			 (rc = make_entry(path, &st, &e)) != 0)
+			open_undo(fi);
+	}
+	free(path);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		open_undo(fi);
+		node_forget(inode_of(e.ino), 1);
+	}
 }
 
-static int pcf_op_read(const char *path, char *buf, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
 {
-	struct status_text *h = status_of(path, fi);
+	struct handle *h = handle_of(fi);
 
-	if (!h || off < 0 || (size_t)off >= h->len)
-		return 0; /* table files read as empty */
+	(void)ino;
+	if (!h || h->kind != H_STATUS || off < 0 || (size_t)off >= h->len) {
+		fuse_reply_buf(req, NULL, 0); /* table files read as empty */
+		return;
+	}
 	if (size > h->len - (size_t)off)
 		size = h->len - (size_t)off;
-	memcpy(buf, h->text + off, size);
-	return (int)size;
+	fuse_reply_buf(req, h->text + off, size);
 }
 
-static int pcf_op_write(const char *path, const char *buf, size_t size,
-			off_t off, struct fuse_file_info *fi)
+static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct pcf_load *l = load_of(path, fi);
+	struct pcf_load *l = load_of(fi);
+	pid_t tid = fuse_req_ctx(req)->pid;
+	struct pcf_call call;
+	int rc;
 
-	if (!l)
-		return -EBADF;
-	return pcf_load_write(l, buf, size, off, fuse_get_context()->pid);
-}
-
-static int pcf_op_flush(const char *path, struct fuse_file_info *fi)
-{
-	struct pcf_load *l = load_of(path, fi);
-	pid_t pid = fuse_get_context()->pid;
-
-	/* The keeper dropping a reference (holders.h): nothing to decide. */
-	if (l && pid > 0 && pid == pcf_keeper_pid())
-		return 0;
-	return l ? pcf_load_flush(l, pid) : 0;
-}
-
-static int pcf_op_fsync(const char *path, int datasync,
-			struct fuse_file_info *fi)
-{
-	struct pcf_load *l = load_of(path, fi);
-
-	(void)datasync;
-	return l ? pcf_load_fsync(l) : 0;
-}
-
-static int pcf_op_release(const char *path, struct fuse_file_info *fi)
-{
-	struct status_text *h = status_of(path, fi);
-	struct pcf_load *l = load_of(path, fi);
-
-	if (l)
-		pcf_load_release(l);
-	if (h) {
-		free(h->text);
-		free(h);
+	(void)ino;
+	if (!l) {
+		fuse_reply_err(req, EBADF);
+		return;
 	}
-	return 0;
+	call_enter(&call, req, l, tid);
+	pthread_cleanup_push(call_cancelled, &call);
+	rc = pcf_load_write(l, buf, size, off, tid);
+	pthread_cleanup_pop(1);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, (size_t)rc);
 }
 
-static int pcf_op_truncate(const char *path, off_t size,
-			   struct fuse_file_info *fi)
+static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct pcf_fs *fs = fs_of_context();
-	struct pcf_load *l = load_of(path, fi);
+	struct pcf_load *l = load_of(fi);
+	pid_t pid = fuse_req_ctx(req)->pid;
+	struct pcf_call call;
+	int rc = 0;
+
+	(void)ino;
+	/* The keeper dropping a reference (holders.h): nothing to decide. */
+	if (l && !(pid > 0 && pid == pcf_keeper_pid())) {
+		call_enter(&call, req, l, pid);
+		pthread_cleanup_push(call_cancelled, &call);
+		rc = pcf_load_flush(l, pid);
+		pthread_cleanup_pop(1);
+	}
+	fuse_reply_err(req, -rc);
+}
+
+static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	struct pcf_load *l = load_of(fi);
+
+	(void)ino;
+	(void)datasync;
+	fuse_reply_err(req, l ? -pcf_load_fsync(l) : 0);
+}
+
+static void ll_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct handle *h = handle_of(fi);
+
+	(void)ino;
+	if (h && h->load)
+		pcf_load_release(h->load);
+	handle_free(h);
+	fuse_reply_err(req, 0);
+}
+
+static int do_truncate(struct pcf_fs *fs, const char *path, off_t size,
+		       struct pcf_load *l)
+{
 	struct node n;
 	int rc;
 
@@ -369,35 +791,18 @@ static int pcf_op_truncate(const char *path, off_t size,
 		return n.kind == NODE_STATUS ? -EACCES : -EISDIR;
 	if (size == 0)
 		return 0; /* like the O_TRUNC of an open: nothing to delete */
-	/* The path is known to the mount as "/schema/file". */
-	char abs[4096];
+	char abs[PATH_MAX + 256];
 
 	snprintf(abs, sizeof(abs), "%s%s", fs->mountpoint, path);
 	pcf_loads_size_changed(abs);
 	return -EINVAL;
 }
 
-static int pcf_op_fallocate(const char *path, int mode, off_t off, off_t len,
-			    struct fuse_file_info *fi)
-{
-	struct pcf_load *l = load_of(path, fi);
-
-	(void)mode;
-	(void)off;
-	(void)len;
-	if (l)
-		pcf_load_refuse(l, EOPNOTSUPP,
-				"fallocate() during the load");
-	return -EOPNOTSUPP;
-}
-
 /* chmod/chown that change nothing succeed (cp -p, install); others fail,
  * and fail the load they were made on. */
-static int refuse_attr_change(const char *path, struct fuse_file_info *fi,
-			      int unchanged, const char *what)
+static int refuse_attr_change(struct pcf_load *l, int unchanged,
+			      const char *what)
 {
-	struct pcf_load *l = load_of(path, fi);
-
 	if (unchanged)
 		return 0;
 	if (l)
@@ -405,153 +810,180 @@ static int refuse_attr_change(const char *path, struct fuse_file_info *fi,
 	return -EPERM;
 }
 
-static int pcf_op_chmod(const char *path, mode_t mode,
-			struct fuse_file_info *fi)
+static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
 {
+	struct pcf_fs *fs = fs_of(req);
+	struct pcf_load *l = load_of(fi);
+	const char *path = inode_of(ino)->path;
 	struct stat st;
-	int rc = pcf_op_getattr(path, &st, fi);
+	int rc = path_getattr(fs, path, &st, l);
 
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
+		rc = do_truncate(fs, path, attr->st_size, l);
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE))
+		rc = refuse_attr_change(l, (attr->st_mode & 07777) ==
+						   (st.st_mode & 07777),
+					"chmod() during the load");
+	if (rc == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
+		rc = refuse_attr_change(
+			l,
+			(!(to_set & FUSE_SET_ATTR_UID) ||
+			 attr->st_uid == fs->uid) &&
+				(!(to_set & FUSE_SET_ATTR_GID) ||
+				 attr->st_gid == fs->gid),
+			"chown() during the load");
+	/* Times: touch works and changes nothing. */
+	if (rc == 0)
+		rc = path_getattr(fs, path, &st, l);
 	if (rc)
-		return rc;
-	return refuse_attr_change(path, fi,
-				  (mode & 07777) == (st.st_mode & 07777),
-				  "chmod() during the load");
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 }
 
-static int pcf_op_chown(const char *path, uid_t uid, gid_t gid,
-			struct fuse_file_info *fi)
+static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+			 off_t len, struct fuse_file_info *fi)
 {
-	struct pcf_fs *fs = fs_of_context();
-	struct stat st;
-	int rc = pcf_op_getattr(path, &st, fi);
+	struct pcf_load *l = load_of(fi);
 
-	if (rc)
-		return rc;
-	return refuse_attr_change(path, fi,
-				  (uid == (uid_t)-1 || uid == fs->uid) &&
-					  (gid == (gid_t)-1 || gid == fs->gid),
-				  "chown() during the load");
+	(void)ino;
+	(void)mode;
+	(void)off;
+	(void)len;
+	if (l)
+		pcf_load_refuse(l, EOPNOTSUPP, "fallocate() during the load");
+	fuse_reply_err(req, EOPNOTSUPP);
 }
 
-static int pcf_op_utimens(const char *path, const struct timespec tv[2],
-			  struct fuse_file_info *fi)
+static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct stat st;
+	int rc = path_getattr(fs_of(req), inode_of(ino)->path, &st, NULL);
 
-	(void)tv;
-	return pcf_op_getattr(path, &st, fi); /* touch works, changes nothing */
+	if (rc == 0 && (mask & W_OK) && !(st.st_mode & 0200))
+		rc = -EACCES;
+	fuse_reply_err(req, -rc);
 }
 
-static int pcf_op_access(const char *path, int mask)
+static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	struct stat st;
-	int rc = pcf_op_getattr(path, &st, NULL);
+	struct statvfs sv;
 
-	if (rc)
-		return rc;
-	if ((mask & W_OK) && !(st.st_mode & 0200))
-		return -EACCES;
-	return 0;
-}
-
-static int pcf_op_statfs(const char *path, struct statvfs *sv)
-{
-	(void)path;
-	memset(sv, 0, sizeof(*sv));
-	sv->f_bsize = 1 << 20;
-	sv->f_frsize = 4096;
-	sv->f_namemax = 255;
-	return 0;
+	(void)ino;
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = 1 << 20;
+	sv.f_frsize = 4096;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
 }
 
 /* Nothing but loading: no DDL, no renames, no removals. */
-static int pcf_op_mkdir(const char *path, mode_t mode)
+static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
 {
-	(void)path;
-	(void)mode;
-	return -EPERM;
+	(void)parent, (void)name, (void)mode, (void)rdev;
+	fuse_reply_err(req, EPERM);
 }
 
-static int pcf_op_mknod(const char *path, mode_t mode, dev_t dev)
+static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
 {
-	(void)path;
-	(void)mode;
-	(void)dev;
-	return -EPERM;
+	(void)parent, (void)name, (void)mode;
+	fuse_reply_err(req, EPERM);
 }
 
-static int pcf_op_remove(const char *path)
+static void ll_remove(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)path;
-	return -EPERM;
+	(void)parent, (void)name;
+	fuse_reply_err(req, EPERM);
 }
 
-static int pcf_op_link(const char *from, const char *to)
+static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
 {
-	(void)from;
-	(void)to;
-	return -EPERM;
+	(void)link, (void)parent, (void)name;
+	fuse_reply_err(req, EPERM);
 }
 
-static int pcf_op_rename(const char *from, const char *to, unsigned int flags)
+static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
 {
-	(void)from;
-	(void)to;
-	(void)flags;
-	return -EPERM;
+	(void)ino, (void)newparent, (void)newname;
+	fuse_reply_err(req, EPERM);
 }
 
-static void *pcf_op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
 {
-	/* A table created or dropped shows within a second; a name not found
-	 * is asked again at once (negative_timeout 0). */
-	cfg->entry_timeout = 1.0;
-	cfg->attr_timeout = 1.0;
-	cfg->negative_timeout = 0.0;
-	cfg->use_ino = 0;
+	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
+	fuse_reply_err(req, EPERM);
+}
+
+static void ll_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
 	/* O_DIRECT writes split by the kernel must still arrive in order. */
 	conn->want &= ~FUSE_CAP_ASYNC_DIO;
 	/* Write-back caching reorders and merges writes: never for a stream. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	return fuse_get_context()->private_data;
 }
 
 /* Unmount: every load still open is rolled back; release will not come. */
-static void pcf_op_destroy(void *private_data)
+static void ll_destroy(void *userdata)
 {
 	struct pcf_load *l;
 
-	(void)private_data;
+	(void)userdata;
 	pcf_watch_stop(); /* closers followed to their exit are let go */
 	while ((l = pcf_registry_pop()) != NULL)
 		pcf_load_abandon(l, "the file system was unmounted during "
 				    "the load");
+	/* No RELEASE or FORGET comes after this. A handle's load, if any,
+	 * was abandoned above. */
+	while (handles) {
+		handles->load = NULL;
+		handle_free(handles);
+	}
+	pthread_mutex_lock(&nodes_lock);
+	while (all_nodes) {
+		struct inode *n = all_nodes;
+
+		all_nodes = n->all_next;
+		free(n->path);
+		free(n);
+	}
+	stable_nodes = NULL;
+	pthread_mutex_unlock(&nodes_lock);
 }
 
-const struct fuse_operations pcf_fs_ops = {
-	.init = pcf_op_init,
-	.destroy = pcf_op_destroy,
-	.getattr = pcf_op_getattr,
-	.readdir = pcf_op_readdir,
-	.open = pcf_op_open,
-	.create = pcf_op_create,
-	.read = pcf_op_read,
-	.write = pcf_op_write,
-	.flush = pcf_op_flush,
-	.fsync = pcf_op_fsync,
-	.release = pcf_op_release,
-	.truncate = pcf_op_truncate,
-	.fallocate = pcf_op_fallocate,
-	.chmod = pcf_op_chmod,
-	.chown = pcf_op_chown,
-	.utimens = pcf_op_utimens,
-	.access = pcf_op_access,
-	.statfs = pcf_op_statfs,
-	.mkdir = pcf_op_mkdir,
-	.mknod = pcf_op_mknod,
-	.unlink = pcf_op_remove,
-	.rmdir = pcf_op_remove,
-	.symlink = pcf_op_link,
-	.link = pcf_op_link,
-	.rename = pcf_op_rename,
+const struct fuse_lowlevel_ops pcf_fs_ops = {
+	.init = ll_init,
+	.destroy = ll_destroy,
+	.lookup = ll_lookup,
+	.forget = ll_forget,
+	.forget_multi = ll_forget_multi,
+	.getattr = ll_getattr,
+	.setattr = ll_setattr,
+	.opendir = ll_opendir,
+	.readdir = ll_readdir,
+	.releasedir = ll_releasedir,
+	.open = ll_open,
+	.create = ll_create,
+	.read = ll_read,
+	.write = ll_write,
+	.flush = ll_flush,
+	.fsync = ll_fsync,
+	.release = ll_release,
+	.fallocate = ll_fallocate,
+	.access = ll_access,
+	.statfs = ll_statfs,
+	.mknod = ll_mknod,
+	.mkdir = ll_mkdir,
+	.unlink = ll_remove,
+	.rmdir = ll_remove,
+	.symlink = ll_symlink,
+	.link = ll_link,
+	.rename = ll_rename,
 };

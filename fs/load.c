@@ -35,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* A first line longer than this is not a header: stop holding bytes. */
 #define HEAD_MAX (1u << 20)
@@ -49,16 +51,124 @@ static int load_state(const struct pcf_load *l)
 }
 
 /* Frees what a load owns; the load must be out of the registry. */
+static void load_disconnect(struct pcf_load *l);
+
 static void load_free(struct pcf_load *l)
 {
 	pcf_openfile_drop(&l->file);
-	PQfinish(l->conn);
+	load_disconnect(l);
+	pthread_mutex_destroy(&l->abort_lock);
+	pthread_cond_destroy(&l->abort_cond);
 	free(l->head);
 	free(l->path);
 	free(l->label);
 	pcf_table_info_free(&l->table);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
+}
+
+/* Lets pcf_load_abort reach the new connection. 0, or -EINTR when the
+ * writer was killed meanwhile. */
+static int load_arm(struct pcf_load *l)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&l->abort_lock);
+	if (atomic_load(&l->aborted)) {
+		rc = -EINTR;
+	} else {
+		l->sock_dup = fcntl(PQsocket(l->conn), F_DUPFD_CLOEXEC, 0);
+		l->cancel = PQgetCancel(l->conn);
+	}
+	pthread_mutex_unlock(&l->abort_lock);
+	return rc;
+}
+
+/* Closes the connection (the server rolls back what is not committed). */
+static void load_disconnect(struct pcf_load *l)
+{
+	pthread_mutex_lock(&l->abort_lock);
+	if (l->sock_dup >= 0)
+		close(l->sock_dup);
+	l->sock_dup = -1;
+	PQfreeCancel(l->cancel);
+	l->cancel = NULL;
+	pthread_mutex_unlock(&l->abort_lock);
+	if (l->conn) {
+		/* Never block on a dead path for the goodbye message. */
+		PQsetnonblocking(l->conn, 1);
+		PQfinish(l->conn);
+	}
+	l->conn = NULL;
+	if (l->fd_budget)
+		pcf_conn_budget_give();
+	l->fd_budget = 0;
+}
+
+/* The cancel request goes on a connection of its own: off the caller's
+ * thread, which must answer within the second. */
+static void *cancel_main(void *arg)
+{
+	PGcancel *cancel = arg;
+	char err[256];
+
+	PQcancel(cancel, err, sizeof(err));
+	PQfreeCancel(cancel);
+	return NULL;
+}
+
+void pcf_load_abort(struct pcf_load *l, pid_t tid)
+{
+	pid_t none = 0, tgid = pcf_task_tgid(tid);
+	PGcancel *cancel;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (tgid <= 0)
+		tgid = tid;
+	if (!atomic_compare_exchange_strong(&l->aborted, &none, tgid))
+		return;
+	pthread_mutex_lock(&l->abort_lock);
+	if (l->sock_dup >= 0)
+		shutdown(l->sock_dup, SHUT_RDWR); /* libpq's wait ends now */
+	cancel = l->cancel;
+	l->cancel = NULL;
+	pthread_cond_broadcast(&l->abort_cond);
+	pthread_mutex_unlock(&l->abort_lock);
+	pcf_warn("load %llu of %s: the writer (pid %d) was killed while "
+		 "waiting on the server: rolling back\n",
+		 (unsigned long long)l->id, l->label ? l->label : "?",
+		 (int)tgid);
+	if (!cancel)
+		return;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, cancel_main, cancel) != 0)
+		PQfreeCancel(cancel);
+	pthread_attr_destroy(&attr);
+}
+
+/*
+ * Takes l's lock, unless the load is aborted while another request holds
+ * it (that one ends soon; a killed writer's own close must not wait for
+ * it). 0, or -EINTR without the lock.
+ */
+static int load_lock(struct pcf_load *l)
+{
+	for (;;) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 50 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (pthread_mutex_timedlock(&l->lock, &until) == 0)
+			return 0;
+		if (atomic_load(&l->aborted))
+			return -EINTR;
+	}
 }
 
 /* Drops a reference; the last one frees the load (out of the registry). */
@@ -81,19 +191,28 @@ static int load_fail_as(struct pcf_load *l, const struct pcf_error *e,
 {
 	int st = load_state(l);
 
+	pid_t killed = atomic_load(&l->aborted);
+
 	if (st == PCF_LOAD_FAILED)
 		return -l->error.err;
 	l->error = *e;
+	if (killed)
+		/* Whatever libpq made of the cut connection: the reason is
+		 * the writer's death. */
+		pcf_error_set(&l->error, ECANCELED,
+			      "the writer (pid %d) was killed by a signal while "
+			      "waiting on the server: nothing committed",
+			      (int)killed);
 	if (l->conn && PQstatus(l->conn) == CONNECTION_OK &&
 	    st == PCF_LOAD_COPYING) {
 		struct pcf_error ignored;
 		char reason[1200];
 
-		snprintf(reason, sizeof(reason), "pgcopyfs: %s", e->message);
+		snprintf(reason, sizeof(reason), "pgcopyfs: %s",
+			 l->error.message);
 		pcf_copy_end(l->conn, reason, NULL, &ignored);
 	}
-	PQfinish(l->conn);
-	l->conn = NULL;
+	load_disconnect(l);
 	free(l->head);
 	l->head = NULL;
 	l->head_len = l->head_cap = 0;
@@ -101,7 +220,7 @@ static int load_fail_as(struct pcf_load *l, const struct pcf_error *e,
 	pcf_registry_drop_anchors(l);
 	pcf_openfile_drop(&l->file);
 	pcf_status_record(l, outcome);
-	return -e->err;
+	return -l->error.err;
 }
 
 static int load_fail(struct pcf_load *l, const struct pcf_error *e)
@@ -123,17 +242,17 @@ static int load_failf(struct pcf_load *l, int err, const char *fmt, ...)
 	return load_fail(l, &e);
 }
 
-int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
-		  const char *path, int flags, pid_t pid,
-		  struct pcf_load **out)
+int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
+		 const char *path, int flags, pid_t pid, struct pcf_load **out)
 {
 	struct pcf_load *l = calloc(1, sizeof(*l));
-	struct pcf_error e;
-	int rc;
 
 	if (!l)
 		return -ENOMEM;
 	pthread_mutex_init(&l->lock, NULL);
+	pthread_mutex_init(&l->abort_lock, NULL);
+	pthread_cond_init(&l->abort_cond, NULL);
+	l->sock_dup = -1;
 	atomic_store(&l->refs, 1);
 	l->fs = fs;
 	l->id = atomic_fetch_add(&next_load_id, 1);
@@ -160,6 +279,109 @@ int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 	pcf_openfile_init(&l->file, l->writer_pid);
 	pcf_task_cmdline(l->writer_pid, l->writer_cmd, sizeof(l->writer_cmd));
 	atomic_store(&l->state, PCF_LOAD_WAITING);
+	*out = l;
+	return 0;
+}
+
+/*
+ * A connect on a thread of its own, so that the opener's request can stop
+ * waiting for it when the opener is killed (libpq's connect cannot be cut
+ * short, and keeps its own connect_timeout and host list). The last of the
+ * two to let go frees it.
+ */
+struct connect_job {
+	const struct pcf_options *opts;
+	PGconn *conn;
+	struct pcf_error e;
+	int done;
+	_Atomic int refs;
+	struct pcf_load *l; /* for abort_lock/abort_cond: NULL once let go */
+	pthread_mutex_t m;
+	pthread_cond_t cond;
+};
+
+static void connect_job_put(struct connect_job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) == 1) {
+		PQfinish(j->conn);
+		pthread_mutex_destroy(&j->m);
+		pthread_cond_destroy(&j->cond);
+		free(j);
+	}
+}
+
+static void *connect_main(void *arg)
+{
+	struct connect_job *j = arg;
+	PGconn *c = pcf_connect(j->opts, &j->e);
+
+	pthread_mutex_lock(&j->m);
+	j->conn = c;
+	j->done = 1;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->m);
+	connect_job_put(j);
+	return NULL;
+}
+
+/* Connects l, or fails with e filled in (EINTR when the writer was
+ * killed meanwhile). */
+static PGconn *load_connect(struct pcf_load *l, struct pcf_error *e)
+{
+	struct connect_job *j = calloc(1, sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t t;
+	PGconn *c = NULL;
+	int started;
+
+	if (!j) {
+		pcf_error_set(e, ENOMEM, "out of memory");
+		return NULL;
+	}
+	j->opts = &l->fs->opts;
+	atomic_init(&j->refs, 2);
+	pthread_mutex_init(&j->m, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	started = pthread_create(&t, &attr, connect_main, j) == 0;
+	pthread_attr_destroy(&attr);
+	if (!started) {
+		/* No thread to spare: connect here, not to be cut short. */
+		atomic_store(&j->refs, 1);
+		connect_job_put(j);
+		return pcf_connect(&l->fs->opts, e);
+	}
+	pthread_mutex_lock(&j->m);
+	while (!j->done && !atomic_load(&l->aborted)) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 50 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&j->cond, &j->m, &until);
+	}
+	if (j->done) {
+		c = j->conn;
+		j->conn = NULL;
+		if (!c)
+			*e = j->e;
+	} else {
+		pcf_error_set(e, EINTR, "killed while connecting");
+	}
+	pthread_mutex_unlock(&j->m);
+	connect_job_put(j);
+	return c;
+}
+
+int pcf_load_open(struct pcf_load *l)
+{
+	const struct pcf_table_info *t = &l->table;
+	struct pcf_error e;
+	int rc;
 
 	if (!t->can_insert) {
 		pcf_error_set(&e, EACCES,
@@ -174,10 +396,17 @@ int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 			      l->label);
 		goto fail;
 	}
-	l->conn = pcf_connect(&fs->opts, &e);
+	if (pcf_conn_budget_take(&e) != 0)
+		goto fail;
+	l->fd_budget = 1;
+	l->conn = load_connect(l, &e);
 	if (!l->conn)
 		goto fail;
 	pcf_conn_widen_send_buffer(l->conn);
+	if (load_arm(l) != 0) {
+		pcf_error_set(&e, EINTR, "killed while connecting");
+		goto fail;
+	}
 	if ((l->backend_pid = pcf_begin(l->conn, &e)) < 0)
 		goto fail;
 	pcf_registry_add(l);
@@ -192,7 +421,6 @@ int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 			  (double)(now.tv_sec - l->mono.tv_sec) +
 				  (double)(now.tv_nsec - l->mono.tv_nsec) / 1e9);
 	}
-	*out = l;
 	return 0;
 fail:
 	rc = load_fail(l, &e);
@@ -467,9 +695,7 @@ static int load_check_server(struct pcf_load *l)
 	if (ms < CHECK_EVERY_MS)
 		return 0;
 	l->checked = now;
-	/* In the clear, copy.c peeks at the socket before each send. */
-	if (!PQsslInUse(l->conn) ||
-	    !pcf_catalog_backend_failed(&l->fs->catalog, l->backend_pid))
+	if (!pcf_catalog_backend_failed(&l->fs->catalog, l->backend_pid))
 		return 0;
 	pcf_copy_refused(l->conn, &e);
 	return load_fail(l, &e);
@@ -614,7 +840,8 @@ int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
 {
 	int rc;
 
-	pthread_mutex_lock(&l->lock);
+	if ((rc = load_lock(l)) != 0)
+		return rc;
 	if (load_state(l) == PCF_LOAD_CLOSING) {
 		/* A holder the close rule did not see: the COPY has ended, so
 		 * these bytes cannot go in, and the load is not whole. */
@@ -699,8 +926,7 @@ static int load_commit_tx(struct pcf_load *l)
 	if (rc != 0)
 		return load_fail(l, &e);
 	atomic_store(&l->state, PCF_LOAD_COMMITTED);
-	PQfinish(l->conn);
-	l->conn = NULL;
+	load_disconnect(l);
 	pcf_registry_drop_anchors(l);
 	pcf_openfile_drop(&l->file);
 	pcf_status_record(l, "committed");
@@ -825,7 +1051,8 @@ int pcf_load_flush(struct pcf_load *l, pid_t tid)
 	struct pcf_task task;
 	int rc = 0;
 
-	pthread_mutex_lock(&l->lock);
+	if ((rc = load_lock(l)) != 0)
+		return rc;
 	if (load_over(l, 0, &rc) || atomic_load(&l->bytes) == 0)
 		goto out; /* no data: the shell's early close, dd's dup2, touch */
 	close_facts(l, tid, &f, &task);
@@ -842,7 +1069,8 @@ int pcf_load_fsync(struct pcf_load *l)
 {
 	int rc = 0;
 
-	pthread_mutex_lock(&l->lock);
+	if ((rc = load_lock(l)) != 0)
+		return rc;
 	if (load_state(l) == PCF_LOAD_FAILED)
 		rc = -l->error.err;
 	else
@@ -864,7 +1092,19 @@ int pcf_load_refuse(struct pcf_load *l, int err, const char *reason)
 
 void pcf_load_abandon(struct pcf_load *l, const char *why)
 {
-	pthread_mutex_lock(&l->lock);
+	struct timespec until;
+
+	/* A worker cancelled at unmount while it waited on the server keeps
+	 * the lock for ever: then the server rolls back when the process
+	 * exits and its connections close. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	if (pthread_mutex_timedlock(&l->lock, &until) != 0) {
+		pcf_warn("load %llu of %s: busy at unmount: rolled back by the "
+			 "server when the daemon exits\n",
+			 (unsigned long long)l->id, l->label);
+		return;
+	}
 	if (load_state(l) == PCF_LOAD_WAITING ||
 	    load_state(l) == PCF_LOAD_COPYING ||
 	    load_state(l) == PCF_LOAD_CLOSING)

@@ -85,17 +85,39 @@ struct pcf_load {
 
 	struct pcf_error error;  /* the reason, once FAILED */
 	struct pcf_load *prev, *next; /* registry list */
+	/* Ending a wait on the server from another thread (pcf_load_abort):
+	 * guarded by abort_lock, never by lock, which the waiter holds. */
+	pthread_mutex_t abort_lock;
+	pthread_cond_t abort_cond; /* aborted changed: a connect stops waiting */
+	int sock_dup;              /* the connection's socket, dup'd; -1 none */
+	PGcancel *cancel;          /* for the server: stop what you wait for */
+	_Atomic pid_t aborted;     /* the killed writer's task, 0 if none */
+	int fd_budget;             /* holds descriptors of the budget (conn.h) */
 };
 
 /*
- * Opens a load for a write open of table t at path (relative to the mount):
- * checks the privilege, connects, begins the transaction. On success *out
- * is owned by the FUSE file handle until pcf_load_release. On failure the
- * reason is logged and recorded in the history; returns -errno.
+ * A load for a write open of table t at path (relative to the mount), not
+ * yet connected: *out, or -errno. pcf_load_open then connects; the two are
+ * apart so that the request can be seen by calls.c while it connects.
  */
-int pcf_load_open(struct pcf_fs *fs, const struct pcf_table_info *t,
-		  const char *path, int flags, pid_t pid,
-		  struct pcf_load **out);
+int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
+		 const char *path, int flags, pid_t pid, struct pcf_load **out);
+
+/*
+ * Checks the privilege, connects, begins the transaction. On success l is
+ * owned by the FUSE file handle until pcf_load_release. On failure the
+ * reason is logged and recorded in the history, l is freed, and -errno
+ * returned.
+ */
+int pcf_load_open(struct pcf_load *l);
+
+/*
+ * The writer's task tid was killed while a request on l waited (calls.c;
+ * any thread, without l's lock): ends the wait at once (the connection's
+ * socket is shut down, the server sent a cancel request), and the load
+ * fails with EINTR, rolled back.
+ */
+void pcf_load_abort(struct pcf_load *l, pid_t tid);
 
 /* Takes one write; size or -errno (the load is then failed for good). */
 int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,

@@ -4,9 +4,9 @@
  * line on stderr and a non-zero exit, with nothing left mounted.
  */
 #define FUSE_USE_VERSION 312
-#include <fuse.h>
 #include <fuse_lowlevel.h>
 
+#include "calls.h"
 #include "fs.h"
 #include "holders.h"
 #include "log.h"
@@ -67,7 +67,7 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct fuse_loop_config *loop = NULL;
 	struct pcf_fs fs = { 0 };
-	struct fuse *fuse = NULL;
+	struct fuse_session *se = NULL;
 	struct pcf_error e;
 	char msg[512], db[600];
 	int ret = 1;
@@ -87,7 +87,7 @@ int main(int argc, char *argv[])
 		pcf_options_help(argv[0]);
 		printf("FUSE options:\n");
 		fuse_cmdline_help();
-		fuse_lib_help(&args);
+		fuse_lowlevel_help();
 		ret = 0;
 		goto out_cmd;
 	}
@@ -111,6 +111,7 @@ int main(int argc, char *argv[])
 	}
 	pcf_log_init(cmd.debug);
 	raise_nofile_limit();
+	pcf_conn_budget_init();
 	fs.mountpoint = realpath(cmd.mountpoint, NULL);
 	if (!fs.mountpoint) {
 		fprintf(stderr, "pgcopyfs: bad mount point '%s': %m\n",
@@ -123,8 +124,8 @@ int main(int argc, char *argv[])
 			e.message);
 		goto out_catalog;
 	}
-	fs.uid = getuid();
-	fs.gid = getgid();
+	fs.uid = fs.opts.owner_uid >= 0 ? (uid_t)fs.opts.owner_uid : getuid();
+	fs.gid = fs.opts.owner_gid >= 0 ? (gid_t)fs.opts.owner_gid : getgid();
 	fs.mounted_at = time(NULL);
 	pcf_status_init(fs.opts.history);
 	/* fsname shows in mount and df: user, host and database, never a
@@ -134,16 +135,16 @@ int main(int argc, char *argv[])
 	if (!cmd.nodefault_subtype)
 		add_mount_option(&args, "subtype", "pgcopyfs");
 
-	fuse = fuse_new(&args, &pcf_fs_ops, sizeof(pcf_fs_ops), &fs);
-	if (!fuse)
+	se = fuse_session_new(&args, &pcf_fs_ops, sizeof(pcf_fs_ops), &fs);
+	if (!se)
 		goto out_status;
-	if (fuse_mount(fuse, fs.mountpoint) != 0)
-		goto out_fuse;
+	if (fuse_session_mount(se, fs.mountpoint) != 0)
+		goto out_session;
 	if (fuse_daemonize(cmd.foreground) != 0)
 		goto out_unmount;
 	if (!cmd.foreground)
 		pcf_log_to_syslog();
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+	if (fuse_set_signal_handlers(se) != 0)
 		goto out_unmount;
 	/* After daemonizing (threads and children do not survive it), and
 	 * the keeper before any thread, as it is forked. */
@@ -153,13 +154,16 @@ int main(int argc, char *argv[])
 	if (pcf_catalog_start(&fs.catalog) != 0)
 		pcf_warn("cannot start the catalog refresher: the table list "
 			 "stays as it was at mount\n");
+	if (pcf_calls_start() != 0)
+		pcf_warn("cannot start the call watcher: a writer killed while "
+			 "waiting on the server waits for it\n");
 	if (pcf_watch_start() != 0)
 		pcf_warn("cannot start the exit watcher: closers are not "
 			 "followed to their exit\n");
 	pcf_info("mounted %s on %s\n", db, fs.mountpoint);
 
 	if (cmd.singlethread) {
-		ret = fuse_loop(fuse);
+		ret = fuse_session_loop(se);
 	} else {
 		loop = fuse_loop_cfg_create();
 		if (!loop)
@@ -170,19 +174,21 @@ int main(int argc, char *argv[])
 			fuse_loop_cfg_set_idle_threads(loop,
 						       cmd.max_idle_threads);
 		fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
-		ret = fuse_loop_mt(fuse, loop);
+		ret = fuse_session_loop_mt(se, loop);
 	}
 	/* A loop ended by SIGTERM, SIGINT or SIGHUP returns the signal: that is
 	 * how a daemon is stopped, not a failure. */
 	ret = ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP ? 0 : 1;
 out_signals:
 	pcf_watch_stop();
+	pcf_calls_stop();
+	pcf_catalog_stop(&fs.catalog);
 	pcf_keeper_stop();
-	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	fuse_remove_signal_handlers(se);
 out_unmount:
-	fuse_unmount(fuse);
-out_fuse:
-	fuse_destroy(fuse);
+	fuse_session_unmount(se);
+out_session:
+	fuse_session_destroy(se);
 out_status:
 	pcf_status_free();
 out_catalog:

@@ -7,6 +7,8 @@
 #include "options.h"
 
 #include <ctype.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,8 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("connect_timeout=%d", connect_timeout, 0),
 	PCF_OPT("history=%d", history, 0),
 	PCF_OPT("table_mode=%o", table_mode, 0),
+	PCF_OPT("uid=%s", uid, 0),
+	PCF_OPT("gid=%s", gid, 0),
 	FUSE_OPT_KEY("auto", KEY_FSTAB_ONLY),
 	FUSE_OPT_KEY("noauto", KEY_FSTAB_ONLY),
 	FUSE_OPT_KEY("user", KEY_FSTAB_ONLY),
@@ -112,6 +116,8 @@ static int one_char(const char *name, const char *v, char *out, char *err,
 int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 		      char *err, size_t errlen)
 {
+	char shown[64];
+
 	memset(o, 0, sizeof(*o));
 	o->connect_timeout = -1;
 	o->history = 100;
@@ -172,6 +178,39 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 				      "as 0664");
 		return -1;
 	}
+	o->owner_uid = o->owner_gid = -1;
+	if (o->uid) {
+		struct passwd *pw = getpwnam(o->uid);
+		char *end;
+		unsigned long v = strtoul(o->uid, &end, 10);
+
+		if (pw)
+			o->owner_uid = (long)pw->pw_uid;
+		else if (*o->uid && !*end)
+			o->owner_uid = (long)v;
+		else {
+			snprintf(err, errlen, "-o uid= takes a user name or "
+					      "number: no user '%s'",
+				 printable(o->uid, shown, sizeof(shown)));
+			return -1;
+		}
+	}
+	if (o->gid) {
+		struct group *gr = getgrnam(o->gid);
+		char *end;
+		unsigned long v = strtoul(o->gid, &end, 10);
+
+		if (gr)
+			o->owner_gid = (long)gr->gr_gid;
+		else if (*o->gid && !*end)
+			o->owner_gid = (long)v;
+		else {
+			snprintf(err, errlen, "-o gid= takes a group name or "
+					      "number: no group '%s'",
+				 printable(o->gid, shown, sizeof(shown)));
+			return -1;
+		}
+	}
 	if (o->close_wait) {
 		char *end;
 		double secs = strtod(o->close_wait, &end);
@@ -193,6 +232,8 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 void pcf_options_free(struct pcf_options *o)
 {
 	free(o->conninfo);
+	free(o->uid);
+	free(o->gid);
 	free(o->header);
 	free(o->commit);
 	free(o->delimiter);
@@ -243,6 +284,10 @@ void pcf_options_help(const char *progname)
 	       "    -o table_mode=MODE     file mode of a table the role may\n"
 	       "                           INSERT into; others get its read\n"
 	       "                           bits only (default: 0644)\n"
+	       "    -o uid=USER            owner shown for every file, a name or\n"
+	       "                           number (default: the daemon's user)\n"
+	       "    -o gid=GROUP           group shown for every file (default:\n"
+	       "                           the daemon's group)\n"
 	       "    -o allow_other         let other users load too; implies\n"
 	       "                           default_permissions (libfuse's)\n"
 	       "    -h   --help            print help\n"

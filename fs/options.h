@@ -31,6 +31,10 @@ struct pcf_options {
 	int connect_timeout; /* seconds; -1 = libpq's own setting */
 	int history;         /* finished loads kept in .pgcopyfs/history */
 	unsigned int table_mode; /* mode of a table the role may INSERT into */
+	char *uid;           /* owner shown for every file: a name or number */
+	char *gid;
+	/* Derived from uid= and gid= (-1: the daemon's own). */
+	long owner_uid, owner_gid;
 	int nargs;           /* non-option arguments seen */
 	int allow_other;     /* libfuse options we look at, and keep */
 	int default_permissions;

@@ -55,9 +55,9 @@ test_sixteen_cp_while_the_server_makes_them_wait() {
 	wait_for "16 open loads" 20 bash -c \
 		"[ \$(grep -c 'table=public.c' '$MNT/.pgcopyfs/loads') = 16 ]" ||
 		fail "not all loads opened"
-	wait_for "a COPY per table waiting on the lock" 20 bash -c \
+	wait_for "every COPY waiting on the lock in the server (none in the kernel)" 20 bash -c \
 		"[ \$(psql -XAtc \"SELECT count(*) FROM pg_stat_activity
-		  WHERE application_name = 'pgcopyfs' AND wait_event_type = 'Lock'\") = 4 ]" ||
+		  WHERE application_name = 'pgcopyfs' AND wait_event_type = 'Lock'\") = 16 ]" ||
 		fail "COPYs are not waiting"
 	expect_status 0 "ls while loads wait" timeout 5 ls "$MNT/public"
 	expect_status 0 "stat while loads wait" timeout 5 stat "$MNT/public/c1.csv"
