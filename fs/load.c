@@ -168,6 +168,9 @@ static int load_lock(struct pcf_load *l)
 			return 0;
 		if (atomic_load(&l->aborted))
 			return -EINTR;
+		/* Unmount: libfuse cancels its workers, and the holder may be
+		 * one of them, gone for good. */
+		pthread_testcancel();
 	}
 }
 
@@ -1097,8 +1100,13 @@ void pcf_load_abandon(struct pcf_load *l, const char *why)
 	/* A worker cancelled at unmount while it waited on the server keeps
 	 * the lock for ever: then the server rolls back when the process
 	 * exits and its connections close. */
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 1;
+	static struct timespec deadline; /* one second for all of them */
+
+	if (!deadline.tv_sec) {
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += 1;
+	}
+	until = deadline;
 	if (pthread_mutex_timedlock(&l->lock, &until) != 0) {
 		pcf_warn("load %llu of %s: busy at unmount: rolled back by the "
 			 "server when the daemon exits\n",

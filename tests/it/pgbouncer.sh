@@ -2,7 +2,10 @@
 # Loads through a real PgBouncer, in pool_mode=session and then
 # pool_mode=transaction: a plain cp commits, and a slow stream with a bad row
 # gets EIO at a write soon after it, with nothing committed and the server's
-# message in the history.
+# message in the history. Then a transaction pool of 4 with four long loads
+# holding every slot: ls, stat and the status files still answer at once
+# (nothing global waits for a slot), a fifth load waiting for one dies at
+# once when killed, and the four commit.
 #
 # The server listens on 127.0.0.1 too (a free port); pgbouncer (run as the
 # postgres user: it refuses root) listens on another free port and pools
@@ -50,7 +53,7 @@ bouncer_start() {
 	auth_type = trust
 	auth_file = $BDIR/users.txt
 	pool_mode = $1
-	default_pool_size = 10
+	default_pool_size = ${2:-10}
 	max_client_conn = 100
 	ignore_startup_parameters = extra_float_digits,options
 	logfile = $BDIR/pgbouncer.log
@@ -68,10 +71,10 @@ bouncer_start() {
 		-c "SELECT 1" || { cat "$BDIR/pgbouncer.log" >&2; return 1; }
 }
 
-# through MODE: pgbouncer in MODE, pgcopyfs mounted through it.
+# through MODE [POOL]: pgbouncer in MODE, pgcopyfs mounted through it.
 through() {
 	pcf_unmount
-	bouncer_start "$1" || { fail "$1: pgbouncer does not start"; return 1; }
+	bouncer_start "$1" "${2:-}" || { fail "$1: pgbouncer does not start"; return 1; }
 	PCF_CONNINFO="host=127.0.0.1 port=$BOUNCER_PORT dbname=postgres user=postgres"
 	pcf_remount || { fail "$1: cannot mount through pgbouncer"; return 1; }
 }
@@ -149,6 +152,68 @@ test_b_transaction_pooling() {
 	through transaction || return
 	check_cp transaction
 	check_slow_stream transaction
+}
+
+# ms CMD...: runs CMD (bounded to 10 s) and prints how long it took in ms.
+ms() {
+	local t0 t1
+	t0=$(date +%s%N)
+	timeout -s KILL 10 "$@" >/dev/null 2>&1
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+}
+
+test_c_transaction_pool_full() {
+	local i pids=() took limit=100 killer
+	[ -n "${PCF_SANITIZED:-}" ] && limit=300
+	fresh
+	through transaction 4 || return
+	# Four loads, each inside its transaction: every server slot is taken.
+	for i in 1 2 3 4; do
+		python3 - "$T" "$W/hold" "$i" <<-'PY' &
+		import os, sys, time
+		f = open(sys.argv[1], "w")
+		f.write("v\nrow%s\n" % sys.argv[3]); f.flush()
+		while not os.path.exists(sys.argv[2]):
+		    time.sleep(0.05)
+		f.close()
+		PY
+		pids+=($!)
+	done
+	wait_for "four loads streaming" 15 bash -c \
+		"[ \$(grep -c 'state=copying' '$MNT/.pgcopyfs/loads') = 4 ]" ||
+		fail "the four loads did not start"
+	# Let the catalog's once-a-second read go stale: it now waits for a
+	# slot too.
+	sleep 1.2
+	for what in "ls $MNT/public" "stat $T" "cat $MNT/.pgcopyfs/loads" "ls -l $MNT/public"; do
+		# shellcheck disable=SC2086
+		took=$(ms $what)
+		[ "$took" -le "$limit" ] ||
+			fail "$what with every pool slot taken: $took ms (limit $limit ms)"
+	done
+	# A fifth load waits for a slot in pgbouncer: killable at once.
+	cp "$W/three.csv" "$MNT/public/d.csv" 2>/dev/null &
+	killer=$!
+	sleep 1
+	kill -0 "$killer" 2>/dev/null || fail "the fifth load did not wait for a slot"
+	kill -9 "$killer"
+	took=0
+	while kill -0 "$killer" 2>/dev/null && [ "$took" -lt 50 ]; do
+		sleep 0.02
+		took=$((took + 1))
+	done
+	kill -0 "$killer" 2>/dev/null &&
+		fail "the fifth writer, killed while waiting for a slot, still there after 1 s ($(cat /proc/$killer/stat 2>/dev/null | cut -d' ' -f3))"
+	wait "$killer" 2>/dev/null
+	touch "$W/hold"
+	for i in "${pids[@]}"; do
+		timeout -s KILL 20 tail --pid="$i" -f /dev/null
+		wait "$i"
+		expect_eq "$?" 0 "a writer holding a slot exits 0"
+	done
+	expect_eq "$(rows)" 4 "the four loads' rows"
+	rm -f "$W/hold"
 }
 
 pcf_run_tests
