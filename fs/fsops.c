@@ -8,13 +8,20 @@
  *        /.pgcopyfs/<file>      status files (status.c)
  *
  * Nodes. Directories and status files have one node per path. A table file
- * gets a new node, and so a kernel inode of its own, at every lookup (entry
- * timeout 0): the kernel serializes writes and attribute changes per inode,
- * so two loads of one table sharing an inode would wait on each other in
- * the kernel (a row lock one load waits for in the server, held by the other
- * load, would then never be released: both writers stuck in D). With one
- * inode per open, loads of one table wait only where PostgreSQL makes them.
- * st_ino stays the path's, so stat shows one file.
+ * gets a kernel inode of its own for each open: the kernel serializes writes
+ * and attribute changes per inode, so two loads of one table sharing an
+ * inode would wait on each other in the kernel (a row lock one load waits
+ * for in the server, held by the other load, would then never be released:
+ * both writers stuck in D). So a table's entry is never cached (timeout 0),
+ * every path walk looks it up, and a lookup gets the path's current node
+ * only if the same task looked it up last and nothing has it open for
+ * writing; any other task, or a node being written, gets a new node (the
+ * kernel then drops its dentry and looks up again, getting that one); a
+ * node whose last looker has exited is free again. Two opens by two live
+ * tasks can never land on one inode, and `ls -l`'s stats cost one lookup
+ * each. (FUSE gives pid 0 for a task in another pid namespace: such a task
+ * always gets a new node.) st_ino stays the path's: stat shows one
+ * file.
  *
  * Errors are -errno straight from the lower layers; their messages are in
  * the load's state, the log and .pgcopyfs/history.
@@ -34,6 +41,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,22 +62,27 @@ struct node {
 	char file[256];   /* escaped table name + ".csv" */
 };
 
-/* What the kernel knows by a node id. Guarded by nodes_lock: nlookup and
- * the stable list; path and st_ino never change. */
+/* What the kernel knows by a node id. Guarded by nodes_lock, but path,
+ * st_ino and generation, which never change. */
 struct inode {
 	char *path;          /* "/", "/public", "/public/t.csv" */
 	uint64_t st_ino;     /* the path's number, the same for every node */
 	uint64_t nlookup;    /* lookups the kernel has not forgotten */
-	int stable;          /* one node for its path, in the stable list */
-	struct inode *next;  /* stable list */
+	uint64_t generation; /* set once: a new one for a known node id makes
+			      * the kernel call its inode stale (EIO) */
+	int current;         /* the one its path's lookups find (hashed) */
+	int writers;         /* open for writing: a table's lookups go past it */
+	pid_t claimed_by;    /* a table's: the task that looked it up last */
+	struct inode *hnext; /* hash chain, while current */
 	struct inode *all_prev, *all_next; /* every node but the root */
 };
 
+#define NODE_BUCKETS 16384
 static pthread_mutex_t nodes_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct inode root_inode = { .path = "/", .st_ino = FUSE_ROOT_ID };
-static struct inode *stable_nodes;
+static struct inode *buckets[NODE_BUCKETS];
 static struct inode *all_nodes; /* freed at unmount: no FORGET comes then */
-static uint64_t generation;
+static uint64_t generation;      /* the last node's */
 
 /* What fi->fh holds, told apart by kind. */
 enum handle_kind { H_TABLE_READ, H_LOAD, H_STATUS, H_DIR };
@@ -78,6 +91,7 @@ struct handle {
 	enum handle_kind kind;
 	struct handle *prev, *next; /* open handles, freed at unmount */
 	struct pcf_load *load; /* H_LOAD */
+	struct inode *node;    /* H_LOAD: counted in its writers */
 	char *text;            /* H_STATUS: rendered at open */
 	size_t len;
 	struct dirent_list {   /* H_DIR: the listing taken at opendir */
@@ -255,14 +269,6 @@ static void on_interrupt(fuse_req_t req, void *data)
 	pcf_calls_poke();
 }
 
-/* A request that may wait on the server, seen by calls.c while it runs. */
-static void call_enter(struct pcf_call *c, fuse_req_t req, struct pcf_load *l,
-		       pid_t tid)
-{
-	pcf_call_enter(c, l, tid);
-	fuse_req_interrupt_func(req, on_interrupt, NULL);
-}
-
 /*
  * libfuse cancels its workers at unmount, also one waiting on the server:
  * its call must leave the list (it lives on that worker's stack).
@@ -270,6 +276,39 @@ static void call_enter(struct pcf_call *c, fuse_req_t req, struct pcf_load *l,
 static void call_cancelled(void *call)
 {
 	pcf_call_leave(call);
+}
+
+/* One request on a load: what it does, its arguments and its answer. */
+struct load_call {
+	struct pcf_call call;
+	enum { DO_OPEN, DO_WRITE, DO_FLUSH } what;
+	struct pcf_load *l;
+	const char *buf;
+	size_t size;
+	off_t off;
+	pid_t tid;
+	int rc;
+};
+
+/* Runs it, seen by calls.c. Its one parameter is never changed: the
+ * cleanup handler's longjmp may not clobber anything. */
+static void load_call_run(struct load_call *c, fuse_req_t req)
+{
+	pcf_call_enter(&c->call, c->l, c->tid);
+	fuse_req_interrupt_func(req, on_interrupt, NULL);
+	pthread_cleanup_push(call_cancelled, &c->call);
+	switch (c->what) {
+	case DO_OPEN:
+		c->rc = pcf_load_open(c->l);
+		break;
+	case DO_WRITE:
+		c->rc = pcf_load_write(c->l, c->buf, c->size, c->off, c->tid);
+		break;
+	case DO_FLUSH:
+		c->rc = pcf_load_flush(c->l, c->tid);
+		break;
+	}
+	pthread_cleanup_pop(1);
 }
 
 /* "/a" + "b" -> "/a/b"; NULL when too long. Free it. */
@@ -284,39 +323,73 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-/* The node for a looked-up path, with one more lookup counted. */
-static struct inode *node_get(const char *path, int is_table)
+static struct inode **bucket_of(uint64_t st_ino)
 {
-	struct inode *n = NULL;
+	return &buckets[st_ino % NODE_BUCKETS];
+}
 
-	pthread_mutex_lock(&nodes_lock);
+/* Takes n out of its path's hash chain. Needs nodes_lock. */
+static void node_unhash(struct inode *n)
+{
+	struct inode **pp = bucket_of(n->st_ino);
+
+	while (*pp && *pp != n)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = n->hnext;
+	n->current = 0;
+}
+
+/* The task that looked a node up last has exited: it will not open it. */
+static int task_gone(pid_t tid)
+{
+	return tid > 0 && kill(tid, 0) != 0 && errno == ESRCH;
+}
+
+/* The node for path looked up by task tid, with one more lookup counted
+ * (see the top of the file for the rule). */
+static struct inode *node_get(const char *path, int is_table, pid_t tid)
+{
+	uint64_t ino = path_ino(path);
+	struct inode *n = NULL, *cur;
+
 	if (strcmp(path, "/") == 0) {
-		n = &root_inode;
-	} else if (!is_table) {
-		for (n = stable_nodes; n; n = n->next)
-			if (strcmp(n->path, path) == 0)
-				break;
+		pthread_mutex_lock(&nodes_lock);
+		root_inode.nlookup++;
+		pthread_mutex_unlock(&nodes_lock);
+		return &root_inode;
 	}
+	pthread_mutex_lock(&nodes_lock);
+	for (cur = *bucket_of(ino); cur; cur = cur->hnext)
+		if (cur->st_ino == ino && strcmp(cur->path, path) == 0)
+			break;
+	if (cur && (!is_table || (cur->writers == 0 && tid > 0 &&
+				  (cur->claimed_by == tid ||
+				   task_gone(cur->claimed_by)))))
+		n = cur;
 	if (!n && (n = calloc(1, sizeof(*n))) != NULL) {
 		n->path = strdup(path);
 		if (!n->path) {
 			free(n);
 			n = NULL;
 		} else {
-			n->st_ino = path_ino(path);
+			n->st_ino = ino;
+			n->generation = ++generation;
 			n->all_next = all_nodes;
 			if (all_nodes)
 				all_nodes->all_prev = n;
 			all_nodes = n;
-			if (!is_table) {
-				n->stable = 1;
-				n->next = stable_nodes;
-				stable_nodes = n;
-			}
+			if (cur)
+				node_unhash(cur);
+			n->current = 1;
+			n->hnext = *bucket_of(ino);
+			*bucket_of(ino) = n;
 		}
 	}
-	if (n)
+	if (n) {
 		n->nlookup++;
+		n->claimed_by = tid;
+	}
 	pthread_mutex_unlock(&nodes_lock);
 	return n;
 }
@@ -326,14 +399,8 @@ static void node_forget(struct inode *n, uint64_t count)
 	pthread_mutex_lock(&nodes_lock);
 	n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
 	if (n->nlookup == 0 && n != &root_inode) {
-		if (n->stable) {
-			struct inode **pp = &stable_nodes;
-
-			while (*pp && *pp != n)
-				pp = &(*pp)->next;
-			if (*pp)
-				*pp = n->next;
-		}
+		if (n->current)
+			node_unhash(n);
 		if (n->all_prev)
 			n->all_prev->all_next = n->all_next;
 		else
@@ -346,24 +413,30 @@ static void node_forget(struct inode *n, uint64_t count)
 	pthread_mutex_unlock(&nodes_lock);
 }
 
+/* A write open of n begins or ends: while one is open, no lookup finds n. */
+static void node_writers(struct inode *n, int delta)
+{
+	pthread_mutex_lock(&nodes_lock);
+	n->writers += delta;
+	pthread_mutex_unlock(&nodes_lock);
+}
+
 /* Fills e for path (attributes found a moment ago in st). */
-static int make_entry(const char *path, const struct stat *st,
+static int make_entry(const char *path, const struct stat *st, pid_t tid,
 		      struct fuse_entry_param *e)
 {
 	struct node pn;
 	int is_table = parse_path(path, &pn) == 0 && pn.kind == NODE_TABLE;
-	struct inode *n = node_get(path, is_table);
+	struct inode *n = node_get(path, is_table, tid);
 
 	if (!n)
 		return -ENOMEM;
 	memset(e, 0, sizeof(*e));
 	e->ino = ino_of(n);
-	pthread_mutex_lock(&nodes_lock);
-	e->generation = ++generation;
-	pthread_mutex_unlock(&nodes_lock);
+	e->generation = n->generation;
 	e->attr = *st;
 	e->attr_timeout = ATTR_TIMEOUT;
-	/* 0 for a table: every open looks it up, and gets an inode of its own */
+	/* 0 for a table: every path walk asks (the top of the file) */
 	e->entry_timeout = is_table ? 0.0 : DIR_ENTRY_TIMEOUT;
 	return 0;
 }
@@ -381,7 +454,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	rc = path_getattr(fs_of(req), path, &st, NULL);
 	if (rc == 0)
-		rc = make_entry(path, &st, &e);
+		rc = make_entry(path, &st, fuse_req_ctx(req)->pid, &e);
 	free(path);
 	if (rc) {
 		fuse_reply_err(req, -rc); /* not cached: negative timeout 0 */
@@ -443,10 +516,14 @@ static int list_add(void *ctx, const char *name)
 	return 0;
 }
 
+static void node_writers(struct inode *n, int delta);
+
 static void handle_free(struct handle *h)
 {
 	if (!h)
 		return;
+	if (h->node)
+		node_writers(h->node, -1);
 	pthread_mutex_lock(&handles_lock);
 	if (h->prev)
 		h->prev->next = h->next;
@@ -561,9 +638,10 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino,
  * load is made first, without a connection, so that the writer killed
  * while it connects or waits for a lock is seen (calls.h).
  */
-static int open_table(fuse_req_t req, const char *path, const struct node *n,
+static int open_table(fuse_req_t req, struct inode *node, const struct node *n,
 		      struct fuse_file_info *fi)
 {
+	const char *path = node->path;
 	struct pcf_fs *fs = fs_of(req);
 	struct pcf_table_info t;
 	struct handle *h;
@@ -577,12 +655,11 @@ static int open_table(fuse_req_t req, const char *path, const struct node *n,
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 		rc = pcf_load_new(fs, &t, path, fi->flags, pid, &l);
 		if (rc == 0) {
-			struct pcf_call call;
+			struct load_call c = { .what = DO_OPEN, .l = l,
+					       .tid = pid };
 
-			call_enter(&call, req, l, pid);
-			pthread_cleanup_push(call_cancelled, &call);
-			rc = pcf_load_open(l);
-			pthread_cleanup_pop(1);
+			load_call_run(&c, req);
+			rc = c.rc;
 			if (rc)
 				l = NULL; /* freed by pcf_load_open */
 		}
@@ -596,6 +673,10 @@ static int open_table(fuse_req_t req, const char *path, const struct node *n,
 		return -ENOMEM;
 	}
 	h->load = l;
+	if (l) {
+		h->node = node;
+		node_writers(node, 1);
+	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1; /* no page cache: bytes go straight to the load */
 	fi->keep_cache = 0;
@@ -641,7 +722,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if ((rc = parse_path(path, &n)) == 0) {
 		switch (n.kind) {
 		case NODE_TABLE:
-			rc = open_table(req, path, &n, fi);
+			rc = open_table(req, inode_of(ino), &n, fi);
 			break;
 		case NODE_STATUS:
 			rc = n.is_dir ? -EISDIR : open_status(&n, fi);
@@ -676,9 +757,10 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (n.kind != NODE_TABLE)
 			rc = n.kind == NODE_STATUS ? -EACCES : -EEXIST;
 		else if ((rc = path_getattr(fs_of(req), path, &st, NULL)) == 0 &&
-			 (rc = open_table(req, path, &n, fi)) == 0 &&
-			 (rc = make_entry(path, &st, &e)) != 0)
-			open_undo(fi);
+			 (rc = make_entry(path, &st, fuse_req_ctx(req)->pid,
+					  &e)) == 0 &&
+			 (rc = open_table(req, inode_of(e.ino), &n, fi)) != 0)
+			node_forget(inode_of(e.ino), 1);
 	}
 	free(path);
 	if (rc) {
@@ -709,42 +791,32 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct pcf_load *l = load_of(fi);
-	pid_t tid = fuse_req_ctx(req)->pid;
-	struct pcf_call call;
-	int rc;
+	struct load_call c = { .what = DO_WRITE, .l = load_of(fi), .buf = buf,
+			       .size = size, .off = off,
+			       .tid = fuse_req_ctx(req)->pid };
 
 	(void)ino;
-	if (!l) {
+	if (!c.l) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	call_enter(&call, req, l, tid);
-	pthread_cleanup_push(call_cancelled, &call);
-	rc = pcf_load_write(l, buf, size, off, tid);
-	pthread_cleanup_pop(1);
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
+	load_call_run(&c, req);
+	if (c.rc < 0)
+		fuse_reply_err(req, -c.rc);
 	else
-		fuse_reply_write(req, (size_t)rc);
+		fuse_reply_write(req, (size_t)c.rc);
 }
 
 static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct pcf_load *l = load_of(fi);
-	pid_t pid = fuse_req_ctx(req)->pid;
-	struct pcf_call call;
-	int rc = 0;
+	struct load_call c = { .what = DO_FLUSH, .l = load_of(fi),
+			       .tid = fuse_req_ctx(req)->pid };
 
 	(void)ino;
 	/* The keeper dropping a reference (holders.h): nothing to decide. */
-	if (l && !(pid > 0 && pid == pcf_keeper_pid())) {
-		call_enter(&call, req, l, pid);
-		pthread_cleanup_push(call_cancelled, &call);
-		rc = pcf_load_flush(l, pid);
-		pthread_cleanup_pop(1);
-	}
-	fuse_reply_err(req, -rc);
+	if (c.l && !(c.tid > 0 && c.tid == pcf_keeper_pid()))
+		load_call_run(&c, req);
+	fuse_reply_err(req, -c.rc);
 }
 
 static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -954,7 +1026,7 @@ static void ll_destroy(void *userdata)
 		free(n->path);
 		free(n);
 	}
-	stable_nodes = NULL;
+	memset(buckets, 0, sizeof(buckets));
 	pthread_mutex_unlock(&nodes_lock);
 }
 

@@ -9,6 +9,13 @@
 #   tests/bench/run.sh --tiny   the same table with tiny counts and 1 run, in
 #                               well under 2 minutes: CI's smoke test, which
 #                               checks exit statuses and row counts, never times
+#   tests/bench/run.sh --fixed  only the last two tables: a load's fixed cost
+#                               (one-row loads, also beside 200,000 unrelated
+#                               descriptors) and a 10,000-table tree; ~2 min
+#
+# Every run ends with those two: a one-row load by cp against psql \copy's,
+# and mount, ls -R, ls -lR, a cp during ls -lR and stats of found and missing
+# names with 10,000 tables.
 #
 # It installs what is missing (apt-get), builds pgcopyfs (Release) and starts
 # a throwaway PostgreSQL in a temporary directory (unix socket only), all
@@ -21,11 +28,12 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/../.." && pwd)
 
-TINY=0
+TINY=0 FIXED_ONLY=0
 case "${1:-}" in
 --tiny) TINY=1 ;;
+--fixed) FIXED_ONLY=1 ;;
 "") ;;
-*) echo "usage: $0 [--tiny]" >&2; exit 2 ;;
+*) echo "usage: $0 [--tiny | --fixed]" >&2; exit 2 ;;
 esac
 
 # Debian's interpreter: python3-sqlalchemy and python3-psycopg2 install
@@ -46,6 +54,13 @@ else
 	# full 2M would take 10 minutes a run and tell nothing more).
 	ORM_ROWS=100000 PY_WIDE=100000
 	SHARED_BUFFERS=4GB MAX_WAL=32GB MIN_WAL=4GB
+fi
+# The fixed-cost and tree tables: one-row loads per method, tables.
+FIXED_REPS=21 NTABLES=10000 UNRELATED_FDS=200000
+[ "$TINY" = 1 ] && FIXED_REPS=3 NTABLES=500 UNRELATED_FDS=2000
+if [ "$FIXED_ONLY" = 1 ]; then
+	POSTS_SMALL=1000 POSTS_BIG='' STREAM='' WIDE=1000 ORM_ROWS=1000 PY_WIDE=1000
+	SHARED_BUFFERS=1GB MAX_WAL=4GB MIN_WAL=1GB
 fi
 SETTINGS=(
 	"shared_buffers = $SHARED_BUFFERS"
@@ -194,8 +209,8 @@ posts_bytes() {
 	die "posts_bytes disagrees with the file"
 
 ## One run.
-mount_fs() {
-	"$BIN" -f "" "$MNT" 2>>"$TMP/daemon.log" &
+mount_fs() { # [CONNINFO]
+	"$BIN" -f "${1:-}" "$MNT" 2>>"$TMP/daemon.log" &
 	DPID=$!
 	for _ in $(seq 400); do
 		mountpoint -q "$MNT" && return 0
@@ -299,8 +314,9 @@ cat <<EOF
                         commit; its seconds leave out interpreter start, imports, reflection)
 EOF
 [ -z "$STREAM" ] || echo "   posts $(label "$STREAM") stream    the posts pipeline, $(posts_bytes "$STREAM") bytes, into psql \\copy from pstdin, and into MOUNT"
-echo "== runs ($REPS of each method, interleaved${STREAM:+; the stream once}):"
 T0=$EPOCHREALTIME
+if [ "$FIXED_ONLY" = 0 ]; then
+echo "== runs ($REPS of each method, interleaved${STREAM:+; the stream once}):"
 # Untimed: the first big load of a fresh cluster creates (zero-fills) its WAL
 # segments, later ones recycle them; that cost must not land on run 1's
 # first method.
@@ -326,7 +342,136 @@ if [ -n "$STREAM" ]; then
 	run "$w" 'psql \copy' posts "$STREAM" "$bytes" cl bash -c "$POSTS_PIPE"' |
 		psql -X -q -v ON_ERROR_STOP=1 -c "\copy posts(message) from pstdin with (format csv, header true)"' sh "$STREAM"
 fi
+fi # FIXED_ONLY
 
+## A load's fixed cost, and a big tree. Printed as they are measured.
+now_ms() { awk -v t="$EPOCHREALTIME" 'BEGIN {printf "%.3f", t * 1000}'; }
+median() { sort -n | awk '{v[NR] = $1} END {printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# timed_ms CMD...: CMD's wall time in ms (it must succeed).
+timed_ms() {
+	local t0 t1
+	t0=$(now_ms)
+	"$@" >/dev/null 2>"$TMP/err" || { cat "$TMP/err" >&2; die "$*"; }
+	t1=$(now_ms)
+	awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b - a}'
+}
+
+fixed_cost() {
+	local one=$D/one.csv i n=0 psql_ms=() cp_ms=() busy_ms=() holder
+	printf 'v\nx\n' >"$one"
+	sql -c "CREATE TABLE IF NOT EXISTS one (v text)" -c "TRUNCATE one"
+	mount_fs
+	for i in $(seq "$FIXED_REPS"); do
+		psql_ms+=("$(timed_ms psql -X -q -v ON_ERROR_STOP=1 \
+			-c "\\copy one(v) from '$one' with (format csv, header true)")")
+		cp_ms+=("$(timed_ms cp "$one" "$MNT/public/one.csv")")
+		n=$((n + 2))
+		[ "$(sql -c "SELECT count(*) FROM one")" = "$n" ] ||
+			die "fixed cost: the rows were not there at once after cp"
+	done
+	# Unrelated descriptors: processes holding UNRELATED_FDS of them, as
+	# many per process as the hard limit allows.
+	"$PY" - "$UNRELATED_FDS" "$TMP/holder.ready" <<-'PYH' &
+	import os, resource, sys, time
+	n = int(sys.argv[1])
+	per = min(n, resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 100)
+	resource.setrlimit(resource.RLIMIT_NOFILE, (per + 100,) * 2)
+	kids = []
+	while n > 0:
+	    k = min(per, n)
+	    n -= k
+	    r, w = os.pipe()
+	    pid = os.fork()
+	    if pid == 0:
+	        os.close(r)
+	        fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(k)]
+	        os.write(w, b"x")
+	        time.sleep(3600)
+	        os._exit(0)
+	    os.close(w)
+	    os.read(r, 1)
+	    kids.append(pid)
+	open(sys.argv[2], "w").close()
+	try:
+	    time.sleep(3600)
+	finally:
+	    for pid in kids:
+	        os.kill(pid, 9)
+	PYH
+	holder=$!
+	for _ in $(seq 600); do [ -e "$TMP/holder.ready" ] && break; sleep 0.1; done
+	[ -e "$TMP/holder.ready" ] || die "fixed cost: the descriptor holders did not start"
+	for i in $(seq "$FIXED_REPS"); do
+		busy_ms+=("$(timed_ms cp "$one" "$MNT/public/one.csv")")
+		n=$((n + 1))
+	done
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	[ "$(sql -c "SELECT count(*) FROM one")" = "$n" ] || die "fixed cost: rows missing"
+	unmount_fs
+	echo
+	echo "== a load's fixed cost: one-row files, median of $FIXED_REPS, ms"
+	printf '   %-50s %8s\n' "psql \\copy (its process start included)" \
+		"$(printf '%s\n' "${psql_ms[@]}" | median)"
+	printf '   %-50s %8s\n' "pgcopyfs cp" "$(printf '%s\n' "${cp_ms[@]}" | median)"
+	printf '   %-50s %8s\n' "pgcopyfs cp, $UNRELATED_FDS unrelated descriptors open" \
+		"$(printf '%s\n' "${busy_ms[@]}" | median)"
+}
+
+tree_scale() {
+	local i lsr=() lslr=() cps=() lsloop stats
+	sql -c "CREATE DATABASE many"
+	# One transaction each: 10,000 in one would run out of lock slots.
+	seq "$NTABLES" | sed 's/.*/CREATE TABLE t& (v text);/' | sql -d many -f - >/dev/null
+	printf 'v\nx\n' >"$D/one.csv"
+	local t0 t1
+	t0=$(now_ms)
+	mount_fs "dbname=many"
+	t1=$(now_ms)
+	for i in 1 2 3; do
+		lsr+=("$(timed_ms ls -R "$MNT")")
+		lslr+=("$(timed_ms ls -lR "$MNT")")
+	done
+	rm -f "$TMP/ls.stop"
+	bash -c 'while [ ! -e "$2" ]; do ls -lR "$1" >/dev/null 2>&1; done' _ "$MNT" "$TMP/ls.stop" &
+	lsloop=$!
+	for i in $(seq "$FIXED_REPS"); do
+		cps+=("$(timed_ms cp "$D/one.csv" "$MNT/public/t1.csv")")
+	done
+	touch "$TMP/ls.stop"
+	wait "$lsloop" 2>/dev/null || true
+	[ "$(sql -d many -c "SELECT count(*) FROM t1")" = "$FIXED_REPS" ] ||
+		die "tree: rows missing in t1"
+	stats=$("$PY" - "$MNT/public" "$NTABLES" <<-'PYS'
+	import os, sys, time
+	d, n = sys.argv[1], int(sys.argv[2])
+	def per_stat(names):
+	    t = time.monotonic()
+	    for name in names:
+	        try:
+	            os.stat(os.path.join(d, name))
+	        except FileNotFoundError:
+	            pass
+	    return (time.monotonic() - t) / len(names) * 1e6
+	found = per_stat(["t%d.csv" % (i % n + 1) for i in range(2000)])
+	missing = per_stat(["nosuch%d.csv" % i for i in range(2000)])
+	print("%.0f %.0f" % (found, missing))
+	PYS
+	)
+	unmount_fs
+	echo
+	echo "== $NTABLES tables (one schema): ms, median of 3 (cp: of $FIXED_REPS)"
+	printf '   %-50s %8s\n' "mount (start to mounted)" \
+		"$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')"
+	printf '   %-50s %8s\n' "ls -R" "$(printf '%s\n' "${lsr[@]}" | median)"
+	printf '   %-50s %8s\n' "ls -lR" "$(printf '%s\n' "${lslr[@]}" | median)"
+	printf '   %-50s %8s\n' "a one-row cp during ls -lR loops" \
+		"$(printf '%s\n' "${cps[@]}" | median)"
+	printf '   %-50s %8s\n' "stat of a table file (us, 2000 of them)" "${stats% *}"
+	printf '   %-50s %8s\n' "stat of a missing name (us, 2000 of them)" "${stats#* }"
+}
+
+if [ "$FIXED_ONLY" = 0 ]; then
 echo
 echo "== results: s = median seconds of the runs; x psql = rows/s over psql \\copy's"
 echo "   on the same data in this run; RSS = peak resident set (daemon: VmHWM of a"
@@ -336,6 +481,9 @@ echo "   (median of the runs' percentages); client CPU = the writer's or psql's 
 echo "   Python's user+system seconds (/usr/bin/time; a pipeline's: all its processes)"
 echo
 "$PY" "$BENCH/pymethods.py" report "$RESULTS"
+fi
+fixed_cost
+tree_scale
 echo
 awk -v a="$T0" -v b="$EPOCHREALTIME" -v l="$(cut -d' ' -f1-3 /proc/loadavg)" \
 	'BEGIN {printf "benchmark took %.0f s; load average now %s\n", b - a, l}'
