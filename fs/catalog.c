@@ -102,8 +102,9 @@ static void snapshot_put(struct pcf_snapshot *sn)
 }
 
 /* Makes sure *conn is usable; reconnects at most once a second. */
-static int connect_backoff(const struct pcf_options *o, PGconn **conn,
-			   struct timespec *failed, struct pcf_error *e)
+static int connect_backoff(const struct pcf_options *o, const char *app,
+			   PGconn **conn, struct timespec *failed,
+			   struct pcf_error *e)
 {
 	if (*conn && PQstatus(*conn) == CONNECTION_OK)
 		return 0;
@@ -112,7 +113,7 @@ static int connect_backoff(const struct pcf_options *o, PGconn **conn,
 		return -ECONNREFUSED;
 	}
 	PQfinish(*conn);
-	*conn = pcf_connect(o, e);
+	*conn = pcf_connect_as(o, app, e);
 	if (!*conn) {
 		clock_gettime(CLOCK_MONOTONIC, failed);
 		return -e->err;
@@ -137,7 +138,8 @@ static int catalog_fetch(struct pcf_catalog *c, struct pcf_snapshot **out,
 		pthread_mutex_lock(&c->lock);
 		c->conn_fd = -1; /* connect_backoff may close it */
 		pthread_mutex_unlock(&c->lock);
-		rc = connect_backoff(c->opts, &c->conn, &c->failed, e);
+		rc = connect_backoff(c->opts, "pgcopyfs catalog", &c->conn,
+				     &c->failed, e);
 		if (rc)
 			return rc;
 		pthread_mutex_lock(&c->lock);
@@ -534,7 +536,8 @@ static int monitor_ask(struct pcf_catalog *c, const char *sql, int nparams,
 
 	if (pthread_mutex_trylock(&c->mon_lock) != 0)
 		return -1;
-	if (connect_backoff(c->opts, &c->mon, &c->mon_failed, &e) != 0)
+	if (connect_backoff(c->opts, "pgcopyfs monitor", &c->mon,
+			    &c->mon_failed, &e) != 0)
 		goto out;
 	PQsetnonblocking(c->mon, 1);
 	if (!PQsendQueryParams(c->mon, sql, nparams, NULL, params, NULL, NULL,

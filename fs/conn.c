@@ -75,6 +75,12 @@ static int connect_errno(PGconn *c)
 
 PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e)
 {
+	return pcf_connect_as(o, "pgcopyfs", e);
+}
+
+PGconn *pcf_connect_as(const struct pcf_options *o, const char *app,
+		       struct pcf_error *e)
+{
 	const char *keys[12], *vals[12];
 	char timeout[16];
 	int n = 0;
@@ -82,7 +88,7 @@ PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e)
 
 	/* Defaults first: a later keyword overrides an earlier one, so the
 	 * user's CONNINFO wins over them; an explicit -o wins over CONNINFO. */
-	keys[n] = "fallback_application_name", vals[n++] = "pgcopyfs";
+	keys[n] = "fallback_application_name", vals[n++] = app;
 	if (o->connect_timeout < 0 && !getenv("PGCONNECT_TIMEOUT"))
 		keys[n] = "connect_timeout", vals[n++] = "10";
 	/* A dead network path must be noticed (issue "never hang"): TCP

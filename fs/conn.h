@@ -21,6 +21,10 @@ struct pcf_error {
  * connection, or NULL with e filled in (err, and libpq's message).
  */
 PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e);
+/* The same, named app in pg_stat_activity unless CONNINFO names one: the
+ * daemon's own connections are "pgcopyfs catalog", a load's "pgcopyfs". */
+PGconn *pcf_connect_as(const struct pcf_options *o, const char *app,
+		       struct pcf_error *e);
 
 /*
  * A load's socket holds this much unsent COPY data. The server is the

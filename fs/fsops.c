@@ -755,7 +755,8 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if ((rc = parse_path(path, &n)) == 0) {
 		if (n.kind != NODE_TABLE)
-			rc = n.kind == NODE_STATUS ? -EACCES : -EEXIST;
+			/* a file that is not a table: none to be made */
+			rc = n.kind == NODE_STATUS ? -EACCES : -ENOENT;
 		else if ((rc = path_getattr(fs_of(req), path, &st, NULL)) == 0 &&
 			 (rc = make_entry(path, &st, fuse_req_ctx(req)->pid,
 					  &e)) == 0 &&

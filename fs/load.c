@@ -206,8 +206,11 @@ static int load_fail_as(struct pcf_load *l, const struct pcf_error *e,
 			      "the writer (pid %d) was killed by a signal while "
 			      "waiting on the server: nothing committed",
 			      (int)killed);
+	/* CopyFail only while the COPY still runs: not after it ended with
+	 * the server's error or a count that did not match. */
 	if (l->conn && PQstatus(l->conn) == CONNECTION_OK &&
-	    st == PCF_LOAD_COPYING) {
+	    st == PCF_LOAD_COPYING &&
+	    PQtransactionStatus(l->conn) == PQTRANS_ACTIVE) {
 		struct pcf_error ignored;
 		char reason[1200];
 

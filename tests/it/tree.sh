@@ -93,6 +93,13 @@ test_everything_else_is_refused() {
 		"No such file or directory" "a name without .csv"
 	expect_match "$(cp /etc/hostname "$MNT/.pgcopyfs/history" 2>&1)" \
 		"Permission denied" "status files are read-only"
+	expect_match "$(bash -c "echo x > '$MNT/foo'" 2>&1)" \
+		"No such file or directory" "a file beside the schemas"
+	expect_match "$(bash -c "echo x > '$MNT/foo.csv'" 2>&1)" \
+		"No such file or directory" "a .csv file beside the schemas"
+	# The daemon's own connection is told apart from the loads'.
+	expect_eq "$(q "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'pgcopyfs catalog'")" 1 "the catalog connection's name"
 	expect_eq "$(q "SELECT count(*) FROM pg_class")" "$before" "no DDL happened"
 	expect_eq "$(cat "$MNT/public/events.csv" | wc -c)" 0 "reading gives nothing"
 }

@@ -354,6 +354,43 @@ static void test_history(void **state)
 	expect_error(ARGV("-o", "history=100001", "c", "/m"), "history");
 }
 
+/* uid= and gid= take names or numbers; -1 when not given. */
+static void test_owner(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("c", "/m"));
+	assert_int_equal(p.o.owner_uid, -1);
+	assert_int_equal(p.o.owner_gid, -1);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "uid=1234,gid=5678", "c", "/m"));
+	assert_int_equal(p.o.owner_uid, 1234);
+	assert_int_equal(p.o.owner_gid, 5678);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "uid=root,gid=root", "c", "/m"));
+	assert_int_equal(p.o.owner_uid, 0);
+	assert_int_equal(p.o.owner_gid, 0);
+	done(&p);
+	expect_error(ARGV("-o", "uid=no_such_user_here", "c", "/m"), "uid");
+	expect_error(ARGV("-o", "gid=no_such_group_here", "c", "/m"), "gid");
+	expect_error(ARGV("-o", "gid=12x", "c", "/m"), "gid");
+}
+
+/* notruncate undoes truncate; the later one wins. */
+static void test_notruncate(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("-o", "truncate,notruncate", "c", "/m"));
+	assert_int_equal(p.o.truncate, 0);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "notruncate,truncate", "c", "/m"));
+	assert_int_equal(p.o.truncate, 1);
+	done(&p);
+}
+
 /* mount(8) and fstab pass these on; libfuse would reject them. */
 static void test_fstab_only_dropped(void **state)
 {
@@ -431,6 +468,8 @@ int main(void)
 		cmocka_unit_test(test_truncate),
 		cmocka_unit_test(test_connect_timeout),
 		cmocka_unit_test(test_history),
+		cmocka_unit_test(test_owner),
+		cmocka_unit_test(test_notruncate),
 		cmocka_unit_test(test_fstab_only_dropped),
 		cmocka_unit_test(test_fuse_options_kept),
 		cmocka_unit_test(test_extra_argument_left),
