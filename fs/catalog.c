@@ -39,7 +39,10 @@ static const char catalog_sql[] =
 	" CASE WHEN c.oid IS NULL THEN false"
 	"  ELSE has_table_privilege(c.oid, 'INSERT') END,"
 	" CASE WHEN c.oid IS NULL THEN false"
-	"  ELSE has_table_privilege(c.oid, 'TRUNCATE') END"
+	"  ELSE has_table_privilege(c.oid, 'TRUNCATE') END,"
+	/* The same on every row: is the server read-only, and why. */
+	" pg_catalog.pg_is_in_recovery(),"
+	" pg_catalog.current_setting('transaction_read_only')"
 	" FROM pg_catalog.pg_namespace n"
 	" LEFT JOIN pg_catalog.pg_class c"
 	"  ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')"
@@ -157,6 +160,14 @@ static int catalog_fetch(struct pcf_catalog *c, struct pcf_snapshot **out,
 	if (!r)
 		return -e->err;
 	rows = PQntuples(r);
+	int read_only = 0;
+
+	if (rows > 0) {
+		if (PQgetvalue(r, 0, 5)[0] == 't')
+			read_only = PCF_RO_RECOVERY;
+		else if (strcmp(PQgetvalue(r, 0, 6), "on") == 0)
+			read_only = PCF_RO_SETTING;
+	}
 	t = calloc((size_t)rows + 1, sizeof(*t));
 	s = calloc((size_t)rows + 1, sizeof(*s));
 	if (!t || !s)
@@ -207,6 +218,7 @@ static int catalog_fetch(struct pcf_catalog *c, struct pcf_snapshot **out,
 	sn->ntables = nt;
 	sn->schemas = s;
 	sn->nschemas = ns;
+	sn->read_only = read_only;
 	clock_gettime(CLOCK_MONOTONIC, &sn->fetched);
 	*out = sn;
 	return 0;
@@ -478,6 +490,7 @@ int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
 		info->relkind = t->relkind;
 		info->can_insert = t->can_insert;
 		info->can_truncate = t->can_truncate;
+		info->read_only = sn->read_only;
 		if (!info->schema || !info->name) {
 			pcf_table_info_free(info);
 			rc = -ENOMEM;

@@ -25,6 +25,9 @@ struct pcf_table {
 	unsigned char can_truncate;
 };
 
+/* Why nothing can be written: a hot standby, or read-only by default. */
+enum pcf_read_only { PCF_RO_NO, PCF_RO_RECOVERY, PCF_RO_SETTING };
+
 /* A copy of one table's entry that the caller owns (pcf_table_info_free). */
 struct pcf_table_info {
 	char *schema;
@@ -32,6 +35,7 @@ struct pcf_table_info {
 	char relkind;
 	int can_insert;
 	int can_truncate;
+	enum pcf_read_only read_only; /* the server's, at the last read */
 };
 
 /* One read of the tree; immutable, shared by reference. */
@@ -41,6 +45,7 @@ struct pcf_snapshot {
 	size_t ntables;
 	char **schemas;           /* escaped names, sorted */
 	size_t nschemas;
+	int read_only;            /* enum pcf_read_only */
 	struct timespec fetched;  /* CLOCK_MONOTONIC */
 };
 

@@ -194,6 +194,8 @@ int pcf_errno_for_sqlstate(const char *s)
 		return EDEADLK;
 	if (strcmp(s, "55P03") == 0)
 		return EBUSY;
+	if (strcmp(s, "25006") == 0)
+		return EROFS; /* a read-only transaction: standby, or the setting */
 	return EIO; /* the data, a constraint or the table refused the rows */
 }
 

@@ -242,7 +242,8 @@ static int path_getattr(struct pcf_fs *fs, const char *path, struct stat *st,
 		if (rc)
 			return rc;
 		fill_stat(fs, st,
-			  S_IFREG | (t.can_insert ? fs->opts.table_mode
+			  S_IFREG | (t.can_insert && !t.read_only
+					     ? fs->opts.table_mode
 						  : fs->opts.table_mode & 0444),
 			  1);
 		pcf_table_info_free(&t);

@@ -267,6 +267,7 @@ int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
 	l->table.relkind = t->relkind;
 	l->table.can_insert = t->can_insert;
 	l->table.can_truncate = t->can_truncate;
+	l->table.read_only = t->read_only;
 	if (asprintf(&l->path, "%s%s", fs->mountpoint, path) < 0)
 		l->path = NULL;
 	if (asprintf(&l->label, "%s.%s", t->schema, t->name) < 0)
@@ -389,6 +390,15 @@ int pcf_load_open(struct pcf_load *l)
 	struct pcf_error e;
 	int rc;
 
+	if (t->read_only) {
+		pcf_error_set(&e, EROFS,
+			      "the server is read-only: %s; %s takes no rows",
+			      t->read_only == PCF_RO_RECOVERY
+				      ? "a hot standby (in recovery)"
+				      : "default_transaction_read_only is on",
+			      l->label);
+		goto fail;
+	}
 	if (!t->can_insert) {
 		pcf_error_set(&e, EACCES,
 			      "permission denied: no INSERT privilege on %s",
