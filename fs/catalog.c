@@ -45,7 +45,7 @@ static const char catalog_sql[] =
 	" pg_catalog.current_setting('transaction_read_only')"
 	" FROM pg_catalog.pg_namespace n"
 	" LEFT JOIN pg_catalog.pg_class c"
-	"  ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')"
+	"  ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'f')"
 	" WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
 	"  AND has_schema_privilege(n.oid, 'USAGE')";
 
@@ -451,7 +451,7 @@ static int probe(struct pcf_catalog *c, const char *schema_file,
 			       " JOIN pg_catalog.pg_namespace n"
 			       "  ON n.oid = c.relnamespace"
 			       " WHERE n.nspname = $1 AND c.relname = $2"
-			       "  AND c.relkind IN ('r', 'p')",
+			       "  AND c.relkind IN ('r', 'p', 'f')",
 			       2, params, REFRESH_WAIT_MS);
 	return rows < 0 ? -1 : rows > 0;
 }

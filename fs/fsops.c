@@ -84,12 +84,20 @@ static struct inode *buckets[NODE_BUCKETS];
 static struct inode *all_nodes; /* freed at unmount: no FORGET comes then */
 static uint64_t generation;      /* the last node's */
 
-/* What fi->fh holds, told apart by kind. */
+/*
+ * What fi->fh holds, told apart by kind. The kernel does not wait for a
+ * killed task's READ or WRITE before it sends RELEASE, so a request may
+ * still run on a handle being released: every request takes a reference
+ * (handle_hold, which finds only handles not yet released), RELEASE drops
+ * the kernel's, and the last one does the release's work.
+ */
 enum handle_kind { H_TABLE_READ, H_LOAD, H_STATUS, H_DIR };
 
 struct handle {
 	enum handle_kind kind;
-	struct handle *prev, *next; /* open handles, freed at unmount */
+	int refs;              /* handles_lock: the kernel's, and requests' */
+	int open;              /* handles_lock: not released yet (hashed) */
+	struct handle *hnext;  /* handles_lock: hash chain */
 	struct pcf_load *load; /* H_LOAD */
 	struct inode *node;    /* H_LOAD: counted in its writers */
 	char *text;            /* H_STATUS: rendered at open */
@@ -101,8 +109,14 @@ struct handle {
 	} dir;
 };
 
+#define HANDLE_BUCKETS 4096
 static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct handle *handles;
+static struct handle *hbuckets[HANDLE_BUCKETS];
+
+static struct handle **hbucket(const struct handle *h)
+{
+	return &hbuckets[((uintptr_t)h >> 4) % HANDLE_BUCKETS];
+}
 
 static struct handle *handle_new(enum handle_kind kind)
 {
@@ -111,24 +125,70 @@ static struct handle *handle_new(enum handle_kind kind)
 	if (!h)
 		return NULL;
 	h->kind = kind;
+	h->refs = 1;
+	h->open = 1;
 	pthread_mutex_lock(&handles_lock);
-	h->next = handles;
-	if (handles)
-		handles->prev = h;
-	handles = h;
+	h->hnext = *hbucket(h);
+	*hbucket(h) = h;
 	pthread_mutex_unlock(&handles_lock);
 	return h;
 }
 
-static struct handle *handle_of(const struct fuse_file_info *fi)
+/* The handle of fi with a reference for this request, or NULL (none, or
+ * released already). Drop it with handle_drop. */
+static struct handle *handle_hold(const struct fuse_file_info *fi)
 {
-	return fi ? (struct handle *)(uintptr_t)fi->fh : NULL;
+	struct handle *want, *h;
+
+	if (!fi || !fi->fh)
+		return NULL;
+	want = (struct handle *)(uintptr_t)fi->fh;
+	pthread_mutex_lock(&handles_lock);
+	for (h = *hbucket(want); h && h != want; h = h->hnext)
+		;
+	if (h)
+		h->refs++;
+	pthread_mutex_unlock(&handles_lock);
+	return h;
 }
 
-static struct pcf_load *load_of(const struct fuse_file_info *fi)
-{
-	struct handle *h = handle_of(fi);
+static void handle_final(struct handle *h);
 
+static void handle_drop(struct handle *h)
+{
+	int last;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&handles_lock);
+	last = --h->refs == 0;
+	pthread_mutex_unlock(&handles_lock);
+	if (last)
+		handle_final(h);
+}
+
+/* RELEASE, RELEASEDIR, or an open the kernel did not take: no request
+ * finds it any more; the kernel's reference goes. */
+static void handle_close(struct handle *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&handles_lock);
+	if (h->open) {
+		struct handle **pp = hbucket(h);
+
+		while (*pp && *pp != h)
+			pp = &(*pp)->hnext;
+		if (*pp)
+			*pp = h->hnext;
+		h->open = 0;
+	}
+	pthread_mutex_unlock(&handles_lock);
+	handle_drop(h);
+}
+
+static struct pcf_load *load_in(const struct handle *h)
+{
 	return h && h->kind == H_LOAD ? h->load : NULL;
 }
 
@@ -482,10 +542,12 @@ static void ll_forget_multi(fuse_req_t req, size_t count,
 static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
+	struct handle *h = handle_hold(fi);
 	struct stat st;
 	int rc = path_getattr(fs_of(req), inode_of(ino)->path, &st,
-			      load_of(fi));
+			      load_in(h));
 
+	handle_drop(h);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -519,20 +581,14 @@ static int list_add(void *ctx, const char *name)
 
 static void node_writers(struct inode *n, int delta);
 
-static void handle_free(struct handle *h)
+/* The last reference went: the release's work (a load's close rule runs
+ * in pcf_load_release), then the memory. */
+static void handle_final(struct handle *h)
 {
-	if (!h)
-		return;
+	if (h->load)
+		pcf_load_release(h->load);
 	if (h->node)
 		node_writers(h->node, -1);
-	pthread_mutex_lock(&handles_lock);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		handles = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	pthread_mutex_unlock(&handles_lock);
 	for (size_t i = 0; i < h->dir.n; i++)
 		free(h->dir.names[i]);
 	free(h->dir.names);
@@ -590,22 +646,23 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	if (fuse_reply_open(req, fi) != 0)
-		handle_free(h);
+		handle_close(h);
 	return;
 fail:
-	handle_free(h);
+	handle_close(h);
 	fuse_reply_err(req, -rc);
 }
 
 static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fi);
+	struct handle *h = handle_hold(fi);
 	const char *path = inode_of(ino)->path;
 	char *buf = malloc(size);
 	size_t used = 0;
 
 	if (!buf) {
+		handle_drop(h);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -623,6 +680,7 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		used += need;
 	}
 	fuse_reply_buf(req, buf, used);
+	handle_drop(h);
 	free(buf);
 }
 
@@ -630,7 +688,7 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
 	(void)ino;
-	handle_free(handle_of(fi));
+	handle_close((struct handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -687,11 +745,7 @@ static int open_table(fuse_req_t req, struct inode *node, const struct node *n,
 /* The kernel did not take an open (the opener is gone): undo it. */
 static void open_undo(struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fi);
-
-	if (h && h->load)
-		pcf_load_release(h->load);
-	handle_free(h);
+	handle_close((struct handle *)(uintptr_t)fi->fh);
 }
 
 static int open_status(const struct node *n, struct fuse_file_info *fi)
@@ -706,7 +760,7 @@ static int open_status(const struct node *n, struct fuse_file_info *fi)
 		return -ENOMEM;
 	h->text = pcf_status_render(n->rel, &h->len, &err);
 	if (!h->text) {
-		handle_free(h);
+		handle_close(h);
 		return -err;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
@@ -778,31 +832,35 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fi);
+	struct handle *h = handle_hold(fi);
 
 	(void)ino;
 	if (!h || h->kind != H_STATUS || off < 0 || (size_t)off >= h->len) {
 		fuse_reply_buf(req, NULL, 0); /* table files read as empty */
-		return;
+	} else {
+		if (size > h->len - (size_t)off)
+			size = h->len - (size_t)off;
+		fuse_reply_buf(req, h->text + off, size);
 	}
-	if (size > h->len - (size_t)off)
-		size = h->len - (size_t)off;
-	fuse_reply_buf(req, h->text + off, size);
+	handle_drop(h);
 }
 
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct load_call c = { .what = DO_WRITE, .l = load_of(fi), .buf = buf,
+	struct handle *h = handle_hold(fi);
+	struct load_call c = { .what = DO_WRITE, .l = load_in(h), .buf = buf,
 			       .size = size, .off = off,
 			       .tid = fuse_req_ctx(req)->pid };
 
 	(void)ino;
 	if (!c.l) {
+		handle_drop(h);
 		fuse_reply_err(req, EBADF);
 		return;
 	}
 	load_call_run(&c, req);
+	handle_drop(h);
 	if (c.rc < 0)
 		fuse_reply_err(req, -c.rc);
 	else
@@ -811,35 +869,36 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct load_call c = { .what = DO_FLUSH, .l = load_of(fi),
+	struct handle *h = handle_hold(fi);
+	struct load_call c = { .what = DO_FLUSH, .l = load_in(h),
 			       .tid = fuse_req_ctx(req)->pid };
 
 	(void)ino;
 	/* The keeper dropping a reference (holders.h): nothing to decide. */
 	if (c.l && !(c.tid > 0 && c.tid == pcf_keeper_pid()))
 		load_call_run(&c, req);
+	handle_drop(h);
 	fuse_reply_err(req, -c.rc);
 }
 
 static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	struct pcf_load *l = load_of(fi);
+	struct handle *h = handle_hold(fi);
+	struct pcf_load *l = load_in(h);
+	int rc = l ? pcf_load_fsync(l) : 0;
 
 	(void)ino;
 	(void)datasync;
-	fuse_reply_err(req, l ? -pcf_load_fsync(l) : 0);
+	handle_drop(h);
+	fuse_reply_err(req, -rc);
 }
 
 static void ll_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct handle *h = handle_of(fi);
-
 	(void)ino;
-	if (h && h->load)
-		pcf_load_release(h->load);
-	handle_free(h);
+	handle_close((struct handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -888,7 +947,8 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
 	struct pcf_fs *fs = fs_of(req);
-	struct pcf_load *l = load_of(fi);
+	struct handle *h = handle_hold(fi);
+	struct pcf_load *l = load_in(h);
 	const char *path = inode_of(ino)->path;
 	struct stat st;
 	int rc = path_getattr(fs, path, &st, l);
@@ -910,6 +970,7 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	/* Times: touch works and changes nothing. */
 	if (rc == 0)
 		rc = path_getattr(fs, path, &st, l);
+	handle_drop(h);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -919,7 +980,8 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 			 off_t len, struct fuse_file_info *fi)
 {
-	struct pcf_load *l = load_of(fi);
+	struct handle *h = handle_hold(fi);
+	struct pcf_load *l = load_in(h);
 
 	(void)ino;
 	(void)mode;
@@ -927,6 +989,7 @@ static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	(void)len;
 	if (l)
 		pcf_load_refuse(l, EOPNOTSUPP, "fallocate() during the load");
+	handle_drop(h);
 	fuse_reply_err(req, EOPNOTSUPP);
 }
 
@@ -1016,10 +1079,18 @@ static void ll_destroy(void *userdata)
 				    "the load");
 	/* No RELEASE or FORGET comes after this. A handle's load, if any,
 	 * was abandoned above. */
-	while (handles) {
-		handles->load = NULL;
-		handle_free(handles);
+	pthread_mutex_lock(&handles_lock);
+	for (size_t i = 0; i < HANDLE_BUCKETS; i++) {
+		while (hbuckets[i]) {
+			struct handle *h = hbuckets[i];
+
+			hbuckets[i] = h->hnext;
+			h->load = NULL;
+			h->node = NULL; /* freed below */
+			handle_final(h);
+		}
 	}
+	pthread_mutex_unlock(&handles_lock);
 	pthread_mutex_lock(&nodes_lock);
 	while (all_nodes) {
 		struct inode *n = all_nodes;

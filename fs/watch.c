@@ -42,8 +42,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_WAITERS 16
-
 struct waiter {
 	pcf_watch_fn fn;
 	void *ctx;
@@ -53,8 +51,9 @@ struct waiter {
 
 struct entry {
 	pid_t pid;
-	struct waiter w[MAX_WAITERS];
-	int nw;
+	struct waiter *w; /* one per load waiting for this exit: a process
+			   * may close any number of table files */
+	int nw, cap;
 	int deciding;     /* decision threads still running */
 	int held; /* held: at exit_group(), at PTRACE_EVENT_EXIT, or
 			   * at a fork */
@@ -84,13 +83,15 @@ struct request {
 };
 
 /* One decision: the waiters it runs, copied out of the entry. */
+struct job;
+static void job_free(struct job *j);
 struct job {
 	struct entry *entry;
 	enum pcf_exit_kind kind;
 	int status;
 	int n;
-	pcf_watch_fn fn[MAX_WAITERS];
-	void *ctx[MAX_WAITERS];
+	pcf_watch_fn *fn;
+	void **ctx;
 };
 
 static struct {
@@ -153,6 +154,13 @@ static long ms_until(const struct timespec *t)
 	       (t->tv_nsec - now.tv_nsec) / 1000000;
 }
 
+static void job_free(struct job *j)
+{
+	free(j->fn);
+	free(j->ctx);
+	free(j);
+}
+
 static void *decide_thread(void *arg)
 {
 	struct job *j = arg;
@@ -164,13 +172,13 @@ static void *decide_thread(void *arg)
 	if (!r) {
 		/* Cannot tell the watcher: it lets the process go at stop. */
 		pcf_err("out of memory ending a watch\n");
-		free(j);
+		job_free(j);
 		return NULL;
 	}
 	r->kind = REQ_DECIDED;
 	r->entry = j->entry;
 	r->failed = failed;
-	free(j);
+	job_free(j);
 	submit(r); /* the watcher frees r */
 	return NULL;
 }
@@ -186,6 +194,12 @@ static void dispatch(struct entry *e, enum pcf_exit_kind kind, int status,
 
 	if (!j)
 		return; /* tried again at the next event or deadline */
+	j->fn = calloc((size_t)e->nw + 1, sizeof(*j->fn));
+	j->ctx = calloc((size_t)e->nw + 1, sizeof(*j->ctx));
+	if (!j->fn || !j->ctx) {
+		job_free(j);
+		return;
+	}
 	j->entry = e;
 	j->kind = kind;
 	j->status = status;
@@ -199,7 +213,7 @@ static void dispatch(struct entry *e, enum pcf_exit_kind kind, int status,
 		j->n++;
 	}
 	if (j->n == 0) {
-		free(j);
+		job_free(j);
 		return;
 	}
 	e->deciding++;
@@ -211,7 +225,7 @@ static void dispatch(struct entry *e, enum pcf_exit_kind kind, int status,
 		e->deciding--;
 		for (int i = 0; i < j->n; i++)
 			e->fail_exit |= j->fn[i](j->ctx[i], kind, status) != 0;
-		free(j);
+		job_free(j);
 	}
 	pthread_attr_destroy(&attr);
 }
@@ -434,10 +448,20 @@ static int add_watch(const struct request *r)
 		e->next = w.entries;
 		w.entries = e;
 	}
-	if (e->nw == MAX_WAITERS || e->held)
+	if (e->held)
 		return -EBUSY;
+	if (e->nw == e->cap) {
+		int cap = e->cap ? e->cap * 2 : 4;
+		struct waiter *nw = realloc(e->w, (size_t)cap * sizeof(*nw));
+
+		if (!nw)
+			return -ENOMEM;
+		e->w = nw;
+		e->cap = cap;
+	}
 	e->detaching = 0; /* an interrupt on its way: resume, not detach */
 	wt = &e->w[e->nw++];
+	memset(wt, 0, sizeof(*wt));
 	wt->fn = r->fn;
 	wt->ctx = r->ctx;
 	clock_gettime(CLOCK_MONOTONIC, &wt->deadline);
@@ -457,6 +481,7 @@ static void sweep(void)
 
 		if (e->gone && !e->deciding && !undecided(e)) {
 			*p = e->next;
+			free(e->w);
 			free(e);
 		} else {
 			p = &e->next;
@@ -516,6 +541,7 @@ static void stop_all(void)
 		struct entry *e = w.entries;
 
 		w.entries = e->next;
+		free(e->w);
 		free(e);
 	}
 }

@@ -192,9 +192,20 @@ last_history() {
 
 count() { q "SELECT count(*) FROM $1"; }
 
+# The test_ functions in the order they are written (declare -F alone
+# sorts them by name).
+pcf_tests_in_order() {
+	local f
+	shopt -s extdebug
+	for f in $(declare -F | awk '{print $3}' | grep '^test_'); do
+		declare -F "$f"
+	done | sort -k3,3 -k2,2n | awk '{print $1}'
+	shopt -u extdebug
+}
+
 pcf_run_tests() {
 	local t
-	for t in $(declare -F | awk '{print $3}' | grep '^test_'); do
+	for t in $(pcf_tests_in_order); do
 		PCF_CURRENT=$t
 		PCF_TEST_OK=1
 		"$t"

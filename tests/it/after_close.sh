@@ -248,6 +248,39 @@ test_python_with_block_then_exit_0() {
 	committed py_ok_end 100 "with block, then the end of the program"
 }
 
+# One process that loads many tables, closes them all, then fails (an ETL
+# script): none of them commits; the same exiting 0: all of them, visible
+# when wait() returns. 40 files: more than any fixed number of loads
+# waiting on one process's exit.
+many_tables() { # STATUS
+	python3 - "$MNT/public" "$1" <<-'PY'
+	import sys
+	d, status = sys.argv[1], int(sys.argv[2])
+	files = [open("%s/many%d.csv" % (d, i), "w") for i in range(40)]
+	for i, f in enumerate(files):
+	    f.write("v\n%d\n%d\n" % (i, i))
+	for f in files:
+	    f.close()
+	sys.exit(status)
+	PY
+}
+
+test_one_process_many_tables_then_failure() {
+	local i sql="" total
+	for i in $(seq 0 39); do sql="$sql DROP TABLE IF EXISTS many$i; CREATE TABLE many$i (v text);"; done
+	q "$sql"
+	many_tables 3
+	expect_eq "$?" 3 "the ETL script exits 3"
+	total=$(q "SELECT $(for i in $(seq 0 39); do printf '(SELECT count(*) FROM many%d)+' "$i"; done)0")
+	expect_eq "$total" 0 "no table got a row"
+	many_tables 0
+	expect_eq "$?" 0 "the ETL script exits 0"
+	total=$(q "SELECT $(for i in $(seq 0 39); do printf '(SELECT count(*) FROM many%d)+' "$i"; done)0")
+	expect_eq "$total" 80 "every table's rows, once wait() returned"
+	expect_eq "$(grep -c 'cannot follow' "$PCF_TMP/daemon.log")" 0 \
+		"every load waited for the exit (none committed at its close)"
+}
+
 test_python_killed_by_sigint_after_with_block() {
 	mk py_sigint
 	py py_sigint 'signal.signal(signal.SIGINT, signal.SIG_DFL); os.kill(os.getpid(), signal.SIGINT)'
