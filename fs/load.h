@@ -77,7 +77,8 @@ struct pcf_load {
 	 * written under the registry lock (pcf_registry_set_writer). */
 	_Atomic int state;
 	_Atomic uint64_t bytes;
-	_Atomic uint64_t rows;
+	_Atomic uint64_t rows;       /* the server's count once the COPY ended */
+	_Atomic uint64_t file_rows;  /* the records the file held (header out) */
 	pid_t writer_pid;
 	char writer_cmd[256];
 	struct timespec started; /* CLOCK_REALTIME */

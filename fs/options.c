@@ -31,6 +31,7 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("notruncate", truncate, 0),
 	PCF_OPT("connect_timeout=%d", connect_timeout, 0),
 	PCF_OPT("history=%d", history, 0),
+	PCF_OPT("max_record=%s", max_record, 0),
 	PCF_OPT("table_mode=%o", table_mode, 0),
 	PCF_OPT("uid=%s", uid, 0),
 	PCF_OPT("gid=%s", gid, 0),
@@ -222,6 +223,26 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 		}
 		o->close_wait_ms = (int)(secs * 1000 + 0.5);
 	}
+	o->max_record_bytes = PCF_MAX_RECORD_DEFAULT;
+	if (o->max_record) {
+		char *end;
+		unsigned long long v = strtoull(o->max_record, &end, 10);
+		unsigned long long mul = 1;
+
+		if (*end == 'k' || *end == 'K')
+			mul = 1ull << 10, end++;
+		else if (*end == 'm' || *end == 'M')
+			mul = 1ull << 20, end++;
+		else if (*end == 'g' || *end == 'G')
+			mul = 1ull << 30, end++;
+		if (end == o->max_record || *end || v == 0 ||
+		    v > (1ull << 40) / mul || v * mul < 1024) {
+			snprintf(err, errlen, "-o max_record= takes a size of at "
+					      "least 1k, such as 64M or 1G");
+			return -1;
+		}
+		o->max_record_bytes = v * mul;
+	}
 	if (o->history < 0 || o->history > 100000) {
 		snprintf(err, errlen, "-o history= takes 0 to 100000");
 		return -1;
@@ -232,6 +253,7 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 void pcf_options_free(struct pcf_options *o)
 {
 	free(o->conninfo);
+	free(o->max_record);
 	free(o->uid);
 	free(o->gid);
 	free(o->header);
@@ -281,6 +303,8 @@ void pcf_options_help(const char *progname)
 	       "                           PGCONNECT_TIMEOUT, else 10)\n"
 	       "    -o history=N           finished loads kept in\n"
 	       "                           .pgcopyfs/history (default: 100)\n"
+	       "    -o max_record=SIZE     the longest record (line) a load takes,\n"
+	       "                           with k, M or G (default: 8M)\n"
 	       "    -o table_mode=MODE     file mode of a table the role may\n"
 	       "                           INSERT into; others get its read\n"
 	       "                           bits only (default: 0644)\n"

@@ -15,6 +15,10 @@ enum pcf_commit_mode { PCF_COMMIT_CLOSE, PCF_COMMIT_FSYNC };
  * close to its exit (coreutils, curl, Python, a JVM: microseconds to a few
  * hundred milliseconds), short enough for a program that runs on. */
 #define PCF_CLOSE_WAIT_DEFAULT_MS 2000
+/* -o max_record's default: the longest record (line) a load takes. The
+ * server's message about a bad value quotes it whole, and libpq holds such
+ * a message several times over: 8 MiB keeps the daemon under 64 MB. */
+#define PCF_MAX_RECORD_DEFAULT (8u << 20)
 
 struct pcf_options {
 	/* Filled by fuse_opt_parse (see options.c for the table). */
@@ -30,6 +34,7 @@ struct pcf_options {
 	int truncate;
 	int connect_timeout; /* seconds; -1 = libpq's own setting */
 	int history;         /* finished loads kept in .pgcopyfs/history */
+	char *max_record;    /* as typed: bytes, or with k, M, G */
 	unsigned int table_mode; /* mode of a table the role may INSERT into */
 	char *uid;           /* owner shown for every file: a name or number */
 	char *gid;
@@ -43,6 +48,7 @@ struct pcf_options {
 	enum pcf_header_mode header_mode;
 	enum pcf_commit_mode commit_mode;
 	int close_wait_ms;   /* how long a closer that runs on may still fail */
+	uint64_t max_record_bytes; /* the longest record a load takes */
 	struct pcf_dialect dialect;
 };
 

@@ -163,6 +163,8 @@ void pcf_scan_init(struct pcf_scanner *s, struct pcf_dialect d)
  * consumed, the last record terminator (if any) ending just before end. */
 static void settle(struct pcf_scanner *s, size_t len, size_t end, int ended)
 {
+	if (ended)
+		s->record_start = s->bytes + end;
 	s->bytes += len;
 	if (len > end)
 		s->row_open = 1;
@@ -293,14 +295,78 @@ ssize_t pcf_scan_record(struct pcf_scanner *s, const char *buf, size_t len)
 	return walk_blocks(s, (const unsigned char *)buf, len, 1);
 }
 
+static void scan_span(struct pcf_scanner *s, const unsigned char *p,
+		      size_t len)
+{
+	if (len == 0)
+		return;
+	if (s->d.escape)
+		walk_blocks(s, p, len, 0);
+	else
+		count_blocks(s, p, len);
+}
+
+/*
+ * Is a marker beginning at p[0] (a backslash at a record's start)? Looks
+ * at what follows, or leaves the part that is in the next call to
+ * marker_state.
+ */
+static void marker_at(struct pcf_scanner *s, const unsigned char *p,
+		      size_t left)
+{
+	if (left < 2) {
+		s->marker_state = 1;
+	} else if (p[1] != '.') {
+		return;
+	} else if (left < 3) {
+		s->marker_state = 2;
+	} else if (p[2] == '\n' || p[2] == '\r') {
+		s->end_marker = s->rows + 1;
+	}
+}
+
+/*
+ * Counts the records in buf, and finds the marker: a backslash right after
+ * a line end (the rare case) splits the scan there, so that the scanner's
+ * state tells whether it starts a record outside quotes.
+ */
 uint64_t pcf_scan_chunk(struct pcf_scanner *s, const char *buf, size_t len)
 {
+	const unsigned char *p = (const unsigned char *)buf;
 	uint64_t before = s->rows;
+	size_t pos = 0, from = 0;
 
-	if (s->d.escape)
-		walk_blocks(s, (const unsigned char *)buf, len, 0);
-	else
-		count_blocks(s, (const unsigned char *)buf, len);
+	if (s->marker_state && len > 0) {
+		int st = s->marker_state;
+
+		s->marker_state = 0;
+		if (st == 1 && p[0] == '.') {
+			if (len < 2)
+				s->marker_state = 2;
+			else if ((p[1] == '\n' || p[1] == '\r') && !s->end_marker)
+				s->end_marker = s->rows + 1;
+		} else if (st == 2 && (p[0] == '\n' || p[0] == '\r') &&
+			   !s->end_marker) {
+			s->end_marker = s->rows + 1;
+		}
+	}
+	while (from < len && !s->end_marker) {
+		const unsigned char *bs = memchr(p + from, '\\', len - from);
+		size_t k;
+
+		if (!bs)
+			break;
+		k = (size_t)(bs - p);
+		from = k + 1;
+		if (k > 0 ? p[k - 1] != '\n' && p[k - 1] != '\r'
+			  : s->bytes > 0 && s->row_open)
+			continue; /* not right after a line end */
+		scan_span(s, p + pos, k - pos);
+		pos = k;
+		if (!s->in_quote && !s->row_open)
+			marker_at(s, p + k, len - k);
+	}
+	scan_span(s, p + pos, len - pos);
 	return s->rows - before;
 }
 

@@ -30,6 +30,7 @@ struct pcf_record {
 	pid_t pid;
 	char cmd[256];
 	uint64_t rows;
+	uint64_t file_rows;
 	uint64_t bytes;
 	char outcome[16];
 	int err;
@@ -237,6 +238,7 @@ void pcf_status_record(struct pcf_load *l, const char *outcome)
 	r.pid = l->writer_pid;
 	snprintf(r.cmd, sizeof(r.cmd), "%s", l->writer_cmd);
 	r.rows = failed && !unknown ? 0 : atomic_load(&l->rows);
+	r.file_rows = atomic_load(&l->file_rows);
 	r.bytes = atomic_load(&l->bytes);
 	snprintf(r.outcome, sizeof(r.outcome), "%s", outcome);
 	if (failed) {
@@ -305,6 +307,7 @@ static void render_record(struct text *t, const struct pcf_record *r)
 	put_num(t, "pid", "%d", (int)r->pid);
 	put_str(t, "cmd", r->cmd);
 	put_num(t, "rows", "%llu", (unsigned long long)r->rows);
+	put_num(t, "file_rows", "%llu", (unsigned long long)r->file_rows);
 	put_num(t, "bytes", "%llu", (unsigned long long)r->bytes);
 	put_num(t, "secs", "%.3f", r->secs);
 	if (r->err) {

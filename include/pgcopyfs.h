@@ -38,6 +38,17 @@ struct pcf_scanner {
 	unsigned char last_was_esc;
 	unsigned char pending_cr; /* last byte was a record-ending \r */
 	unsigned char row_open;   /* bytes seen since the last record ended */
+	/* COPY's end-of-data marker: a record that begins with \. and a line
+	 * end (the server ends the data there, or refuses a line end of
+	 * another style). pcf_scan_chunk sets end_marker to the first such
+	 * record's number (1-based, the file's line for COPY); 0 if none.
+	 * marker_state carries a "\" (1) or "\." (2) at a record's start
+	 * across calls. */
+	uint64_t end_marker;
+	unsigned char marker_state;
+	/* Where the current record began, as an offset in the stream: the
+	 * record in progress is bytes - record_start long. */
+	uint64_t record_start;
 };
 
 /* Returned by pcf_scan_record when every byte was consumed without a record
@@ -56,8 +67,9 @@ void pcf_scan_init(struct pcf_scanner *s, struct pcf_dialect d);
  */
 ssize_t pcf_scan_record(struct pcf_scanner *s, const char *buf, size_t len);
 
-/* Scans a whole chunk, counting every record that ends in it. Returns the
- * number of records completed in this chunk. */
+/* Scans a whole chunk, counting every record that ends in it, and looking
+ * for COPY's end-of-data marker (end_marker above). Returns the number of
+ * records completed in this chunk. */
 uint64_t pcf_scan_chunk(struct pcf_scanner *s, const char *buf, size_t len);
 
 /*

@@ -21,6 +21,8 @@ q "CREATE SCHEMA sales;
    GRANT INSERT ON public.events TO loader;"
 
 test_root_lists_schemas_not_system_ones() {
+	# Schemas created a moment ago show within a second (README).
+	wait_for "the new schemas" 3 bash -c "[ \"\$(ls '$MNT' | tr '\n' ' ')\" = 'empty_schema public sales ' ]"
 	expect_eq "$(ls "$MNT" | tr '\n' ' ')" "empty_schema public sales " "ls /"
 	expect_eq "$(ls -a "$MNT" | grep -c pgcopyfs)" 1 "status dir is a dot-dir"
 }

@@ -377,6 +377,30 @@ static void test_owner(void **state)
 	expect_error(ARGV("-o", "gid=12x", "c", "/m"), "gid");
 }
 
+/* max_record= takes a size with k, M or G; 8M when not given. */
+static void test_max_record(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("c", "/m"));
+	assert_int_equal(p.o.max_record_bytes, 8u << 20);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "max_record=64M", "c", "/m"));
+	assert_int_equal(p.o.max_record_bytes, 64u << 20);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "max_record=1G", "c", "/m"));
+	assert_int_equal(p.o.max_record_bytes, 1ull << 30);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "max_record=2048", "c", "/m"));
+	assert_int_equal(p.o.max_record_bytes, 2048);
+	done(&p);
+	expect_error(ARGV("-o", "max_record=0", "c", "/m"), "max_record");
+	expect_error(ARGV("-o", "max_record=10", "c", "/m"), "max_record");
+	expect_error(ARGV("-o", "max_record=5X", "c", "/m"), "max_record");
+	expect_error(ARGV("-o", "max_record=", "c", "/m"), "max_record");
+}
+
 /* notruncate undoes truncate; the later one wins. */
 static void test_notruncate(void **state)
 {
@@ -470,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_owner),
 		cmocka_unit_test(test_notruncate),
+		cmocka_unit_test(test_max_record),
 		cmocka_unit_test(test_fstab_only_dropped),
 		cmocka_unit_test(test_fuse_options_kept),
 		cmocka_unit_test(test_extra_argument_left),

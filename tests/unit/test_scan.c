@@ -338,6 +338,87 @@ static void check_every_cut(const struct scan_case *c)
  * field may span many blocks. Each pattern is shifted by 0 to 140 bytes of
  * padding and checked whole, cut in two everywhere and byte by byte.
  */
+/* COPY's end-of-data marker: the record's number, or 0. */
+struct marker_case {
+	const char *in;
+	size_t len;
+	uint64_t want;
+	struct pcf_dialect d;
+};
+
+static const struct marker_case marker_cases[] = {
+	{ IN("a\n\\.\nb\n"), 2, CSV },
+	{ IN("a\n\\.\r\nb\n"), 2, CSV }, /* the server refuses it: ours too */
+	{ IN("a\r\n\\.\r\nb\r\n"), 2, CSV },
+	{ IN("a\r\\.\rb\r"), 2, CSV },
+	{ IN("\\.\n"), 1, CSV },
+	{ IN("\\.\nx\n"), 1, CSV },
+	{ IN("a\n\\."), 0, CSV },        /* at the end: a value, for COPY */
+	{ IN("a\n\\.x\nb\n"), 0, CSV },
+	{ IN("a\n\\\\.\n"), 0, CSV },
+	{ IN("a\n \\.\n"), 0, CSV },
+	{ IN("a,\\.\n"), 0, CSV },
+	{ IN("a\n\"\\.\n\"\n"), 0, CSV },   /* quoted */
+	{ IN("a\n\"x\n\\.\n\"\n"), 0, CSV }, /* a quoted line end before it */
+	{ IN("a\n\\.\n\\.\n"), 2, CSV },   /* the first one */
+	{ IN("'x\\'\n\\.\n'\n"), 0, SQ_BS }, /* an escaped quote: still quoted */
+	{ IN("'x'\n\\.\n"), 2, SQ_BS },
+};
+
+/* Every case whole, cut in two at every offset, and byte by byte. */
+static void test_scan_end_marker(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < sizeof(marker_cases) / sizeof(marker_cases[0]);
+	     c++) {
+		const struct marker_case *m = &marker_cases[c];
+		struct pcf_scanner s;
+
+		for (size_t cut = 0; cut <= m->len; cut++) {
+			pcf_scan_init(&s, m->d);
+			pcf_scan_chunk(&s, m->in, cut);
+			pcf_scan_chunk(&s, m->in + cut, m->len - cut);
+			if (s.end_marker != m->want)
+				fail_msg("case %zu cut %zu: marker %llu, want %llu", c,
+					 cut, (unsigned long long)s.end_marker,
+					 (unsigned long long)m->want);
+		}
+		pcf_scan_init(&s, m->d);
+		for (size_t i = 0; i < m->len; i++)
+			pcf_scan_chunk(&s, m->in + i, 1);
+		if (s.end_marker != m->want)
+			fail_msg("case %zu bytewise: marker %llu, want %llu", c,
+				 (unsigned long long)s.end_marker,
+				 (unsigned long long)m->want);
+	}
+}
+
+/* Past 64-byte blocks and many records, and the record in progress. */
+static void test_scan_end_marker_far_and_record_start(void **state)
+{
+	char buf[4096];
+	size_t n = 0;
+	struct pcf_scanner s;
+
+	(void)state;
+	for (int i = 0; i < 300; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "row %d\n", i);
+	memcpy(buf + n, "\\.\nafter\n", 9);
+	n += 9;
+	pcf_scan_init(&s, (struct pcf_dialect)CSV);
+	pcf_scan_chunk(&s, buf, n);
+	assert_int_equal(s.end_marker, 301);
+
+	pcf_scan_init(&s, (struct pcf_dialect)CSV);
+	pcf_scan_chunk(&s, IN("ab\ncd"));
+	assert_int_equal(s.record_start, 3);
+	pcf_scan_chunk(&s, IN("ef\"g\nh"));
+	assert_int_equal(s.bytes, 11);
+	assert_int_equal(s.record_start, 3); /* the quoted \n ends nothing */
+	pcf_scan_chunk(&s, IN("\"\nxyz"));
+	assert_int_equal(s.record_start, 13);
+}
+
 static void test_scan_block_boundaries(void **state)
 {
 	static const struct {
@@ -392,6 +473,8 @@ int main(void)
 		cmocka_unit_test(test_scan_record_bytes),
 		cmocka_unit_test(test_scan_finish_idempotent),
 		cmocka_unit_test(test_scan_block_boundaries),
+		cmocka_unit_test(test_scan_end_marker),
+		cmocka_unit_test(test_scan_end_marker_far_and_record_start),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
