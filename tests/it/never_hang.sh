@@ -388,6 +388,62 @@ test_2a_two_appenders_of_one_table() { bounded 30 case_append_beside appender 20
 test_2b_appender_and_cp_of_one_table() { bounded 30 case_append_beside cp 20; }
 test_2c_appender_beside_ls_and_stat() { bounded 30 case_append_beside stat 10; }
 
+# 2d/2e. Under -o truncate: an appender and a replacer, two replacers. The
+# replacer's TRUNCATE waits in the server for the other load's commit (its
+# lock), never in the kernel: both end, and the table holds the last
+# replacer's rows (plus whatever an appender added after it).
+case_truncate_beside() {
+	local a r
+	fresh
+	PCF_CONNINFO='' PCF_WRAP=() && mount_as truncate -o truncate || return
+	{ echo v; seq 1 10 | sed 's/^/old/'; } | cat >"$T"
+	case $1 in
+	appender)
+		appender a
+		a=$APP
+		sleep 0.3
+		bgrun cp "$W/small.csv" "$T" 2>"$W/rep.err"
+		r=$BGP
+		ended_ok a "$a"
+		gone_within 10000 "$r" || { fail "the replacer still running after 10 s ($(why "$r"))"; return; }
+		collect "$r"
+		expect_eq "$ST" 0 "the replacer exits 0 ($(cat "$W/rep.err"))"
+		# The appender's O_APPEND open is no replace: it committed first,
+		# then the replacer's TRUNCATE removed everything before it.
+		expect_eq "$(rows) $(q "SELECT count(*) FROM v WHERE v LIKE 'r%'")" "10 10" \
+			"only the replacer's rows are left"
+		;;
+	replacer)
+		python3 - "$T" "$W/hold1" <<-'PY' &
+		import os, sys, time
+		f = open(sys.argv[1], "w")
+		f.write("v\n"); f.write("first\n"); f.flush()
+		while not os.path.exists(sys.argv[2]):
+		    time.sleep(0.05)
+		f.close()
+		PY
+		a=$!
+		BG+=("$a")
+		until_ok 10 loads_count "public.v .*state=copying" 1 || fail "the first replacer did not start"
+		bgrun cp "$W/small.csv" "$T" 2>"$W/rep.err"
+		r=$BGP
+		sleep 1
+		alive "$r" || fail "the second replacer did not wait for the first"
+		: >"$W/hold1"
+		gone_within 10000 "$a" "$r" || { fail "the replacers still running after 10 s ($(why "$a" "$r"))"; return; }
+		collect "$a"
+		expect_eq "$ST" 0 "the first replacer exits 0"
+		collect "$r"
+		expect_eq "$ST" 0 "the second replacer exits 0 ($(cat "$W/rep.err"))"
+		expect_eq "$(rows) $(q "SELECT count(*) FROM v WHERE v LIKE 'r%'")" "10 10" \
+			"the second replacer's rows, alone"
+		rm -f "$W/hold1"
+		;;
+	esac
+}
+test_2d_appender_and_replacer_under_truncate() { bounded 40 case_truncate_beside appender; }
+test_2e_two_replacers_under_truncate() { bounded 40 case_truncate_beside replacer; }
+
 # 3a. Writers waiting on a table lock die at once: cp of SIGKILL, cat of
 # SIGTERM (in a session of its own: a signal it does not handle).
 case_killed_while_waiting_on_a_lock() {
