@@ -3,6 +3,8 @@
  */
 #include "log.h"
 
+#include "pgcopyfs.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,16 +27,21 @@ static void pcf_log_func(enum fuse_log_level level, const char *fmt,
 	const char *text = line;
 	size_t n;
 
+	char raw[4096];
+
 	if (level == FUSE_LOG_DEBUG && !log_debug)
 		return;
+	/* One line whatever the values hold: a table named "x\nforged"
+	 * cannot make a second record (escape.c). */
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	n = strlen(raw);
+	if (n > 0 && raw[n - 1] == '\n')
+		raw[--n] = '\0';
+	pcf_escape(line, sizeof(line), raw, n, PCF_ESC_LOG);
 	if (log_foreground) {
-		vfprintf(stderr, fmt, ap);
+		fprintf(stderr, "%s\n", line);
 		return;
 	}
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	if (n > 0 && line[n - 1] == '\n')
-		line[n - 1] = '\0';
 	if (strncmp(line, prefix, sizeof(prefix) - 1) == 0)
 		text += sizeof(prefix) - 1;
 	syslog((int)level, "%s", text);

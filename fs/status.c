@@ -128,26 +128,27 @@ static void key(struct text *t, const char *k)
 	t->fields++;
 }
 
-/* A string value, quoted for the format. */
+/* A string value, quoted and escaped for the format: whatever bytes a
+ * table name, a command line or a message holds, the record stays one
+ * line, and the JSON valid (escape.c). */
 static void put_str(struct text *t, const char *k, const char *v)
 {
-	int quote = t->json || *v == '\0' || strpbrk(v, " \"=\\") != NULL;
+	size_t len = strlen(v);
+	char small[1024], *esc = small;
+	size_t need = pcf_escape(small, sizeof(small), v, len,
+				 t->json ? PCF_ESC_JSON : PCF_ESC_LOGFMT);
+	int quote = t->json || len == 0 || need != len ||
+		    strpbrk(v, " \"=\\") != NULL;
 
+	if (need >= sizeof(small) && (esc = malloc(need + 1)) != NULL)
+		pcf_escape(esc, need + 1, v, len,
+			   t->json ? PCF_ESC_JSON : PCF_ESC_LOGFMT);
+	if (!esc)
+		esc = small; /* cut, but escaped */
 	key(t, k);
-	if (!quote) {
-		put(t, "%s", v);
-		return;
-	}
-	put(t, "\"");
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			put(t, "\\%c", *p);
-		else if (t->json && *p < 0x20)
-			put(t, "\\u%04x", *p);
-		else
-			put(t, "%c", *p);
-	}
-	put(t, "\"");
+	put(t, quote ? "\"%s\"" : "%s", esc);
+	if (esc != small)
+		free(esc);
 }
 
 /* A number, written as it is in both formats. */

@@ -120,4 +120,21 @@ enum pcf_header_verdict pcf_header_check(char *const *fields, size_t nfields,
 ssize_t pcf_name_escape(const char *name, char *out, size_t outlen);
 ssize_t pcf_name_unescape(const char *in, size_t len, char *out, size_t outlen);
 
+/*
+ * Text from outside made safe for one line: control bytes, a backslash and
+ * (but for PCF_ESC_LOG) '"' are written as escapes (backslash-n, -r, -t,
+ * a doubled backslash, backslash-quote, backslash-xHH, or backslash-u00HH
+ * in JSON), and so is every byte that is not part of valid
+ * UTF-8 (JSON reads it as a Latin-1 letter, and stays valid JSON). Writes
+ * at most outlen - 1 bytes and a NUL; returns the length the whole
+ * escaped text needs.
+ */
+enum pcf_escape_mode {
+	PCF_ESC_LOG,    /* a log line */
+	PCF_ESC_LOGFMT, /* inside a logfmt "..." value */
+	PCF_ESC_JSON,   /* inside a JSON string */
+};
+size_t pcf_escape(char *out, size_t outlen, const char *in, size_t inlen,
+		  enum pcf_escape_mode mode);
+
 #endif

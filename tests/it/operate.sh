@@ -62,6 +62,35 @@ assert isinstance(r["rows"], int) and isinstance(r["secs"], float), r
 	expect_match "$(echo x 2>&1 >"$MNT/.pgcopyfs/history")" "Permission denied" "read-only"
 }
 
+# Names and command lines hold any byte: a table named with a newline and a
+# forged record, a writer whose command line holds a LATIN1 byte. Every
+# record stays one line, nothing is forged, history.jsonl stays JSON.
+test_status_and_log_values_are_escaped() {
+	local name forged before
+	name=$(printf 'x\nid=999 outcome=committed')
+	q "CREATE TABLE public.\"$name\" (k int)"
+	forged="$MNT/public/$name.csv"
+	wait_for "the odd table" 5 test -e "$forged" || { fail "no file for the odd table"; return; }
+	before=$(grep -c . "$PCF_TMP/daemon.log")
+	printf 'k\nnot a number\n' | cat >"$forged" 2>/dev/null
+	expect_eq "$?" 1 "the bad load into it fails"
+	printf 'k\n1\n' | bash -c 'exec -a "$(printf "w\351")" cat' >"$forged"
+	expect_eq "$?" 0 "a good load by a writer named w\\xe9"
+	expect_eq "$(grep -c '^id=999' "$MNT/.pgcopyfs/history")" 0 "no forged record in history"
+	expect_eq "$(grep -c '^id=' "$MNT/.pgcopyfs/history")" "$(wc -l <"$MNT/.pgcopyfs/history")" \
+		"one record a line"
+	expect_match "$(grep -F 'table="public.x\nid=999' "$MNT/.pgcopyfs/history" | tail -n 1)" \
+		'cmd="w\\xe9" ' "the escaped name and command"
+	python3 -c '
+import json, sys
+for line in open(sys.argv[1], "rb"):
+    json.loads(line)
+' "$MNT/.pgcopyfs/history.jsonl" || fail "history.jsonl is not JSON a line"
+	tail -n +"$((before + 1))" "$PCF_TMP/daemon.log" | grep -q '^id=999\|^ outcome=' &&
+		fail "a forged line in the log"
+	q "DROP TABLE public.\"$name\""
+}
+
 test_debug_logs_open_commit_and_rollback_without_row_data() {
 	pcf_remount -o debug
 	fresh
