@@ -28,9 +28,14 @@
 
 #define CATALOG_TTL_MS 1000
 #define RECONNECT_BACKOFF_MS 1000
-/* The longest a lookup waits for a refresh before the old snapshot
- * answers. */
-#define REFRESH_WAIT_MS 50
+/* The longest a lookup waits for a refresh of a stale snapshot before the
+ * old one answers (a stalled server, a pooler with no slot to give). */
+#define REFRESH_WAIT_MS 20
+/* The longest a question about a missing name may take. */
+#define PROBE_WAIT_MS 50
+/* When the server says a missing name exists: the wait for the tree that
+ * has it (a big tree takes tens of ms to read). */
+#define FOUND_WAIT_MS 1000
 /* How long a question on the monitor connection may take. */
 #define MONITOR_WAIT_MS 200
 
@@ -281,7 +286,7 @@ static void *refresher_main(void *arg)
  * server is away: the last read answers).
  */
 static struct pcf_snapshot *snapshot_get(struct pcf_catalog *c,
-					 long max_age_ms)
+					 long max_age_ms, long wait_ms)
 {
 	struct pcf_snapshot *sn;
 
@@ -292,8 +297,7 @@ static struct pcf_snapshot *snapshot_get(struct pcf_catalog *c,
 		 * when the one running is already late (a stalled server). */
 		int wait = (!c->refresh_failed.tv_sec ||
 			    ms_since(&c->refresh_failed) >= RECONNECT_BACKOFF_MS) &&
-			   !(c->fetching &&
-			     ms_since(&c->fetch_since) >= REFRESH_WAIT_MS);
+			   !(c->fetching && ms_since(&c->fetch_since) >= wait_ms);
 		struct timespec until;
 
 		if (c->requested < want) {
@@ -301,7 +305,8 @@ static struct pcf_snapshot *snapshot_get(struct pcf_catalog *c,
 			pthread_cond_broadcast(&c->cond);
 		}
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += REFRESH_WAIT_MS * 1000000L;
+		until.tv_sec += wait_ms / 1000;
+		until.tv_nsec += (wait_ms % 1000) * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
@@ -439,7 +444,7 @@ static int probe(struct pcf_catalog *c, const char *schema_file,
 		rows = monitor_ask(c,
 				   "SELECT 1 FROM pg_catalog.pg_namespace"
 				   " WHERE nspname = $1",
-				   1, params, REFRESH_WAIT_MS);
+				   1, params, PROBE_WAIT_MS);
 		return rows < 0 ? -1 : rows > 0;
 	}
 	flen = strlen(file);
@@ -452,18 +457,29 @@ static int probe(struct pcf_catalog *c, const char *schema_file,
 			       "  ON n.oid = c.relnamespace"
 			       " WHERE n.nspname = $1 AND c.relname = $2"
 			       "  AND c.relkind IN ('r', 'p', 'f')",
-			       2, params, REFRESH_WAIT_MS);
+			       2, params, PROBE_WAIT_MS);
 	return rows < 0 ? -1 : rows > 0;
+}
+
+/* The tree as it is, or its next read when the probe's answer is pr: a
+ * yes waits for a tree that has the name, an unknown only briefly. */
+static struct pcf_snapshot *after_probe(struct pcf_catalog *c,
+					struct pcf_snapshot *sn, int pr)
+{
+	if (pr == 0)
+		return sn;
+	snapshot_put(sn);
+	return snapshot_get(c, 0, pr > 0 ? FOUND_WAIT_MS : REFRESH_WAIT_MS);
 }
 
 int pcf_catalog_has_schema(struct pcf_catalog *c, const char *schema_file)
 {
-	struct pcf_snapshot *sn = snapshot_get(c, CATALOG_TTL_MS);
+	struct pcf_snapshot *sn =
+		snapshot_get(c, CATALOG_TTL_MS, REFRESH_WAIT_MS);
 	int found = find_schema(sn, schema_file);
 
-	if (!found && c->running && probe(c, schema_file, NULL) != 0) {
-		snapshot_put(sn);
-		sn = snapshot_get(c, 0);
+	if (!found && c->running) {
+		sn = after_probe(c, sn, probe(c, schema_file, NULL));
 		found = find_schema(sn, schema_file);
 	}
 	snapshot_put(sn);
@@ -473,13 +489,13 @@ int pcf_catalog_has_schema(struct pcf_catalog *c, const char *schema_file)
 int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
 		       const char *file, int fresh, struct pcf_table_info *info)
 {
-	struct pcf_snapshot *sn = snapshot_get(c, CATALOG_TTL_MS);
+	struct pcf_snapshot *sn =
+		snapshot_get(c, CATALOG_TTL_MS, REFRESH_WAIT_MS);
 	const struct pcf_table *t = find_table(sn, schema_file, file);
 	int rc = 0;
 
-	if (!t && fresh && c->running && probe(c, schema_file, file) != 0) {
-		snapshot_put(sn);
-		sn = snapshot_get(c, 0);
+	if (!t && fresh && c->running) {
+		sn = after_probe(c, sn, probe(c, schema_file, file));
 		t = find_table(sn, schema_file, file);
 	}
 	if (!t) {
@@ -510,7 +526,8 @@ void pcf_table_info_free(struct pcf_table_info *info)
 int pcf_catalog_list(struct pcf_catalog *c, const char *schema_file,
 		     pcf_fill_fn fill, void *ctx)
 {
-	struct pcf_snapshot *sn = snapshot_get(c, CATALOG_TTL_MS);
+	struct pcf_snapshot *sn =
+		snapshot_get(c, CATALOG_TTL_MS, REFRESH_WAIT_MS);
 	int rc = 0;
 
 	if (!schema_file) {

@@ -2,8 +2,9 @@
  * catalog.h - the tree of schemas and tables, from the daemon's own
  * catalog connection, refreshed when it is older than a second or when a
  * missing name turns out to exist (one indexed question on the monitor
- * connection); lookups wait at most 50 ms for a refresh, then the last good
- * read answers.
+ * connection, asked for O_CREAT opens and schemas: a stat of a missing
+ * table file answers from the tree); a stale tree is waited for at most
+ * 20 ms, then the last good read answers.
  */
 #ifndef PCF_CATALOG_H
 #define PCF_CATALOG_H

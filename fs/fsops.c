@@ -274,7 +274,7 @@ static void fill_stat(const struct pcf_fs *fs, struct stat *st, mode_t mode,
 /* The attributes of path; l is the load of an fstat's handle, whose size
  * is the bytes it took (an O_APPEND writer's offset comes from it). */
 static int path_getattr(struct pcf_fs *fs, const char *path, struct stat *st,
-			struct pcf_load *l)
+			struct pcf_load *l, int fresh)
 {
 	struct pcf_table_info t;
 	struct node n;
@@ -298,7 +298,8 @@ static int path_getattr(struct pcf_fs *fs, const char *path, struct stat *st,
 		fill_stat(fs, st, S_IFDIR | 0755, 2);
 		break;
 	case NODE_TABLE:
-		rc = pcf_catalog_lookup(&fs->catalog, n.schema, n.file, 1, &t);
+		rc = pcf_catalog_lookup(&fs->catalog, n.schema, n.file, fresh,
+					&t);
 		if (rc)
 			return rc;
 		fill_stat(fs, st,
@@ -513,7 +514,10 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	rc = path_getattr(fs_of(req), path, &st, NULL);
+	/* A table file not in the tree read within the second is not there
+	 * (the negative cache costs nothing); an O_CREAT open asks the server
+	 * (ll_create), so one created a moment ago is loaded at once. */
+	rc = path_getattr(fs_of(req), path, &st, NULL, 0);
 	if (rc == 0)
 		rc = make_entry(path, &st, fuse_req_ctx(req)->pid, &e);
 	free(path);
@@ -545,7 +549,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct handle *h = handle_hold(fi);
 	struct stat st;
 	int rc = path_getattr(fs_of(req), inode_of(ino)->path, &st,
-			      load_in(h));
+			      load_in(h), 0);
 
 	handle_drop(h);
 	if (rc)
@@ -812,7 +816,7 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (n.kind != NODE_TABLE)
 			/* a file that is not a table: none to be made */
 			rc = n.kind == NODE_STATUS ? -EACCES : -ENOENT;
-		else if ((rc = path_getattr(fs_of(req), path, &st, NULL)) == 0 &&
+		else if ((rc = path_getattr(fs_of(req), path, &st, NULL, 1)) == 0 &&
 			 (rc = make_entry(path, &st, fuse_req_ctx(req)->pid,
 					  &e)) == 0 &&
 			 (rc = open_table(req, inode_of(e.ino), &n, fi)) != 0)
@@ -951,7 +955,7 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct pcf_load *l = load_in(h);
 	const char *path = inode_of(ino)->path;
 	struct stat st;
-	int rc = path_getattr(fs, path, &st, l);
+	int rc = path_getattr(fs, path, &st, l, 0);
 
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		rc = do_truncate(fs, path, attr->st_size, l);
@@ -969,7 +973,7 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			"chown() during the load");
 	/* Times: touch works and changes nothing. */
 	if (rc == 0)
-		rc = path_getattr(fs, path, &st, l);
+		rc = path_getattr(fs, path, &st, l, 0);
 	handle_drop(h);
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -996,7 +1000,7 @@ static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct stat st;
-	int rc = path_getattr(fs_of(req), inode_of(ino)->path, &st, NULL);
+	int rc = path_getattr(fs_of(req), inode_of(ino)->path, &st, NULL, 0);
 
 	if (rc == 0 && (mask & W_OK) && !(st.st_mode & 0200))
 		rc = -EACCES;
