@@ -154,13 +154,17 @@ test_b_transaction_pooling() {
 	check_slow_stream transaction
 }
 
-# ms CMD...: runs CMD (bounded to 10 s) and prints how long it took in ms.
+# ms CMD...: runs CMD (bounded to 10 s) three times and prints the fastest
+# in ms: a blocked command is slow every time, a busy CI machine only once.
 ms() {
-	local t0 t1
-	t0=$(date +%s%N)
-	timeout -s KILL 10 "$@" >/dev/null 2>&1
-	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000000))
+	local t0 t1 i best=999999
+	for i in 1 2 3; do
+		t0=$(date +%s%N)
+		timeout -s KILL 10 "$@" >/dev/null 2>&1
+		t1=$(date +%s%N)
+		[ $(((t1 - t0) / 1000000)) -lt "$best" ] && best=$(((t1 - t0) / 1000000))
+	done
+	echo "$best"
 }
 
 test_c_transaction_pool_full() {
