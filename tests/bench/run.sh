@@ -372,7 +372,9 @@ fixed_cost() {
 	# Unrelated descriptors: processes holding UNRELATED_FDS of them, as
 	# many per process as the hard limit allows.
 	"$PY" - "$UNRELATED_FDS" "$TMP/holder.ready" <<-'PYH' &
-	import os, resource, sys, time
+	import os, resource, signal, sys, time
+	# SIGTERM ends it through the finally below, which ends the children.
+	signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 	n = int(sys.argv[1])
 	per = min(n, resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 100)
 	resource.setrlimit(resource.RLIMIT_NOFILE, (per + 100,) * 2)
