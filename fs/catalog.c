@@ -31,6 +31,9 @@
 /* The longest a lookup waits for a refresh of a stale snapshot before the
  * old one answers (a stalled server, a pooler with no slot to give). */
 #define REFRESH_WAIT_MS 20
+/* A stat of a missing name in a tree older than this asks for a new read
+ * (without waiting for it). */
+#define NEGATIVE_REFRESH_MS 200
 /* The longest a question about a missing name may take. */
 #define PROBE_WAIT_MS 50
 /* When the server says a missing name exists: the wait for the tree that
@@ -497,6 +500,12 @@ int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
 	if (!t && fresh && c->running) {
 		sn = after_probe(c, sn, probe(c, schema_file, file));
 		t = find_table(sn, schema_file, file);
+	} else if (!t && c->running &&
+		   ms_since(&sn->fetched) >= NEGATIVE_REFRESH_MS) {
+		/* Missing from a tree read a while ago: answered from it (the
+		 * negative cache), and a read asked for, not waited for, so a
+		 * table created a moment ago shows at the next look. */
+		snapshot_put(snapshot_get(c, 0, 0));
 	}
 	if (!t) {
 		rc = -ENOENT;

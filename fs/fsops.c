@@ -915,9 +915,11 @@ static int do_truncate(struct pcf_fs *fs, const char *path, off_t size,
 	if (l) {
 		if ((uint64_t)size == atomic_load(&l->bytes))
 			return 0; /* no change: ftruncate(fd, 0) before writing */
-		/* truncate(1) opens the file itself: fail every load of the
-		 * file, not only the one the call came through. */
-		pcf_loads_size_changed(l->path);
+		/* A writer's own ftruncate fails its own load only. An open
+		 * that has written nothing and truncates (truncate(1) opens the
+		 * file itself) means the path: the loads that have written. */
+		if (atomic_load(&l->bytes) == 0)
+			pcf_loads_size_changed(l->path);
 		return pcf_load_refuse(l, EINVAL,
 				       "ftruncate() changed the size during "
 				       "the load");

@@ -1198,9 +1198,12 @@ void pcf_load_release(struct pcf_load *l)
 	load_put(l);
 }
 
+/* Only loads that have written: a file that has taken no byte has no size
+ * to change (an open that only truncates, another writer not started). */
 static void mark_size_changed(struct pcf_load *l, void *ctx)
 {
-	if (strcmp(l->path, (const char *)ctx) == 0)
+	if (strcmp(l->path, (const char *)ctx) == 0 &&
+	    atomic_load(&l->bytes) > 0)
 		atomic_store(&l->size_changed, 1);
 }
 

@@ -137,8 +137,8 @@ int pcf_load_refuse(struct pcf_load *l, int err, const char *reason);
 /* The last reference is gone: finishes anything left, frees l. */
 void pcf_load_release(struct pcf_load *l);
 
-/* truncate(2) of a table's path: fails every live load of that path at
- * its next write or close. */
+/* truncate(2) of a table's path: fails every live load of that path that
+ * has written, at its next write or close. */
 void pcf_loads_size_changed(const char *path);
 
 /* Unmount: rolls back l, already out of the registry, and frees it: its

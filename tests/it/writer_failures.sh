@@ -131,6 +131,42 @@ test_truncate_of_the_path_during_a_load() {
 	expect_status 0 "truncate -s 0 with no load" truncate -s 0 "$T"
 }
 
+# ftruncate() by one writer fails its own load, not another load of the
+# same table; truncate(1) fails only the loads that have written.
+test_ftruncate_fails_only_its_own_load() {
+	fresh
+	held_writer "$T" 'v\nother\n' t
+	local p=$HELD_PID
+	python3 - "$T" <<-'PY' 2>/dev/null
+	import os, sys
+	fd = os.open(sys.argv[1], os.O_WRONLY)
+	os.write(fd, b"v\nmine\n")
+	os.ftruncate(fd, 3)
+	PY
+	expect_eq "$?" 1 "the truncating writer fails"
+	release_writer t
+	wait "$p"
+	expect_eq "$?" 0 "the other writer's load commits"
+	expect_eq "$(q "SELECT string_agg(v, ',') FROM v")" "other" "only the other's row"
+	# truncate(1) beside a load that has not written yet: that one goes on.
+	python3 - "$T" "$W/go" <<-'PY' &
+	import os, sys, time
+	fd = os.open(sys.argv[1], os.O_WRONLY)
+	while not os.path.exists(sys.argv[2]):
+	    time.sleep(0.05)
+	os.write(fd, b"v\nlater\n")
+	os.close(fd)
+	PY
+	p=$!
+	sleep 0.5
+	truncate -s 100 "$T" 2>/dev/null
+	touch "$W/go"
+	wait "$p"
+	expect_eq "$?" 0 "a load that had not written commits"
+	expect_eq "$(q "SELECT count(*) FROM v WHERE v = 'later'")" 1 "its row"
+	rm -f "$W/go"
+}
+
 test_sparse_copy_fails_the_load() {
 	fresh
 	{ echo v; echo a; } >"$W/sparse.csv"
