@@ -9,6 +9,9 @@
 #   tests/bench/run.sh --tiny   the same table with tiny counts and 1 run, in
 #                               well under 2 minutes: CI's smoke test, which
 #                               checks exit statuses and row counts, never times
+#   tests/bench/run.sh --core   posts 1M and 10M by psql \copy, cp, cat and dd
+#                               (3 runs each, no Python, no wide table, no
+#                               stream), then the last two tables; ~10 min
 #   tests/bench/run.sh --fixed  only the last two tables: a load's fixed cost
 #                               (one-row loads, also beside 200,000 unrelated
 #                               descriptors) and a 10,000-table tree; ~2 min
@@ -28,12 +31,13 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/../.." && pwd)
 
-TINY=0 FIXED_ONLY=0
+TINY=0 FIXED_ONLY=0 CORE=0
 case "${1:-}" in
 --tiny) TINY=1 ;;
 --fixed) FIXED_ONLY=1 ;;
+--core) CORE=1 ;;
 "") ;;
-*) echo "usage: $0 [--tiny | --fixed]" >&2; exit 2 ;;
+*) echo "usage: $0 [--tiny | --core | --fixed]" >&2; exit 2 ;;
 esac
 
 # Debian's interpreter: python3-sqlalchemy and python3-psycopg2 install
@@ -58,6 +62,9 @@ fi
 # The fixed-cost and tree tables: one-row loads per method, tables.
 FIXED_REPS=21 NTABLES=10000 UNRELATED_FDS=200000
 [ "$TINY" = 1 ] && FIXED_REPS=3 NTABLES=500 UNRELATED_FDS=2000
+if [ "$CORE" = 1 ]; then
+	STREAM='' WIDE=1000 PY_WIDE=1000 ORM_ROWS=1000
+fi
 if [ "$FIXED_ONLY" = 1 ]; then
 	POSTS_SMALL=1000 POSTS_BIG='' STREAM='' WIDE=1000 ORM_ROWS=1000 PY_WIDE=1000
 	SHARED_BUFFERS=1GB MAX_WAL=4GB MIN_WAL=1GB
@@ -288,6 +295,7 @@ methods() { # TABLE ROWS FILE FULL
 	[ "$t" = posts ] &&
 		run "$w" "pgcopyfs pipeline >" "$t" "$n" "$size" fs bash -c "$POSTS_PIPE"' >"$2"' sh "$n" "$dest"
 	run "$w" "pgcopyfs dd bs=1M" "$t" "$n" "$size" fs dd if="$f" of="$dest" bs=1M status=none
+	[ "$CORE" = 1 ] && return 0 # psql and the file system's ways only
 	if [ "$full" = 1 ]; then
 		local small=$D/${t}_$ORM_ROWS.csv mid=$f
 		[ "$t" = wide ] && mid=$D/wide_$PY_WIDE.csv
@@ -326,7 +334,7 @@ for rep in $(seq "$REPS"); do
 	echo "-- run $rep of $REPS"
 	methods posts "$POSTS_SMALL" "$D/posts_$POSTS_SMALL.csv" 1
 	[ -z "$POSTS_BIG" ] || methods posts "$POSTS_BIG" "$D/posts_$POSTS_BIG.csv" 0
-	methods wide "$WIDE" "$D/wide_$WIDE.csv" 1
+	[ "$CORE" = 1 ] || methods wide "$WIDE" "$D/wide_$WIDE.csv" 1
 done
 if [ -n "$STREAM" ]; then
 	# 5.8 GB that neither side needs on disk: generated as it is loaded.
