@@ -432,7 +432,7 @@ static int monitor_ask(struct pcf_catalog *c, const char *sql, int nparams,
  * 0 no, -1 unknown (then the caller re-reads the tree).
  */
 static int probe(struct pcf_catalog *c, const char *schema_file,
-		 const char *file)
+		 const char *file, long wait_ms)
 {
 	char schema[1024], table[1024];
 	const char *params[2] = { schema, table };
@@ -447,7 +447,7 @@ static int probe(struct pcf_catalog *c, const char *schema_file,
 		rows = monitor_ask(c,
 				   "SELECT 1 FROM pg_catalog.pg_namespace"
 				   " WHERE nspname = $1",
-				   1, params, PROBE_WAIT_MS);
+				   1, params, wait_ms);
 		return rows < 0 ? -1 : rows > 0;
 	}
 	flen = strlen(file);
@@ -460,19 +460,20 @@ static int probe(struct pcf_catalog *c, const char *schema_file,
 			       "  ON n.oid = c.relnamespace"
 			       " WHERE n.nspname = $1 AND c.relname = $2"
 			       "  AND c.relkind IN ('r', 'p', 'f')",
-			       2, params, PROBE_WAIT_MS);
+			       2, params, wait_ms);
 	return rows < 0 ? -1 : rows > 0;
 }
 
-/* The tree as it is, or its next read when the probe's answer is pr: a
- * yes waits for a tree that has the name, an unknown only briefly. */
+/* The tree as it is, or its next read when the probe's answer is pr (1
+ * yes, -1 unknown), waiting at most wait_ms for it. */
 static struct pcf_snapshot *after_probe(struct pcf_catalog *c,
-					struct pcf_snapshot *sn, int pr)
+					struct pcf_snapshot *sn, int pr,
+					long wait_ms)
 {
 	if (pr == 0)
 		return sn;
 	snapshot_put(sn);
-	return snapshot_get(c, 0, pr > 0 ? FOUND_WAIT_MS : REFRESH_WAIT_MS);
+	return snapshot_get(c, 0, wait_ms);
 }
 
 int pcf_catalog_has_schema(struct pcf_catalog *c, const char *schema_file)
@@ -482,7 +483,11 @@ int pcf_catalog_has_schema(struct pcf_catalog *c, const char *schema_file)
 	int found = find_schema(sn, schema_file);
 
 	if (!found && c->running) {
-		sn = after_probe(c, sn, probe(c, schema_file, NULL));
+		/* A stat of a directory (ls, cd): never long. */
+		int pr = probe(c, schema_file, NULL, PROBE_WAIT_MS);
+
+		sn = after_probe(c, sn, pr, pr > 0 ? FOUND_WAIT_MS
+						   : REFRESH_WAIT_MS);
 		found = find_schema(sn, schema_file);
 	}
 	snapshot_put(sn);
@@ -498,7 +503,11 @@ int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
 	int rc = 0;
 
 	if (!t && fresh && c->running) {
-		sn = after_probe(c, sn, probe(c, schema_file, file));
+		/* An O_CREAT open, which needs the server anyway: worth the
+		 * wait for a table created a moment ago. */
+		int pr = probe(c, schema_file, file, FOUND_WAIT_MS);
+
+		sn = after_probe(c, sn, pr, FOUND_WAIT_MS);
 		t = find_table(sn, schema_file, file);
 	} else if (!t && c->running &&
 		   ms_since(&sn->fetched) >= NEGATIVE_REFRESH_MS) {
