@@ -31,9 +31,6 @@
 /* The longest a lookup waits for a refresh of a stale snapshot before the
  * old one answers (a stalled server, a pooler with no slot to give). */
 #define REFRESH_WAIT_MS 20
-/* A stat of a missing name in a tree older than this asks for a new read
- * (without waiting for it). */
-#define NEGATIVE_REFRESH_MS 200
 /* The longest a question about a missing name may take. */
 #define PROBE_WAIT_MS 50
 /* When the server says a missing name exists: the wait for the tree that
@@ -502,19 +499,17 @@ int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
 	const struct pcf_table *t = find_table(sn, schema_file, file);
 	int rc = 0;
 
-	if (!t && fresh && c->running) {
-		/* An O_CREAT open, which needs the server anyway: worth the
-		 * wait for a table created a moment ago. */
-		int pr = probe(c, schema_file, file, FOUND_WAIT_MS);
+	if (!t && c->running) {
+		/* An O_CREAT open (fresh), which needs the server anyway, may
+		 * wait for a table created a moment ago; a stat only briefly.
+		 * Every missing name is asked about, never answered from an
+		 * older tree: a stat saying "missing" and the open right after
+		 * it finding the table would fail cp's O_EXCL open (EEXIST). */
+		long wait = fresh ? FOUND_WAIT_MS : PROBE_WAIT_MS;
+		int pr = probe(c, schema_file, file, wait);
 
-		sn = after_probe(c, sn, pr, FOUND_WAIT_MS);
+		sn = after_probe(c, sn, pr, pr > 0 ? FOUND_WAIT_MS : wait);
 		t = find_table(sn, schema_file, file);
-	} else if (!t && c->running &&
-		   ms_since(&sn->fetched) >= NEGATIVE_REFRESH_MS) {
-		/* Missing from a tree read a while ago: answered from it (the
-		 * negative cache), and a read asked for, not waited for, so a
-		 * table created a moment ago shows at the next look. */
-		snapshot_put(snapshot_get(c, 0, 0));
 	}
 	if (!t) {
 		rc = -ENOENT;

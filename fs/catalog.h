@@ -2,9 +2,8 @@
  * catalog.h - the tree of schemas and tables, from the daemon's own
  * catalog connection, refreshed when it is older than a second or when a
  * missing name turns out to exist (one indexed question on the monitor
- * connection, asked for O_CREAT opens and schemas: a stat of a missing
- * table file answers from the tree); a stale tree is waited for at most
- * 20 ms, then the last good read answers.
+ * connection, bounded); a stale tree is waited for at most 20 ms, then the
+ * last good read answers.
  */
 #ifndef PCF_CATALOG_H
 #define PCF_CATALOG_H
@@ -95,9 +94,10 @@ void pcf_catalog_describe(struct pcf_catalog *c, char *out, size_t len);
 int pcf_catalog_has_schema(struct pcf_catalog *c, const char *schema_file);
 
 /*
- * Looks a table file up; fresh = 1 asks the server about a name missing
- * from the snapshot, and re-reads the tree when it exists (a table created
- * a moment ago). Fills info (the caller
+ * Looks a table file up; a name missing from the tree is asked about (one
+ * indexed question), and the tree re-read when it exists (a table created
+ * a moment ago); fresh = 1 (an O_CREAT open) may wait up to a second for
+ * that, else at most 50 ms. Fills info (the caller
  * frees it with pcf_table_info_free) when info is not NULL. 0 or -ENOENT.
  */
 int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,

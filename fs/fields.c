@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void pcf_fields_free(char **fields, size_t nfields)
 {
@@ -96,30 +97,82 @@ nomem:
 	return -ENOMEM;
 }
 
+/* The column field f names: its index, -1 for none, -2 for two that
+ * differ only in case. */
+static long resolve(const char *f, char *const *cols, size_t ncols)
+{
+	size_t len;
+	long ci = -1;
+
+	while (*f == ' ' || *f == '\t')
+		f++;
+	len = strlen(f);
+	while (len > 0 && (f[len - 1] == ' ' || f[len - 1] == '\t'))
+		len--;
+	if (len == 0)
+		return -1;
+	for (size_t j = 0; j < ncols; j++)
+		if (strlen(cols[j]) == len && memcmp(cols[j], f, len) == 0)
+			return (long)j;
+	for (size_t j = 0; j < ncols; j++) {
+		if (strlen(cols[j]) != len || strncasecmp(cols[j], f, len) != 0)
+			continue;
+		if (ci >= 0)
+			return -2;
+		ci = (long)j;
+	}
+	return ci;
+}
+
+enum pcf_header_verdict pcf_header_match(char *const *fields, size_t nfields,
+					 char *const *cols, size_t ncols,
+					 size_t *match, const char **bad)
+{
+	enum pcf_header_verdict v = PCF_HEADER_MATCH;
+	const char *ambiguous = NULL;
+	long *at;
+
+	*bad = nfields ? fields[0] : "";
+	if (nfields == 0)
+		return PCF_HEADER_UNKNOWN;
+	at = calloc(nfields, sizeof(*at));
+	if (!at)
+		return PCF_HEADER_UNKNOWN; /* taken as data: the server says */
+	for (size_t i = 0; i < nfields; i++) {
+		at[i] = resolve(fields[i], cols, ncols);
+		if (at[i] == -1) {
+			*bad = fields[i];
+			free(at);
+			return PCF_HEADER_UNKNOWN;
+		}
+		if (at[i] == -2 && !ambiguous)
+			ambiguous = fields[i];
+	}
+	if (ambiguous) {
+		*bad = ambiguous;
+		v = PCF_HEADER_AMBIGUOUS;
+	} else {
+		/* Headers are short (at most 1600 columns): quadratic is fine. */
+		for (size_t i = 0; i < nfields && v == PCF_HEADER_MATCH; i++)
+			for (size_t k = 0; k < i; k++)
+				if (at[i] == at[k]) {
+					*bad = fields[i];
+					v = PCF_HEADER_REPEATED;
+					break;
+				}
+	}
+	if (v == PCF_HEADER_MATCH) {
+		*bad = NULL;
+		for (size_t i = 0; match && i < nfields; i++)
+			match[i] = (size_t)at[i];
+	}
+	free(at);
+	return v;
+}
+
 enum pcf_header_verdict pcf_header_check(char *const *fields, size_t nfields,
 					 char *const *cols, size_t ncols,
 					 const char **bad)
 {
-	*bad = nfields ? fields[0] : "";
-	if (nfields == 0)
-		return PCF_HEADER_UNKNOWN;
-	for (size_t i = 0; i < nfields; i++) {
-		size_t j = 0;
-
-		while (j < ncols && strcmp(fields[i], cols[j]) != 0)
-			j++;
-		if (j == ncols) {
-			*bad = fields[i];
-			return PCF_HEADER_UNKNOWN;
-		}
-	}
-	/* Headers are short (at most 1600 columns): quadratic is fine. */
-	for (size_t i = 0; i < nfields; i++)
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(fields[i], fields[k]) == 0) {
-				*bad = fields[i];
-				return PCF_HEADER_REPEATED;
-			}
-	*bad = NULL;
-	return PCF_HEADER_MATCH;
+	return pcf_header_match(fields, nfields, cols, ncols, NULL, bad);
 }

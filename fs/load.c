@@ -189,6 +189,16 @@ static void load_put(struct pcf_load *l)
  * records the outcome ("failed", or "unknown" when a COMMIT's answer was
  * lost). Returns -e->err for the caller to pass on.
  */
+/* The server's message is about the file's first line ("line 1", not
+ * "line 12"). */
+static int refers_to_line_1(const char *m)
+{
+	for (const char *p = m; (p = strstr(p, "line 1")) != NULL; p += 6)
+		if (p[6] < '0' || p[6] > '9')
+			return 1;
+	return 0;
+}
+
 static int load_fail_as(struct pcf_load *l, const struct pcf_error *e,
 			const char *outcome)
 {
@@ -199,6 +209,12 @@ static int load_fail_as(struct pcf_load *l, const struct pcf_error *e,
 	if (st == PCF_LOAD_FAILED)
 		return -l->error.err;
 	l->error = *e;
+	if (l->header_note[0] && refers_to_line_1(l->error.message)) {
+		size_t n = strlen(l->error.message);
+
+		snprintf(l->error.message + n, sizeof(l->error.message) - n,
+			 " (%s)", l->header_note);
+	}
 	if (killed)
 		/* Whatever libpq made of the cut connection: the reason is
 		 * the writer's death. */
@@ -595,7 +611,7 @@ static int load_start_copy(struct pcf_load *l, int complete)
 	const char *data = l->head ? l->head : "";
 	size_t len = l->head_len;
 	char **fields = NULL, **cols = NULL;
-	size_t nfields = 0, ncols = 0;
+	size_t nfields = 0, ncols = 0, *match = NULL;
 	int take = 0, rc = 0;
 	struct pcf_error e;
 	char *sql = NULL;
@@ -623,20 +639,48 @@ static int load_start_copy(struct pcf_load *l, int complete)
 			fields = NULL;
 			nfields = 0;
 		}
-		v = pcf_header_check(fields, nfields, cols, ncols, &bad);
-		if (v == PCF_HEADER_MATCH) {
+		match = nfields ? calloc(nfields, sizeof(*match)) : NULL;
+		v = pcf_header_match(fields, nfields, cols, ncols, match, &bad);
+		if (v == PCF_HEADER_MATCH && match) {
 			take = 1;
+			/* COPY's column list names the columns as the table
+			 * spells them, not as the header did. */
+			for (size_t i = 0; i < nfields; i++) {
+				char *name = strdup(cols[match[i]]);
+
+				if (!name) {
+					take = 0;
+					rc = load_failf(l, ENOMEM, "out of memory");
+					break;
+				}
+				free(fields[i]);
+				fields[i] = name;
+			}
 		} else if (v == PCF_HEADER_REPEATED) {
 			rc = load_failf(l, EIO,
 					"line 1: the header names column \"%s\" "
 					"twice",
 					bad);
+		} else if (v == PCF_HEADER_AMBIGUOUS) {
+			rc = load_failf(l, EIO,
+					"line 1: the header's \"%s\" names more "
+					"than one column of %s (they differ only "
+					"in case): spell it as the column is",
+					bad, l->label);
 		} else if (o->header_mode == PCF_HEADER_TRUE) {
 			rc = load_failf(l, EIO,
 					"line 1: the header names \"%s\", which "
 					"is not a column of %s (-o header=true)",
 					bad ? bad : "", l->label);
+		} else if (bad) {
+			/* Data, then: said with the server's error, should
+			 * line 1 be what it refuses. */
+			snprintf(l->header_note, sizeof(l->header_note),
+				 "line 1 was taken as data, not as a header: "
+				 "\"%.100s\" names no column of %s",
+				 bad, l->label);
 		}
+		free(match);
 	} else if (o->header_mode == PCF_HEADER_TRUE) {
 		rc = load_failf(l, EIO,
 				"line 1: no header: the first line is longer "

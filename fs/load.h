@@ -51,6 +51,7 @@ struct pcf_load {
 	char *head;           /* bytes held until the first line is complete */
 	size_t head_len, head_cap;
 	int header_taken;
+	char header_note[400]; /* why line 1 was data, for the server's error */
 	uint64_t sealed;      /* bytes covered by the last fsync (commit=fsync) */
 	struct timespec checked; /* when the server was last asked (see
 				  * pcf_catalog_backend_failed) */

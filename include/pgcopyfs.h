@@ -92,16 +92,27 @@ void pcf_fields_free(char **fields, size_t nfields);
 
 /* What a first record says about itself against the table's columns. */
 enum pcf_header_verdict {
-	PCF_HEADER_MATCH,    /* every field names a column, each once */
-	PCF_HEADER_UNKNOWN,  /* a field names no column (*bad: the field) */
-	PCF_HEADER_REPEATED, /* every field names a column, one twice (*bad) */
+	PCF_HEADER_MATCH,     /* every field names a column, each once */
+	PCF_HEADER_UNKNOWN,   /* a field names no column (*bad: the field) */
+	PCF_HEADER_REPEATED,  /* every field names a column, one twice (*bad) */
+	PCF_HEADER_AMBIGUOUS, /* every field names a column, but one (*bad)
+			       * names two that differ only in case */
 };
 
 /*
- * Compares the fields of a first record with the table's column names
- * (exact, case-sensitive, as COPY's column list would). *bad points into
- * fields when the verdict is not a match. An empty record is UNKNOWN.
+ * Compares the fields of a first record with the table's column names the
+ * way PostgreSQL resolves a name a person types: surrounding spaces and
+ * tabs ignored, then the column spelled exactly so, else the one column
+ * that matches but for ASCII case (two such: ambiguous). *bad points into
+ * fields when the verdict is not a match (an unknown field wins over the
+ * others: the record is then data). When match is not NULL and the verdict
+ * is a match, match[i] is the index in cols of field i's column.
  */
+enum pcf_header_verdict pcf_header_match(char *const *fields, size_t nfields,
+					 char *const *cols, size_t ncols,
+					 size_t *match, const char **bad);
+
+/* pcf_header_match without the indexes. An empty record is UNKNOWN. */
 enum pcf_header_verdict pcf_header_check(char *const *fields, size_t nfields,
 					 char *const *cols, size_t ncols,
 					 const char **bad);

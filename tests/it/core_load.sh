@@ -221,6 +221,33 @@ test_line_with_backslash_dot_is_refused() {
 	expect_eq "$(q "SELECT string_agg(v, '|' ORDER BY v) FROM bs")" '\.|\.|x' "as values"
 }
 
+# Headers as people write them: any case, spaces around names; a name two
+# columns share but for case fails, naming it; a first line taken as data
+# that the server refuses says why it was no header.
+test_headers_as_people_write_them() {
+	q "DROP TABLE IF EXISTS contacts; CREATE TABLE contacts (name text, email text);
+	   DROP TABLE IF EXISTS twins; CREATE TABLE twins (\"Id\" int, id int)"
+	wait_for "contacts.csv" 5 test -e "$MNT/public/contacts.csv"
+	printf 'Name,Email\nann,a@x\n' | cat >"$MNT/public/contacts.csv"
+	expect_eq "$?" 0 "Name,Email"
+	printf ' EMAIL , name \nb@x,bob\n' | cat >"$MNT/public/contacts.csv"
+	expect_eq "$?" 0 "spaced, upper case, reordered"
+	expect_eq "$(q "SELECT string_agg(name || '=' || email, ' ' ORDER BY name) FROM contacts")" \
+		"ann=a@x bob=b@x" "no header line became a row"
+	printf 'ID\n1\n' | cat >"$MNT/public/twins.csv" 2>/dev/null
+	expect_eq "$?" 1 "an ambiguous header fails"
+	expect_match "$(last_history public.twins)" 'header.s \\"ID\\" names more than one column' \
+		"naming the name"
+	printf 'Id,id\n1,2\n' | cat >"$MNT/public/twins.csv"
+	expect_eq "$(q 'SELECT "Id"::text || id FROM twins')" 12 "exact names pick their columns"
+	q "DROP TABLE IF EXISTS nums; CREATE TABLE nums (n int)"
+	wait_for "nums.csv" 5 test -e "$MNT/public/nums.csv"
+	printf 'count\n1\n' | cat >"$MNT/public/nums.csv" 2>/dev/null
+	expect_eq "$?" 1 "a header naming no column is data, and bad data"
+	expect_match "$(last_history public.nums)" 'line 1.*line 1 was taken as data, not as a header: \\"count\\" names no column of public.nums' \
+		"the message says why line 1 was no header"
+}
+
 # A BEFORE INSERT trigger that returns NULL keeps rows out (routing to
 # child tables, de-duplication): the load succeeds like psql \copy's, and
 # history has the server's count and the file's.

@@ -59,6 +59,22 @@ test_new_table_usable_at_once_and_dropped_vanishes() {
 		fail "dropped table still stat-able"
 }
 
+# cp right after CREATE TABLE, many times over, stat first (cp's own
+# stat, then its O_EXCL open): never ENOENT, never EEXIST.
+test_cp_right_after_create_table_every_time() {
+	local i fails=0 out
+	printf 'v\nx\n' >"$W/one.csv"
+	for i in $(seq 1 25); do
+		stat "$MNT/public/just$i.csv" >/dev/null 2>&1
+		q "CREATE TABLE public.just$i (v text)"
+		out=$(cp "$W/one.csv" "$MNT/public/just$i.csv" 2>&1) ||
+			{ fails=$((fails + 1)); pcf_log "  ($out)"; }
+	done
+	expect_eq "$fails" 0 "cp failures"
+	expect_eq "$(q "SELECT count(*) FROM pg_class WHERE relname LIKE 'just%'")" 25 "tables"
+	for i in $(seq 1 25); do q "DROP TABLE public.just$i"; done
+}
+
 test_file_modes_follow_insert_privilege() {
 	PCF_CONNINFO="user=loader" pcf_remount
 	expect_eq "$(stat -c %A "$MNT/public/events.csv")" "-rw-r--r--" "INSERT"

@@ -240,7 +240,7 @@ static void test_header_unknown(void **state)
 {
 	char *typo[] = { "id", "nmae", "note" };
 	char *data[] = { "1", "hello" };
-	char *spaced[] = { "id", " name" };
+	char *spaced[] = { "id", "na me" };
 	char *empty_field[] = { "" };
 	/* an unknown field wins over a repeated one: not every field names a
 	 * column, so this is data, not a bad header */
@@ -270,23 +270,44 @@ static void test_header_empty_record(void **state)
 	expect_header(NULL, 0, PCF_HEADER_UNKNOWN, 0);
 }
 
-static void test_header_case_sensitive(void **state)
+/* As PostgreSQL resolves a typed name: case and surrounding spaces do
+ * not matter, unless two columns differ only in case. */
+static void test_header_as_people_write_it(void **state)
 {
-	char *upper[] = { "ID" };
+	char *upper[] = { "ID", "NAME" };
 	char *lower_created[] = { "created at" };
 	char *exact[] = { "Created At" };
-	char *cols2[] = { "Id", "id" };
+	char *spaced[] = { " id ", "\tname" };
+	char *blank[] = { "id", "  " };
+	char *cols2[] = { "Id", "id", "x" };
 	char *both_cases[] = { "id", "Id" };
+	char *ambiguous[] = { "x", "ID" };
+	char *repeat_by_case[] = { "name", "NAME" };
+	size_t match[2];
 	const char *bad = NULL;
 
 	(void)state;
-	expect_header(upper, 1, PCF_HEADER_UNKNOWN, 0);
-	expect_header(lower_created, 1, PCF_HEADER_UNKNOWN, 0);
+	expect_header(upper, 2, PCF_HEADER_MATCH, 0);
+	expect_header(lower_created, 1, PCF_HEADER_MATCH, 0);
 	expect_header(exact, 1, PCF_HEADER_MATCH, 0);
-	/* "Id" and "id" are two columns, so naming both is no repeat */
-	assert_int_equal(pcf_header_check(both_cases, 2, cols2, 2, &bad),
+	expect_header(spaced, 2, PCF_HEADER_MATCH, 0);
+	expect_header(blank, 2, PCF_HEADER_UNKNOWN, 1);
+	expect_header(repeat_by_case, 2, PCF_HEADER_REPEATED, 1);
+	/* The columns as the table spells them. */
+	assert_int_equal(pcf_header_match(upper, 2, COLS, NELEM(COLS), match,
+					  &bad),
 			 PCF_HEADER_MATCH);
-	assert_null(bad);
+	assert_int_equal(match[0], 0);
+	assert_int_equal(match[1], 1);
+	/* "Id" and "id" are two columns: each exact name is its own, so
+	 * naming both is no repeat; "ID" could be either. */
+	assert_int_equal(pcf_header_match(both_cases, 2, cols2, 3, match, &bad),
+			 PCF_HEADER_MATCH);
+	assert_int_equal(match[0], 1);
+	assert_int_equal(match[1], 0);
+	assert_int_equal(pcf_header_check(ambiguous, 2, cols2, 3, &bad),
+			 PCF_HEADER_AMBIGUOUS);
+	assert_ptr_equal(bad, ambiguous[1]);
 }
 
 static void test_header_no_columns(void **state)
@@ -334,7 +355,7 @@ int main(void)
 		cmocka_unit_test(test_header_unknown),
 		cmocka_unit_test(test_header_repeated),
 		cmocka_unit_test(test_header_empty_record),
-		cmocka_unit_test(test_header_case_sensitive),
+		cmocka_unit_test(test_header_as_people_write_it),
 		cmocka_unit_test(test_header_no_columns),
 		cmocka_unit_test(test_split_then_check),
 	};
