@@ -39,6 +39,7 @@ void pcf_error_set(struct pcf_error *e, int err, const char *fmt, ...)
 	va_list ap;
 
 	e->err = err;
+	e->needs_password = 0;
 	e->sqlstate[0] = '\0';
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
@@ -81,7 +82,7 @@ PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e)
 PGconn *pcf_connect_as(const struct pcf_options *o, const char *app,
 		       struct pcf_error *e)
 {
-	const char *keys[12], *vals[12];
+	const char *keys[14], *vals[14];
 	char timeout[16];
 	int n = 0;
 	PGconn *c;
@@ -105,6 +106,8 @@ PGconn *pcf_connect_as(const struct pcf_options *o, const char *app,
 		snprintf(timeout, sizeof(timeout), "%d", o->connect_timeout);
 		keys[n] = "connect_timeout", vals[n++] = timeout;
 	}
+	if (o->password) /* typed or read from stdin: it wins */
+		keys[n] = "password", vals[n++] = o->password;
 	keys[n] = NULL, vals[n] = NULL;
 
 	c = PQconnectdbParams(keys, vals, 1);
@@ -122,6 +125,7 @@ PGconn *pcf_connect_as(const struct pcf_options *o, const char *app,
 		pcf_error_set(e, connect_errno(c), "%s",
 			      c ? PQerrorMessage(c) : "out of memory");
 	}
+	e->needs_password = c && PQconnectionNeedsPassword(c);
 	PQfinish(c);
 	return NULL;
 }

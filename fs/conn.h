@@ -12,6 +12,7 @@
 struct pcf_error {
 	int err;          /* positive errno */
 	char sqlstate[6]; /* "" when the server gave none */
+	int needs_password; /* a connect the server refused for want of one */
 	char message[1024];
 };
 

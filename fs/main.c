@@ -16,6 +16,8 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <termios.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,98 @@ static void raise_nofile_limit(void)
 	}
 }
 
+/*
+ * A password in CONNINFO is readable by every local user in ps for the life
+ * of the mount: blank the argument in place (the bytes /proc/PID/cmdline
+ * shows), keeping our copy, and say how to do without. 1 if one was there.
+ */
+static int hide_password(int argc, char *argv[], const char *conninfo)
+{
+	PQconninfoOption *opts = conninfo ? PQconninfoParse(conninfo, NULL)
+					  : NULL;
+	int found = 0;
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
+			found = 1;
+	PQconninfoFree(opts);
+	if (!found)
+		return 0;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], conninfo) == 0)
+			memset(argv[i], '*', strlen(argv[i]));
+	fprintf(stderr,
+		"pgcopyfs: warning: a password on the command line is seen by "
+		"every local user until it is cleared (it is now, from this "
+		"process's arguments); use ~/.pgpass, a service file, or "
+		"-o password_stdin\n");
+	return 1;
+}
+
+/* One line from fp, without its newline; NULL at EOF. */
+static char *read_line(FILE *fp)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, fp);
+
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return line;
+}
+
+/* The role CONNINFO, the environment or the login names, for a prompt. */
+static void role_name(const char *conninfo, char *out, size_t len)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", NULL);
+	const char *u = NULL;
+	struct passwd *pw;
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "user") == 0 && o->val && *o->val)
+			u = o->val;
+	if (!u)
+		u = getenv("PGUSER");
+	if (!u && (pw = getpwuid(getuid())) != NULL)
+		u = pw->pw_name;
+	snprintf(out, len, "%s", u ? u : "?");
+	PQconninfoFree(opts);
+}
+
+/* Like psql: the server wants a password, none is known, and someone is
+ * at the terminal: ask, without echo. NULL when nobody can be asked. */
+static char *prompt_password(const char *conninfo)
+{
+	FILE *tty = fopen("/dev/tty", "r+");
+	struct termios old, quiet;
+	char user[256];
+	char *pw;
+
+	if (!tty || !isatty(STDIN_FILENO))
+		goto none;
+	role_name(conninfo, user, sizeof(user));
+	fprintf(tty, "Password for user %s: ", user);
+	fflush(tty);
+	if (tcgetattr(fileno(tty), &old) != 0)
+		goto none;
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	pw = read_line(tty);
+	tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	fprintf(tty, "\n");
+	fclose(tty);
+	return pw;
+none:
+	if (tty)
+		fclose(tty);
+	return NULL;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -70,7 +164,7 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct pcf_error e;
 	char msg[512], db[600];
-	int ret = 1;
+	int ret = 1, rc;
 
 	/* Before any thread: the watcher reads SIGCHLD from a signalfd. */
 	pcf_watch_block_sigchld();
@@ -118,8 +212,23 @@ int main(int argc, char *argv[])
 			cmd.mountpoint);
 		goto out_cmd;
 	}
+	hide_password(argc, argv, fs.opts.conninfo);
+	if (fs.opts.password_stdin) {
+		fs.opts.password = read_line(stdin);
+		if (!fs.opts.password) {
+			fprintf(stderr, "pgcopyfs: -o password_stdin: no line on "
+					"standard input\n");
+			goto out_cmd;
+		}
+	}
 	/* Connect before mounting, so a wrong CONNINFO fails right here. */
-	if (pcf_catalog_open(&fs.catalog, &fs.opts, &e) != 0) {
+	rc = pcf_catalog_open(&fs.catalog, &fs.opts, &e);
+	if (rc != 0 && e.needs_password && !fs.opts.password &&
+	    (fs.opts.password = prompt_password(fs.opts.conninfo)) != NULL) {
+		pcf_catalog_close(&fs.catalog);
+		rc = pcf_catalog_open(&fs.catalog, &fs.opts, &e);
+	}
+	if (rc != 0) {
 		fprintf(stderr, "pgcopyfs: cannot connect to the database: %s\n",
 			e.message);
 		goto out_catalog;

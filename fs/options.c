@@ -34,6 +34,7 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("max_record=%s", max_record, 0),
 	PCF_OPT("table_mode=%o", table_mode, 0),
 	PCF_OPT("uid=%s", uid, 0),
+	PCF_OPT("password_stdin", password_stdin, 1),
 	PCF_OPT("gid=%s", gid, 0),
 	FUSE_OPT_KEY("auto", KEY_FSTAB_ONLY),
 	FUSE_OPT_KEY("noauto", KEY_FSTAB_ONLY),
@@ -253,6 +254,10 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 void pcf_options_free(struct pcf_options *o)
 {
 	free(o->conninfo);
+	if (o->password) {
+		explicit_bzero(o->password, strlen(o->password));
+		free(o->password);
+	}
 	free(o->max_record);
 	free(o->uid);
 	free(o->gid);
@@ -317,6 +322,8 @@ void pcf_options_help(const char *progname)
 	       "    -o max_threads=N       (libfuse's) the most worker threads;\n"
 	       "                           the pool grows while requests wait on\n"
 	       "                           the server (default here: 10000)\n"
+	       "    -o password_stdin      read the password from standard input\n"
+	       "                           (one line) before mounting\n"
 	       "    -o allow_other         let other users load too; implies\n"
 	       "                           default_permissions (libfuse's)\n"
 	       "    -h   --help            print help\n"

@@ -37,6 +37,8 @@ struct pcf_options {
 	char *max_record;    /* as typed: bytes, or with k, M, G */
 	unsigned int table_mode; /* mode of a table the role may INSERT into */
 	char *uid;           /* owner shown for every file: a name or number */
+	int password_stdin;  /* read the password from standard input */
+	char *password;      /* from stdin or the terminal; never in argv */
 	char *gid;
 	/* Derived from uid= and gid= (-1: the daemon's own). */
 	long owner_uid, owner_gid;
