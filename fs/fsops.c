@@ -323,6 +323,15 @@ static struct pcf_fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* Whose loads the status files show to this request: all for root and
+ * the mount's owner, else the requester's own (allow_other). */
+static long viewer_of(fuse_req_t req)
+{
+	uid_t uid = fuse_req_ctx(req)->uid;
+
+	return uid == 0 || uid == getuid() ? -1 : (long)uid;
+}
+
 /* The kernel says the writer got a signal: calls.c looks at once. */
 static void on_interrupt(fuse_req_t req, void *data)
 {
@@ -630,7 +639,7 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 		rc = pcf_catalog_list(&fs->catalog, n.schema, list_add, &h->dir);
 		break;
 	case NODE_STATUS:
-		rc = pcf_status_list(n.rel, list_add, &h->dir);
+		rc = pcf_status_list(n.rel, viewer_of(req), list_add, &h->dir);
 		child = 0; /* told per name below */
 		break;
 	default:
@@ -716,7 +725,8 @@ static int open_table(fuse_req_t req, struct inode *node, const struct node *n,
 	if (rc)
 		return rc;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-		rc = pcf_load_new(fs, &t, path, fi->flags, pid, &l);
+		rc = pcf_load_new(fs, &t, path, fi->flags, pid,
+				  fuse_req_ctx(req)->uid, &l);
 		if (rc == 0) {
 			struct load_call c = { .what = DO_OPEN, .l = l,
 					       .tid = pid };
@@ -752,7 +762,8 @@ static void open_undo(struct fuse_file_info *fi)
 	handle_close((struct handle *)(uintptr_t)fi->fh);
 }
 
-static int open_status(const struct node *n, struct fuse_file_info *fi)
+static int open_status(fuse_req_t req, const struct node *n,
+		       struct fuse_file_info *fi)
 {
 	struct handle *h;
 	int err = 0;
@@ -762,7 +773,7 @@ static int open_status(const struct node *n, struct fuse_file_info *fi)
 	h = handle_new(H_STATUS);
 	if (!h)
 		return -ENOMEM;
-	h->text = pcf_status_render(n->rel, &h->len, &err);
+	h->text = pcf_status_render(n->rel, viewer_of(req), &h->len, &err);
 	if (!h->text) {
 		handle_close(h);
 		return -err;
@@ -784,7 +795,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			rc = open_table(req, inode_of(ino), &n, fi);
 			break;
 		case NODE_STATUS:
-			rc = n.is_dir ? -EISDIR : open_status(&n, fi);
+			rc = n.is_dir ? -EISDIR : open_status(req, &n, fi);
 			break;
 		default:
 			rc = -EISDIR;

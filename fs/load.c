@@ -265,7 +265,8 @@ static int load_failf(struct pcf_load *l, int err, const char *fmt, ...)
 }
 
 int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
-		 const char *path, int flags, pid_t pid, struct pcf_load **out)
+		 const char *path, int flags, pid_t pid, uid_t uid,
+		 struct pcf_load **out)
 {
 	struct pcf_load *l = calloc(1, sizeof(*l));
 
@@ -299,6 +300,7 @@ int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
 	clock_gettime(CLOCK_REALTIME, &l->started);
 	clock_gettime(CLOCK_MONOTONIC, &l->mono);
 	l->writer_pid = pcf_task_tgid(pid);
+	l->writer_uid = uid;
 	pcf_openfile_init(&l->file, l->writer_pid);
 	pcf_task_cmdline(l->writer_pid, l->writer_cmd, sizeof(l->writer_cmd));
 	atomic_store(&l->state, PCF_LOAD_WAITING);

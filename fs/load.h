@@ -81,6 +81,7 @@ struct pcf_load {
 	_Atomic uint64_t rows;       /* the server's count once the COPY ended */
 	_Atomic uint64_t file_rows;  /* the records the file held (header out) */
 	pid_t writer_pid;
+	uid_t writer_uid;     /* the opener's, for who may see the load */
 	char writer_cmd[256];
 	struct timespec started; /* CLOCK_REALTIME */
 	struct timespec mono;    /* CLOCK_MONOTONIC, for durations */
@@ -103,7 +104,8 @@ struct pcf_load {
  * apart so that the request can be seen by calls.c while it connects.
  */
 int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
-		 const char *path, int flags, pid_t pid, struct pcf_load **out);
+		 const char *path, int flags, pid_t pid, uid_t uid,
+		 struct pcf_load **out);
 
 /*
  * Checks the privilege, connects, begins the transaction. On success l is

@@ -28,6 +28,7 @@ struct pcf_record {
 	char schema_file[256]; /* escaped names, for errors/<schema>/<file> */
 	char file[260];
 	pid_t pid;
+	uid_t uid;             /* the writer's: who may see this record */
 	char cmd[256];
 	uint64_t rows;
 	uint64_t file_rows;
@@ -68,6 +69,7 @@ struct text {
 	size_t len, cap;
 	int oom;
 	int json;   /* render records as JSON objects, else logfmt */
+	long viewer; /* only records of this uid; -1: all */
 	int fields; /* fields so far in the current record */
 };
 
@@ -237,6 +239,7 @@ void pcf_status_record(struct pcf_load *l, const char *outcome)
 	else
 		strcat(r.file, ".csv");
 	r.pid = l->writer_pid;
+	r.uid = l->writer_uid;
 	snprintf(r.cmd, sizeof(r.cmd), "%s", l->writer_cmd);
 	r.rows = failed && !unknown ? 0 : atomic_load(&l->rows);
 	r.file_rows = atomic_load(&l->file_rows);
@@ -277,12 +280,21 @@ static const char *const state_names[] = {
 	[PCF_LOAD_EMPTY] = "empty",
 };
 
+/* Under allow_other, a user sees the loads of their own processes only:
+ * failing values and command lines (a --password=...) are theirs. */
+static int visible(const struct text *t, uid_t uid)
+{
+	return t->viewer < 0 || (uid_t)t->viewer == uid;
+}
+
 static void render_live(struct pcf_load *l, void *ctx)
 {
 	struct text *t = ctx;
 	double secs = secs_since(&l->mono);
 	uint64_t rows = atomic_load(&l->rows), bytes = atomic_load(&l->bytes);
 
+	if (!visible(t, l->writer_uid))
+		return;
 	rec_begin(t);
 	put_num(t, "id", "%llu", (unsigned long long)l->id);
 	put_time(t, "started", l->started);
@@ -380,9 +392,10 @@ int pcf_status_kind(const char *rel)
 	return found ? (file[0] ? 0 : 1) : -ENOENT;
 }
 
-int pcf_status_list(const char *rel, int (*fill)(void *ctx, const char *name),
-		    void *ctx)
+int pcf_status_list(const char *rel, long viewer,
+		    int (*fill)(void *ctx, const char *name), void *ctx)
 {
+	struct text vt = { .viewer = viewer };
 	char schema[256], file[260];
 	int kind = pcf_status_kind(rel);
 
@@ -402,6 +415,8 @@ int pcf_status_list(const char *rel, int (*fill)(void *ctx, const char *name),
 		const struct pcf_record *e = &errors[i];
 		int seen = 0;
 
+		if (!visible(&vt, e->uid))
+			continue;
 		if (schema[0]) {
 			if (strcmp(e->schema_file, schema) == 0 &&
 			    fill(ctx, e->file))
@@ -410,7 +425,8 @@ int pcf_status_list(const char *rel, int (*fill)(void *ctx, const char *name),
 		}
 		/* Each schema once. */
 		for (size_t k = 0; k < i && !seen; k++)
-			seen = strcmp(errors[k].schema_file, e->schema_file) == 0;
+			seen = visible(&vt, errors[k].uid) &&
+			       strcmp(errors[k].schema_file, e->schema_file) == 0;
 		if (!seen && fill(ctx, e->schema_file))
 			break;
 	}
@@ -418,9 +434,9 @@ int pcf_status_list(const char *rel, int (*fill)(void *ctx, const char *name),
 	return 0;
 }
 
-char *pcf_status_render(const char *rel, size_t *len, int *err)
+char *pcf_status_render(const char *rel, long viewer, size_t *len, int *err)
 {
-	struct text t = { 0 };
+	struct text t = { .viewer = viewer };
 	const char *name = rel + (*rel == '/');
 	char schema[256], file[260];
 
@@ -430,18 +446,30 @@ char *pcf_status_render(const char *rel, size_t *len, int *err)
 		pcf_registry_each(render_live, &t);
 	} else if (strncmp(name, "history", 7) == 0) {
 		pthread_mutex_lock(&status_lock);
-		for (size_t i = 0; i < ring_count; i++)
-			render_record(&t, &ring[(ring_next + ring_cap -
-						 ring_count + i) % ring_cap]);
+		for (size_t i = 0; i < ring_count; i++) {
+			const struct pcf_record *r =
+				&ring[(ring_next + ring_cap - ring_count + i) %
+				      ring_cap];
+
+			if (visible(&t, r->uid))
+				render_record(&t, r);
+		}
 		pthread_mutex_unlock(&status_lock);
 	} else if (pcf_status_kind(rel) == 0 &&
 		   errors_path(rel, schema, file) == 0) {
 		const struct pcf_record *e;
 
 		pthread_mutex_lock(&status_lock);
-		if ((e = find_error(schema, file)) != NULL)
+		e = find_error(schema, file);
+		if (e && visible(&t, e->uid))
 			render_record(&t, e);
+		else
+			*err = ENOENT;
 		pthread_mutex_unlock(&status_lock);
+		if (*err) {
+			free(t.s);
+			return NULL;
+		}
 	} else {
 		free(t.s);
 		*err = ENOENT;

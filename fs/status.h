@@ -29,12 +29,13 @@ void pcf_status_record(struct pcf_load *l, const char *outcome);
  */
 int pcf_status_kind(const char *rel);
 
-/* Calls fill(ctx, name) for each entry of the directory rel. */
-int pcf_status_list(const char *rel, int (*fill)(void *ctx, const char *name),
-		    void *ctx);
+/* Calls fill(ctx, name) for each entry of the directory rel; viewer is
+ * the uid whose loads may be shown, -1 for all (the mount's owner, root). */
+int pcf_status_list(const char *rel, long viewer,
+		    int (*fill)(void *ctx, const char *name), void *ctx);
 
 /* Renders the file rel now; malloc'd text the caller frees, or NULL with
  * *err set (ENOENT, ENOMEM). */
-char *pcf_status_render(const char *rel, size_t *len, int *err);
+char *pcf_status_render(const char *rel, long viewer, size_t *len, int *err);
 
 #endif

@@ -231,6 +231,18 @@ test_allow_other_lets_users_load_what_modes_allow() {
 	expect_match "$(runuser -u pcfout -- bash -c "printf 'v\nx\n' | cat > '$T'" 2>&1)" \
 		"Permission denied" "not a user outside the group"
 	expect_eq "$(q "SELECT count(*) FROM v")" 1 "nothing else loaded"
+	# Each user sees the loads of their own processes only: a failing
+	# load by pcfin, whose command line holds a secret.
+	runuser -u pcfin -- bash -c "printf 'v\n\\\\.\nx\n' | (exec -a 'loader --password=hunter2' cat) > '$T'" 2>/dev/null
+	expect_match "$(runuser -u pcfin -- cat "$MNT/.pgcopyfs/history")" "hunter2" \
+		"pcfin sees its own load"
+	expect_eq "$(runuser -u pcfout -- cat "$MNT/.pgcopyfs/history" | grep -c .)" 0 \
+		"pcfout sees none of pcfin's loads"
+	expect_eq "$(runuser -u pcfout -- cat "$MNT/.pgcopyfs/history.jsonl" "$MNT/.pgcopyfs/loads" | grep -c .)" 0 \
+		"nor in the other status files"
+	expect_eq "$(runuser -u pcfout -- ls -R "$MNT/.pgcopyfs/errors" | grep -c 'v.csv')" 0 \
+		"nor in errors/"
+	expect_match "$(cat "$MNT/.pgcopyfs/history")" "hunter2" "root sees all"
 	pcf_remount
 }
 
