@@ -4,6 +4,8 @@
  */
 #include "conn.h"
 
+#include "pgcopyfs.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -15,21 +17,29 @@
 #include <sys/socket.h>
 
 /* Makes a libpq message fit on one line of the status files and the log:
- * each run of white space becomes one space. */
+ * a line break and the indentation after it become one space (libpq's
+ * "...unexpectedly\n\tThis probably means..."); spaces and tabs inside a
+ * line stay as they are, as a failing value has them (the status files and
+ * the log escape what needs it). */
 static void one_line(char *s)
 {
 	char *w = s;
-	int space = 1; /* drops leading white space too */
+	const char *p = s;
 
-	for (const char *p = s; *p; p++) {
-		int ws = *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t';
-
-		if (ws && space)
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	while (*p) {
+		if (*p == '\n' || *p == '\r') {
+			while (*p == '\n' || *p == '\r' || *p == ' ' ||
+			       *p == '\t')
+				p++;
+			if (*p)
+				*w++ = ' ';
 			continue;
-		*w++ = ws ? ' ' : *p;
-		space = ws;
+		}
+		*w++ = *p++;
 	}
-	if (w > s && w[-1] == ' ')
+	while (w > s && (w[-1] == ' ' || w[-1] == '\t'))
 		w--;
 	*w = '\0';
 }
@@ -212,17 +222,16 @@ int pcf_errno_for_sqlstate(const char *s)
  * and row data has no place in a log. The line and column stay; the failing
  * value in the primary message stays too, as it is the reason.
  */
-static int row_echo_len(int field, const char *v)
+static int without_row_echo(int field, const char *v, char *out,
+			    size_t outlen)
 {
-	const char *cut;
-
 	if (field == PG_DIAG_MESSAGE_DETAIL &&
-	    strncmp(v, "Failing row contains", 20) == 0)
+	    (strncmp(v, "Failing row contains", 20) == 0 ||
+	     strstr(v, "Failing row contains")))
 		return 0;
-	if (field == PG_DIAG_CONTEXT && strncmp(v, "COPY ", 5) == 0 &&
-	    (cut = strstr(v, ": \"")) != NULL)
-		return (int)(cut - v);
-	return (int)strlen(v);
+	if (field == PG_DIAG_CONTEXT)
+		return (int)pcf_cut_row_echo(v, out, outlen);
+	return snprintf(out, outlen, "%s", v);
 }
 
 void pcf_error_from_result(struct pcf_error *e, PGconn *c, const PGresult *r)
@@ -266,12 +275,16 @@ void pcf_error_from_result(struct pcf_error *e, PGconn *c, const PGresult *r)
 
 		if (!v || n >= sizeof(e->message))
 			continue;
-		len = row_echo_len(extra[i].field, v);
-		if (len == 0)
+		char part[PART_MAX * 4 + 1];
+
+		len = without_row_echo(extra[i].field, v, part, sizeof(part));
+		if (len <= 0)
 			continue;
+		if (len >= (int)sizeof(part))
+			len = (int)sizeof(part) - 1;
 		n += (size_t)snprintf(e->message + n, sizeof(e->message) - n,
 				      "; %s: %.*s%s", extra[i].label,
-				      len > PART_MAX ? PART_MAX : len, v,
+				      len > PART_MAX ? PART_MAX : len, part,
 				      len > PART_MAX ? "..." : "");
 	}
 	one_line(e->message);

@@ -94,3 +94,52 @@ size_t pcf_escape(char *out, size_t outlen, const char *in, size_t inlen,
 		out[o < outlen ? o : outlen - 1] = '\0';
 	return need;
 }
+
+/*
+ * The server echoes the row it was loading in a CONTEXT line:
+ * 'COPY t, line 2: "<the line>"', or with ", column c" before the colon,
+ * alone or inside a longer context (a trigger's, a shard's). Every such
+ * line is cut before its ': "'; the line number and column stay.
+ */
+size_t pcf_cut_row_echo(const char *ctx, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (const char *line = ctx; *line;) {
+		const char *end = strchr(line, '\n');
+		const char *copy, *cut = NULL;
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+
+		/* "COPY <name>, line <digits>" then ": \"" in this line */
+		for (copy = line; (copy = strstr(copy, "COPY ")) != NULL &&
+				  copy < line + len;
+		     copy += 5) {
+			const char *l = strstr(copy, ", line ");
+			const char *q;
+
+			if (!l || l >= line + len)
+				break;
+			q = strstr(l, ": \"");
+			if (q && q < line + len && l[7] >= '0' && l[7] <= '9') {
+				cut = q;
+				break;
+			}
+		}
+		if (cut)
+			len = (size_t)(cut - line);
+		if (o + len + 1 < outlen) {
+			memcpy(out + o, line, len);
+			o += len;
+			if (end && o + 1 < outlen)
+				out[o++] = '\n';
+		}
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	while (o > 0 && out[o - 1] == '\n')
+		o--;
+	if (outlen)
+		out[o < outlen ? o : outlen - 1] = '\0';
+	return o;
+}

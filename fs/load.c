@@ -402,6 +402,24 @@ static PGconn *load_connect(struct pcf_load *l, struct pcf_error *e)
 	return c;
 }
 
+/* The first notices a load's server sends are logged, without the row
+ * they may echo; the rest are counted (a trigger that RAISEs a NOTICE per
+ * row would fill the log with the data). */
+#define NOTICES_LOGGED 3
+
+static void on_notice(void *arg, const PGresult *r)
+{
+	struct pcf_load *l = arg;
+	const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY);
+	const char *prim = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+	if (++l->notices > NOTICES_LOGGED)
+		return;
+	pcf_warn("load %llu of %s: the server says %s: %.120s%s\n",
+		 (unsigned long long)l->id, l->label, sev ? sev : "NOTICE",
+		 prim ? prim : "", prim && strlen(prim) > 120 ? "..." : "");
+}
+
 int pcf_load_open(struct pcf_load *l)
 {
 	const struct pcf_table_info *t = &l->table;
@@ -437,6 +455,7 @@ int pcf_load_open(struct pcf_load *l)
 	if (!l->conn)
 		goto fail;
 	pcf_conn_widen_send_buffer(l->conn);
+	PQsetNoticeReceiver(l->conn, on_notice, l);
 	if (load_arm(l) != 0) {
 		pcf_error_set(&e, EINTR, "killed while connecting");
 		goto fail;

@@ -96,6 +96,7 @@ struct pcf_load {
 	PGcancel *cancel;          /* for the server: stop what you wait for */
 	_Atomic pid_t aborted;     /* the killed writer's task, 0 if none */
 	int fd_budget;             /* holds descriptors of the budget (conn.h) */
+	unsigned long notices;     /* NOTICEs and WARNINGs the server sent */
 };
 
 /*

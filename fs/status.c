@@ -245,6 +245,10 @@ void pcf_status_record(struct pcf_load *l, const char *outcome)
 	r.file_rows = atomic_load(&l->file_rows);
 	r.bytes = atomic_load(&l->bytes);
 	snprintf(r.outcome, sizeof(r.outcome), "%s", outcome);
+	if (l->notices > 3)
+		pcf_warn("load %llu of %s: %lu notices from the server in all "
+			 "(the first 3 logged)\n",
+			 (unsigned long long)l->id, l->label, l->notices);
 	if (failed) {
 		r.err = l->error.err;
 		memcpy(r.sqlstate, l->error.sqlstate, sizeof(r.sqlstate));

@@ -148,4 +148,11 @@ enum pcf_escape_mode {
 size_t pcf_escape(char *out, size_t outlen, const char *in, size_t inlen,
 		  enum pcf_escape_mode mode);
 
+/*
+ * A CONTEXT from the server without the rows it echoes ('COPY t, line 2:
+ * "..."' becomes 'COPY t, line 2'), wherever in the context they stand.
+ * Writes at most outlen - 1 bytes and a NUL; returns the length written.
+ */
+size_t pcf_cut_row_echo(const char *ctx, char *out, size_t outlen);
+
 #endif

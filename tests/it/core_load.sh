@@ -248,6 +248,17 @@ test_headers_as_people_write_them() {
 		"the message says why line 1 was no header"
 }
 
+# The failing value in the message as the file has it: spaces and a tab
+# kept (escaped in history), not collapsed.
+test_failing_value_shown_as_written() {
+	q "DROP TABLE IF EXISTS iv; CREATE TABLE iv (n int)"
+	wait_for "iv.csv" 5 test -e "$MNT/public/iv.csv"
+	printf 'n\n"1  2\t3"\n' | cat >"$MNT/public/iv.csv" 2>/dev/null
+	expect_eq "$?" 1 "a bad integer"
+	expect_match "$(last_history public.iv)" 'integer: \\"1  2\\t3\\"' \
+		"two spaces and an escaped tab, as written"
+}
+
 # A BEFORE INSERT trigger that returns NULL keeps rows out (routing to
 # child tables, de-duplication): the load succeeds like psql \copy's, and
 # history has the server's count and the file's.

@@ -91,6 +91,41 @@ for line in open(sys.argv[1], "rb"):
 	q "DROP TABLE public.\"$name\""
 }
 
+# Row data stays out of the log and history wherever the server echoes it:
+# a trigger's error (the row in a longer CONTEXT) and a NOTICE per row (the
+# first three logged without their context, the rest counted).
+test_no_row_data_from_triggers_and_notices() {
+	local before
+	q "DROP TABLE IF EXISTS trg_t; CREATE TABLE trg_t (amount int, card text);
+	   CREATE OR REPLACE FUNCTION trg_check() RETURNS trigger LANGUAGE plpgsql AS
+	     'BEGIN RAISE NOTICE ''checked a row''; IF NEW.amount < 0 THEN
+	        RAISE EXCEPTION ''negative amount''; END IF; RETURN NEW; END';
+	   CREATE TRIGGER trg_check BEFORE INSERT ON trg_t FOR EACH ROW EXECUTE FUNCTION trg_check()"
+	# lib.sh's PGOPTIONS keep notices back: this mount gets them.
+	PGOPTIONS= pcf_remount
+	wait_for "trg_t.csv" 5 test -e "$MNT/public/trg_t.csv"
+	before=$(wc -l <"$PCF_TMP/daemon.log")
+	{ echo amount,card; for i in $(seq 1 50); do echo "$i,card 4111-1111-1111-$i"; done; } |
+		cat >"$MNT/public/trg_t.csv"
+	expect_eq "$?" 0 "50 rows, a NOTICE each"
+	printf 'amount,card
+5,card 4111-1111-1111-0005
+-1,card 4111-1111-1111-9999
+' |
+		cat >"$MNT/public/trg_t.csv" 2>/dev/null
+	expect_eq "$?" 1 "the trigger's refusal fails the load"
+	expect_match "$(last_history public.trg_t)" 'negative amount.*COPY trg_t, line 3' \
+		"history has the reason and the line"
+	expect_eq "$(grep -c 4111 "$MNT/.pgcopyfs/history")" 0 "no card number in history"
+	expect_eq "$(tail -n +"$((before + 1))" "$PCF_TMP/daemon.log" | grep -c 4111)" 0 \
+		"no card number in the log"
+	expect_eq "$(tail -n +"$((before + 1))" "$PCF_TMP/daemon.log" | grep -c 'the server says NOTICE')" 5 \
+		"three of the 50-row load's notices logged, and the failing load's two"
+	tail -n +"$((before + 1))" "$PCF_TMP/daemon.log" | grep -q '50 notices from the server in all' ||
+		fail "the rest counted"
+	pcf_remount
+}
+
 test_debug_logs_open_commit_and_rollback_without_row_data() {
 	pcf_remount -o debug
 	fresh

@@ -78,6 +78,28 @@ static void test_cut_to_the_buffer(void **state)
 	assert_string_equal(out, "abcdef");
 }
 
+static void cut(const char *in, const char *want)
+{
+	char out[256];
+
+	pcf_cut_row_echo(in, out, sizeof(out));
+	assert_string_equal(out, want);
+}
+
+static void test_row_echo_cut_wherever_it_stands(void **state)
+{
+	(void)state;
+	cut("COPY t, line 2: \"-1,card 4111\"", "COPY t, line 2");
+	cut("COPY t, line 2, column n: \"x\"", "COPY t, line 2, column n");
+	cut("PL/pgSQL function f() line 3 at RAISE\nCOPY trg_t, line 2: \"-1,card 4111-1111\"",
+	    "PL/pgSQL function f() line 3 at RAISE\nCOPY trg_t, line 2");
+	cut("remote SQL command: INSERT INTO t VALUES ($1)\nCOPY sh, line 9: \"secret\"",
+	    "remote SQL command: INSERT INTO t VALUES ($1)\nCOPY sh, line 9");
+	cut("COPY t, line 1", "COPY t, line 1");
+	cut("SQL statement \"INSERT ...\"", "SQL statement \"INSERT ...\"");
+	cut("", "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -86,6 +108,7 @@ int main(void)
 		cmocka_unit_test(test_quotes_and_backslashes),
 		cmocka_unit_test(test_invalid_utf8_is_escaped),
 		cmocka_unit_test(test_cut_to_the_buffer),
+		cmocka_unit_test(test_row_echo_cut_wherever_it_stands),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
