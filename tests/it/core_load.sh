@@ -147,7 +147,8 @@ test_bad_row_commits_nothing_and_says_why() {
 
 test_failed_open_file_stays_failed() {
 	make_posts
-	python3 - "$MNT/public/posts.csv" <<-'PY'
+	local codes
+	codes=$(python3 - "$MNT/public/posts.csv" <<-'PY'
 	import errno, os, sys
 	fd = os.open(sys.argv[1], os.O_WRONLY)
 	os.write(fd, b"message\na\n")
@@ -164,6 +165,9 @@ test_failed_open_file_stays_failed() {
 	]
 	print(" ".join(errno.errorcode.get(r, "0") for r in results))
 	PY
+	)
+	# The gap fails the load; every later call on the descriptor says so.
+	expect_eq "$codes" "EINVAL EINVAL EINVAL EINVAL" "the gap, then every call"
 	expect_eq "$(count posts)" 0 "rows"
 	expect_match "$(last_history public.posts)" "errno=EINVAL" "history"
 }
