@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -620,6 +621,49 @@ static int load_truncate(struct pcf_load *l, struct pcf_error *e)
 	return rc;
 }
 
+static int is_utf8_name(const char *enc)
+{
+	return strcasecmp(enc, "UTF8") == 0 || strcasecmp(enc, "UTF-8") == 0 ||
+	       strcasecmp(enc, "UNICODE") == 0;
+}
+
+/* The file's encoding, as COPY will read the data: the option's, else the
+ * connection's client_encoding. 1 when that is UTF-8. */
+static int file_is_utf8(struct pcf_load *l)
+{
+	const char *enc = l->fs->opts.encoding;
+
+	if (!enc)
+		enc = pg_encoding_to_char(PQclientEncoding(l->conn));
+	return enc && is_utf8_name(enc);
+}
+
+/* bytes in encoding enc, as UTF-8 text by the server's own conversion;
+ * NULL when it cannot (then the bytes are compared as they are). */
+static char *server_convert(struct pcf_load *l, const char *bytes, size_t len,
+			    const char *enc)
+{
+	const char *params[2] = { bytes, enc };
+	int lens[2] = { (int)len, 0 }, formats[2] = { 1, 0 };
+	struct pcf_error e;
+	PGresult *r;
+	char *out = NULL;
+
+	/* Bytes invalid in enc make the conversion fail: under a savepoint,
+	 * so that the load's transaction goes on (COPY then says why). */
+	if (pcf_exec(l->conn, "SAVEPOINT pcf_header", &e) != 0)
+		return NULL;
+	r = PQexecParams(l->conn, "SELECT pg_catalog.convert_from($1::bytea, $2)",
+			 2, NULL, params, lens, formats, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		out = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	pcf_exec(l->conn, out ? "RELEASE SAVEPOINT pcf_header"
+			      : "ROLLBACK TO SAVEPOINT pcf_header",
+		 &e);
+	return out;
+}
+
 /*
  * The first line is whole (complete) or too long to be a header: decide
  * whether it names columns, start the COPY and send the held bytes.
@@ -637,8 +681,10 @@ static int load_start_copy(struct pcf_load *l, int complete)
 	struct pcf_error e;
 	char *sql = NULL;
 
-	/* A UTF-8 byte order mark (spreadsheet exports) is not data. */
-	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+	/* A UTF-8 byte order mark (spreadsheet exports) is not data; in a
+	 * LATIN1 file the same three bytes are text. */
+	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 &&
+	    file_is_utf8(l)) {
 		data += 3;
 		len -= 3;
 	}
@@ -653,13 +699,23 @@ static int load_start_copy(struct pcf_load *l, int complete)
 		enum pcf_header_verdict v;
 		const char *bad;
 
+		char *utf8 = NULL;
+		size_t ulen = len;
+
 		if (table_columns(l, &cols, &ncols, &e) != 0)
 			return load_fail(l, &e);
-		if (pcf_split_record(o->dialect, data, len, &fields, &nfields) !=
-		    0) {
+		/* Column names come in the connection's encoding: a header in
+		 * another one (-o encoding=LATIN1) is compared after the
+		 * server converts it, as COPY will convert the data. */
+		if (o->encoding && !is_utf8_name(o->encoding) &&
+		    (utf8 = server_convert(l, data, len, o->encoding)) != NULL)
+			ulen = strlen(utf8);
+		if (pcf_split_record(o->dialect, utf8 ? utf8 : data, ulen, &fields,
+				     &nfields) != 0) {
 			fields = NULL;
 			nfields = 0;
 		}
+		free(utf8);
 		match = nfields ? calloc(nfields, sizeof(*match)) : NULL;
 		v = pcf_header_match(fields, nfields, cols, ncols, match, &bad);
 		if (v == PCF_HEADER_MATCH && match) {

@@ -252,6 +252,26 @@ test_headers_as_people_write_them() {
 		"the message says why line 1 was no header"
 }
 
+# Encodings and BOMs: a LATIN1 header is compared after conversion; in a
+# LATIN1 file the bytes EF BB BF are text, not a BOM; a file holding only a
+# UTF-8 BOM loads nothing and succeeds, as COPY does.
+test_latin1_headers_and_boms() {
+	q "DROP TABLE IF EXISTS menu; CREATE TABLE menu (café text, prix int)"
+	pcf_remount -o encoding=LATIN1
+	wait_for "menu.csv" 5 test -e "$MNT/public/menu.csv"
+	printf 'café,prix\nthé,3\n' | iconv -f UTF-8 -t LATIN1 | cat >"$MNT/public/menu.csv"
+	expect_eq "$?" 0 "a LATIN1 header"
+	expect_eq "$(q "SELECT string_agg(café || '=' || prix, ' ') FROM menu")" "thé=3" \
+		"taken as the header, the row converted"
+	printf '\xef\xbb\xbfa,1\n' | cat >"$MNT/public/menu.csv"
+	expect_eq "$?" 0 "EF BB BF in a LATIN1 file"
+	expect_eq "$(q "SELECT count(*) FROM menu WHERE café = 'ï»¿a'")" 1 "kept as text"
+	pcf_remount
+	printf '\xef\xbb\xbf' | cat >"$MNT/public/menu.csv"
+	expect_eq "$?" 0 "a file holding only a BOM"
+	expect_match "$(last_history public.menu)" "outcome=committed .*rows=0 " "nothing loaded"
+}
+
 # The failing value in the message as the file has it: spaces and a tab
 # kept (escaped in history), not collapsed.
 test_failing_value_shown_as_written() {
