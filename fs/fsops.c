@@ -733,8 +733,10 @@ static int open_table(fuse_req_t req, struct inode *node, const struct node *n,
 
 			load_call_run(&c, req);
 			rc = c.rc;
-			if (rc)
-				l = NULL; /* freed by pcf_load_open */
+			if (rc) {
+				pcf_load_discard(l); /* calls.c saw it to here */
+				l = NULL;
+			}
 		}
 	}
 	pcf_table_info_free(&t);

@@ -425,7 +425,6 @@ int pcf_load_open(struct pcf_load *l)
 {
 	const struct pcf_table_info *t = &l->table;
 	struct pcf_error e;
-	int rc;
 
 	if (t->read_only) {
 		pcf_error_set(&e, EROFS,
@@ -477,9 +476,14 @@ int pcf_load_open(struct pcf_load *l)
 	}
 	return 0;
 fail:
-	rc = load_fail(l, &e);
+	/* Not freed here: calls.c may be looking at l until the request
+	 * leaves (pcf_load_discard, after). */
+	return load_fail(l, &e);
+}
+
+void pcf_load_discard(struct pcf_load *l)
+{
 	load_free(l);
-	return rc;
 }
 
 /* The table's columns in order, for telling a header from data. */

@@ -111,10 +111,12 @@ int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
 /*
  * Checks the privilege, connects, begins the transaction. On success l is
  * owned by the FUSE file handle until pcf_load_release. On failure the
- * reason is logged and recorded in the history, l is freed, and -errno
- * returned.
+ * reason is logged and recorded in the history, and -errno returned; the
+ * caller frees l with pcf_load_discard once its request is no longer seen
+ * by calls.c.
  */
 int pcf_load_open(struct pcf_load *l);
+void pcf_load_discard(struct pcf_load *l);
 
 /*
  * The writer's task tid was killed while a request on l waited (calls.c;
