@@ -187,17 +187,21 @@ test_commit_fsync_mode() {
 		"history"
 	expect_status 0 "dd conv=fsync" dd if="$W/f.csv" of="$T" conv=fsync status=none
 	expect_eq "$(q "SELECT string_agg(v, ',') FROM v")" "plain" "sealed data committed"
-	python3 - "$T" <<-'PY'
-	import os, sys
+	local closed
+	closed=$(python3 - "$T" <<-'PY'
+	import errno, os, sys
 	fd = os.open(sys.argv[1], os.O_WRONLY)
 	os.write(fd, b"v\nsealed\n")
 	os.fsync(fd)
 	os.write(fd, b"unsealed\n")   # a writer that fails after its fsync
 	try:
 	    os.close(fd)
-	except OSError:
-	    pass
+	    print("close ok")
+	except OSError as e:
+	    print("close", errno.errorcode.get(e.errno, e.errno))
 	PY
+	)
+	expect_eq "$closed" "close ECANCELED" "the close says the unsealed bytes were not committed"
 	expect_eq "$(rows)" 1 "bytes after the fsync: the whole load rolled back"
 	pcf_remount
 }
