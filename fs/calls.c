@@ -2,6 +2,7 @@
  * calls.c - requests in progress on loads, and the thread that ends those
  * of killed writers (calls.h states the contract).
  */
+#include "clock.h"
 #include "calls.h"
 
 #include "load.h"
@@ -21,15 +22,6 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static struct pcf_call *calls;
 static int poked, stop, running;
 static pthread_t thread;
-
-static long ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000 +
-	       (now.tv_nsec - t->tv_nsec) / 1000000;
-}
 
 void pcf_call_enter(struct pcf_call *c, struct pcf_load *l, pid_t tid)
 {
@@ -111,12 +103,7 @@ static void *calls_main(void *arg)
 		int look_all;
 
 		if (!poked) {
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += PCF_CALL_POLL_MS * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			until = pcf_clock_in(CLOCK_REALTIME, PCF_CALL_POLL_MS);
 			pthread_cond_timedwait(&cond, &lock, &until);
 		}
 		look_all = poked;
@@ -125,7 +112,7 @@ static void *calls_main(void *arg)
 		 * while it is looked at; /proc reads are cheap. */
 		for (struct pcf_call *c = calls; c && !stop; c = c->next) {
 			if (c->aborted ||
-			    (!look_all && ms_since(&c->since) < PCF_CALL_SLOW_MS))
+			    (!look_all && pcf_ms_since(&c->since) < PCF_CALL_SLOW_MS))
 				continue;
 			if (!pcf_task_dying(c->tid))
 				continue;

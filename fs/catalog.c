@@ -17,6 +17,8 @@
  */
 #include "catalog.h"
 
+#include "clock.h"
+
 #include "log.h"
 
 #include <errno.h>
@@ -53,15 +55,6 @@ static const char catalog_sql[] =
 	"  ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'f')"
 	" WHERE n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
 	"  AND has_schema_privilege(n.oid, 'USAGE')";
-
-static long ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000 +
-	       (now.tv_nsec - t->tv_nsec) / 1000000;
-}
 
 static char *escaped(const char *name, const char *suffix)
 {
@@ -116,7 +109,7 @@ static int connect_backoff(const struct pcf_options *o, const char *app,
 {
 	if (*conn && PQstatus(*conn) == CONNECTION_OK)
 		return 0;
-	if (failed->tv_sec && ms_since(failed) < RECONNECT_BACKOFF_MS) {
+	if (failed->tv_sec && pcf_ms_since(failed) < RECONNECT_BACKOFF_MS) {
 		pcf_error_set(e, ECONNREFUSED, "server unreachable (retrying)");
 		return -ECONNREFUSED;
 	}
@@ -291,25 +284,18 @@ static struct pcf_snapshot *snapshot_get(struct pcf_catalog *c,
 	struct pcf_snapshot *sn;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->running && ms_since(&c->cur->fetched) >= max_age_ms) {
+	if (c->running && pcf_ms_since(&c->cur->fetched) >= max_age_ms) {
 		unsigned long want = c->started + 1;
 		/* Not when the last refresh failed (the server is away), nor
 		 * when the one running is already late (a stalled server). */
 		int wait = (!c->refresh_failed.tv_sec ||
-			    ms_since(&c->refresh_failed) >= RECONNECT_BACKOFF_MS) &&
-			   !(c->fetching && ms_since(&c->fetch_since) >= wait_ms);
-		struct timespec until;
+			    pcf_ms_since(&c->refresh_failed) >= RECONNECT_BACKOFF_MS) &&
+			   !(c->fetching && pcf_ms_since(&c->fetch_since) >= wait_ms);
+		struct timespec until = pcf_clock_in(CLOCK_REALTIME, wait_ms);
 
 		if (c->requested < want) {
 			c->requested = want;
 			pthread_cond_broadcast(&c->cond);
-		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += wait_ms / 1000;
-		until.tv_nsec += (wait_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
 		}
 		while (wait && c->done < want && !c->stop)
 			if (pthread_cond_timedwait(&c->cond, &c->lock,
@@ -360,8 +346,7 @@ void pcf_catalog_stop(struct pcf_catalog *c)
 	/* A read stuck on a stalled server ends now. */
 	if (running && c->conn_fd >= 0)
 		shutdown(c->conn_fd, SHUT_RDWR);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 2;
+	until = pcf_clock_in(CLOCK_REALTIME, 2000);
 	while (running && !c->exited)
 		if (pthread_cond_timedwait(&c->cond, &c->lock, &until) ==
 		    ETIMEDOUT)
@@ -592,7 +577,7 @@ static int monitor_ask(struct pcf_catalog *c, const char *sql, int nparams,
 	for (;;) {
 		struct pollfd pfd = { .fd = PQsocket(c->mon),
 				      .events = POLLIN };
-		long left = wait_ms - ms_since(&t0);
+		long left = wait_ms - pcf_ms_since(&t0);
 
 		if (PQflush(c->mon) == 1)
 			pfd.events |= POLLOUT;

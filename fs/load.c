@@ -18,6 +18,7 @@
  *
  * All functions but pcf_load_open run under l->lock.
  */
+#include "clock.h"
 #include "load.h"
 
 #include "copy.h"
@@ -157,14 +158,8 @@ void pcf_load_abort(struct pcf_load *l, pid_t tid)
 static int load_lock(struct pcf_load *l)
 {
 	for (;;) {
-		struct timespec until;
+		struct timespec until = pcf_clock_in(CLOCK_REALTIME, 50);
 
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 50 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
 		if (pthread_mutex_timedlock(&l->lock, &until) == 0)
 			return 0;
 		if (atomic_load(&l->aborted))
@@ -380,14 +375,8 @@ static PGconn *load_connect(struct pcf_load *l, struct pcf_error *e)
 	}
 	pthread_mutex_lock(&j->m);
 	while (!j->done && !atomic_load(&l->aborted)) {
-		struct timespec until;
+		struct timespec until = pcf_clock_in(CLOCK_REALTIME, 50);
 
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 50 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
 		pthread_cond_timedwait(&j->cond, &j->m, &until);
 	}
 	if (j->done) {
@@ -1274,10 +1263,8 @@ void pcf_load_abandon(struct pcf_load *l, const char *why)
 	 * exits and its connections close. */
 	static struct timespec deadline; /* one second for all of them */
 
-	if (!deadline.tv_sec) {
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_sec += 1;
-	}
+	if (!deadline.tv_sec)
+		deadline = pcf_clock_in(CLOCK_REALTIME, 1000);
 	until = deadline;
 	if (pthread_mutex_timedlock(&l->lock, &until) != 0) {
 		pcf_warn("load %llu of %s: busy at unmount: rolled back by the "

@@ -23,6 +23,8 @@
  */
 #include "watch.h"
 
+#include "clock.h"
+
 #include "log.h"
 
 #include <errno.h>
@@ -464,13 +466,7 @@ static int add_watch(const struct request *r)
 	memset(wt, 0, sizeof(*wt));
 	wt->fn = r->fn;
 	wt->ctx = r->ctx;
-	clock_gettime(CLOCK_MONOTONIC, &wt->deadline);
-	wt->deadline.tv_sec += r->wait_ms / 1000;
-	wt->deadline.tv_nsec += (long)(r->wait_ms % 1000) * 1000000;
-	if (wt->deadline.tv_nsec >= 1000000000) {
-		wt->deadline.tv_sec++;
-		wt->deadline.tv_nsec -= 1000000000;
-	}
+	wt->deadline = pcf_clock_in(CLOCK_MONOTONIC, r->wait_ms);
 	return 0;
 }
 
