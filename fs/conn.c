@@ -4,6 +4,7 @@
  */
 #include "conn.h"
 
+#include "clock.h"
 #include "pgcopyfs.h"
 
 #include <errno.h>
@@ -14,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 
 /* Makes a libpq message fit on one line of the status files and the log:
  * a line break and the indentation after it become one space (libpq's
@@ -57,31 +61,226 @@ void pcf_error_set(struct pcf_error *e, int err, const char *fmt, ...)
 	one_line(e->message);
 }
 
-/* A connection that could not be made: refused, timed out, or refused us. */
-static int connect_errno(PGconn *c)
+/*
+ * Why a connect failed, from structure, never from the server's words
+ * (a server with lc_messages=de_DE says "Passwort-Authentifizierung ...").
+ *
+ * libpq keeps no result for a failed connect, only its message; asked for
+ * PQERRORS_VERBOSE before the first packet, it writes the server's SQLSTATE
+ * into that message in a fixed, untranslated shape: "<severity>:  <SQLSTATE>:
+ * <message>". The SQLSTATE decides. With none, the server never answered
+ * with an error: the cause is our own (a timeout our loop measured) or the
+ * operating system's, which libpq quotes with this process's strerror().
+ */
+static int is_sqlstate_at(const char *s)
 {
-	const char *m = c ? PQerrorMessage(c) : "";
+	for (int i = 0; i < 5; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
+			return 0;
+	return s[5] == ':' && s[6] == ' ';
+}
 
-	if (c && PQconnectionNeedsPassword(c))
-		return EACCES;
-	if (strstr(m, "password authentication failed") ||
-	    strstr(m, "no pg_hba.conf entry") ||
-	    strstr(m, "authentication failed") ||
-	    strstr(m, "permission denied"))
-		return EACCES;
-	if (strstr(m, "timeout expired") || strstr(m, "timed out"))
-		return ETIMEDOUT;
-	if (strstr(m, "does not exist"))
-		return ENOENT; /* database or role */
-	if (strstr(m, "Too many open files"))
-		return EMFILE; /* the daemon's own descriptor limit */
-	if (strstr(m, "too many clients") ||
-	    strstr(m, "remaining connection slots"))
-		return EAGAIN;
-	if (strstr(m, "Connection refused") ||
-	    strstr(m, "No such file or directory"))
-		return ECONNREFUSED;
-	return EHOSTUNREACH;
+/* The last "<severity>:  XXXXX: " in m (a multi-host attempt lists every
+ * host's error; the last is the one that ended it), or NULL. */
+static const char *find_sqlstate(const char *m)
+{
+	const char *found = NULL;
+
+	for (const char *p = strstr(m, ":  "); p; p = strstr(p + 1, ":  "))
+		if (is_sqlstate_at(p + 3))
+			found = p + 3;
+	return found;
+}
+
+/* The message as psql shows it: without the SQLSTATE tokens and the
+ * LOCATION lines that VERBOSE adds. */
+static void strip_verbose(char *m)
+{
+	char *p;
+
+	while ((p = strstr(m, "\nLOCATION:  ")) != NULL) {
+		char *eol = strchr(p + 1, '\n');
+
+		if (!eol)
+			*p = '\0';
+		else
+			memmove(p, eol, strlen(eol) + 1);
+	}
+	for (p = strstr(m, ":  "); p; p = strstr(p + 1, ":  "))
+		if (is_sqlstate_at(p + 3))
+			memmove(p + 3, p + 10, strlen(p + 10) + 1);
+}
+
+/* The errno for a connect the server refused with this SQLSTATE. */
+static int connect_errno_for_sqlstate(const char *s)
+{
+	if (strncmp(s, "28", 2) == 0)
+		return EACCES; /* wrong password, pg_hba reject, NOLOGIN, no role */
+	if (strncmp(s, "3D000", 5) == 0)
+		return ENOENT; /* no such database */
+	if (strncmp(s, "53300", 5) == 0 || strncmp(s, "57P03", 5) == 0)
+		return EAGAIN; /* connection limits; starting or shutting down */
+	char state[6];
+
+	snprintf(state, sizeof(state), "%.5s", s);
+	return pcf_errno_for_sqlstate(state);
+}
+
+/* No SQLSTATE: what the operating system said, as libpq quoted it with
+ * this process's own strerror(). */
+static int connect_errno_os(const char *m)
+{
+	static const int known[] = { EMFILE, ENFILE, ECONNREFUSED, ENOENT,
+				     ETIMEDOUT, ECONNRESET, ENETUNREACH,
+				     EHOSTUNREACH, EACCES };
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strstr(m, strerror(known[i])))
+			return known[i] == ENOENT ? ECONNREFUSED : known[i];
+	return EHOSTUNREACH; /* no answer, or a name that did not resolve */
+}
+
+/* libpq's value of a connection option, after CONNINFO, the service file
+ * and the environment had their say. */
+static int conn_option(PGconn *c, const char *key, char *out, size_t len)
+{
+	PQconninfoOption *opts = PQconninfo(c);
+	int found = 0;
+
+	out[0] = '\0';
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, key) == 0 && o->val) {
+			snprintf(out, len, "%s", o->val);
+			found = 1;
+		}
+	PQconninfoFree(opts);
+	return found;
+}
+
+/* connect_timeout as libpq reads it: seconds, at least 2; 0 for none. */
+static int connect_timeout_ms(PGconn *c)
+{
+	char v[32];
+	int s;
+
+	if (!conn_option(c, "connect_timeout", v, sizeof(v)) || !*v)
+		return 0;
+	s = atoi(v);
+	if (s <= 0)
+		return 0;
+	return (s < 2 ? 2 : s) * 1000;
+}
+
+static int several_hosts(PGconn *c)
+{
+	char v[1024];
+
+	return (conn_option(c, "host", v, sizeof(v)) && strchr(v, ',')) ||
+	       (conn_option(c, "hostaddr", v, sizeof(v)) && strchr(v, ','));
+}
+
+/* The identity of the socket libpq now tries: a new address gets a new
+ * socket, whose number may be the old one's. */
+static unsigned long socket_identity(PGconn *c)
+{
+	struct stat st;
+	int fd = PQsocket(c);
+
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return 0;
+	return (unsigned long)st.st_ino;
+}
+
+enum connect_end { CONNECT_OK, CONNECT_FAILED, CONNECT_TIMED_OUT };
+
+/*
+ * Drives a started connection to its end under libpq's rule for
+ * connect_timeout: each address gets that long. libpq's blocking loop would
+ * also move on to the next host when one times out; driven from outside it
+ * cannot be told to, so a timeout with several hosts hands over to
+ * PQreset(), which runs that loop from the first host (verbosity survives).
+ */
+static enum connect_end connect_drive(PGconn *c)
+{
+	int timeout = connect_timeout_ms(c);
+	unsigned long sock = 0;
+	struct timespec since = { 0 };
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	for (;;) {
+		struct pollfd p = { .fd = PQsocket(c) };
+		unsigned long id;
+		int wait = -1, rc;
+
+		if (st == PGRES_POLLING_OK)
+			return CONNECT_OK;
+		if (st == PGRES_POLLING_FAILED)
+			return CONNECT_FAILED;
+		id = socket_identity(c);
+		if (id != sock) {
+			sock = id;
+			clock_gettime(CLOCK_MONOTONIC, &since);
+		}
+		if (timeout > 0) {
+			wait = timeout - (int)pcf_ms_since(&since);
+			if (wait <= 0) {
+				if (!several_hosts(c))
+					return CONNECT_TIMED_OUT;
+				PQreset(c);
+				return PQstatus(c) == CONNECTION_OK
+					       ? CONNECT_OK
+					       : CONNECT_FAILED;
+			}
+		}
+		p.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		rc = poll(&p, 1, wait);
+		if (rc < 0 && errno != EINTR)
+			return CONNECT_FAILED;
+		if (rc > 0)
+			st = PQconnectPoll(c);
+	}
+}
+
+/* Fills e for a connect that ended without a connection. */
+static void connect_failure(PGconn *c, enum connect_end end,
+			    struct pcf_error *e)
+{
+	char m[sizeof(e->message)];
+	char state[6] = "";
+	const char *found;
+	int err;
+
+	snprintf(m, sizeof(m), "%s", PQerrorMessage(c));
+	found = find_sqlstate(m);
+	if (found)
+		snprintf(state, sizeof(state), "%.5s", found);
+	if (PQconnectionNeedsPassword(c))
+		err = EACCES;
+	else if (end == CONNECT_TIMED_OUT)
+		err = ETIMEDOUT;
+	else if (*state)
+		err = connect_errno_for_sqlstate(state);
+	else
+		err = connect_errno_os(m);
+	strip_verbose(m);
+	if (end == CONNECT_TIMED_OUT) {
+		pcf_error_set(e, err,
+			      "connection to server at \"%s\", port %s failed: "
+			      "timeout expired",
+			      PQhost(c), PQport(c));
+	} else if (err == EMFILE) {
+		struct rlimit r = { 0 };
+
+		getrlimit(RLIMIT_NOFILE, &r);
+		pcf_error_set(e, EMFILE,
+			      "the daemon has all the open files its limit "
+			      "allows (%llu): %s",
+			      (unsigned long long)r.rlim_cur, m);
+	} else {
+		pcf_error_set(e, err, "%s", *m ? m : "the connection failed");
+	}
+	e->needs_password = PQconnectionNeedsPassword(c);
+	memcpy(e->sqlstate, state, sizeof(state));
 }
 
 PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e)
@@ -94,6 +293,7 @@ PGconn *pcf_connect_as(const struct pcf_options *o, const char *app,
 {
 	const char *keys[14], *vals[14];
 	char timeout[16];
+	enum connect_end end;
 	int n = 0;
 	PGconn *c;
 
@@ -120,22 +320,19 @@ PGconn *pcf_connect_as(const struct pcf_options *o, const char *app,
 		keys[n] = "password", vals[n++] = o->password;
 	keys[n] = NULL, vals[n] = NULL;
 
-	c = PQconnectdbParams(keys, vals, 1);
-	if (c && PQstatus(c) == CONNECTION_OK)
-		return c;
-	if (c && connect_errno(c) == EMFILE) {
-		struct rlimit r = { 0 };
-
-		getrlimit(RLIMIT_NOFILE, &r);
-		pcf_error_set(e, EMFILE,
-			      "the daemon has all the open files its limit "
-			      "allows (%llu): %s",
-			      (unsigned long long)r.rlim_cur, PQerrorMessage(c));
-	} else {
-		pcf_error_set(e, connect_errno(c), "%s",
-			      c ? PQerrorMessage(c) : "out of memory");
+	c = PQconnectStartParams(keys, vals, 1);
+	if (!c) {
+		pcf_error_set(e, ENOMEM, "out of memory");
+		return NULL;
 	}
-	e->needs_password = c && PQconnectionNeedsPassword(c);
+	/* Before the first packet: the SQLSTATE then reaches the message. */
+	PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
+	end = PQstatus(c) == CONNECTION_BAD ? CONNECT_FAILED : connect_drive(c);
+	if (end == CONNECT_OK) {
+		PQsetErrorVerbosity(c, PQERRORS_DEFAULT);
+		return c;
+	}
+	connect_failure(c, end, e);
 	PQfinish(c);
 	return NULL;
 }
@@ -254,7 +451,7 @@ void pcf_error_from_result(struct pcf_error *e, PGconn *c, const PGresult *r)
 		one_line(e->message);
 		/* A stalled path, given up on by TCP_USER_TIMEOUT or
 		 * keepalives: libpq only says so in words. */
-		if (strstr(e->message, "timed out"))
+		if (strstr(e->message, strerror(ETIMEDOUT)))
 			e->err = ETIMEDOUT;
 		return;
 	}

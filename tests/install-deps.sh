@@ -16,6 +16,7 @@ pkgs=(
 	stress-ng                          # CPU load under the many-holders tests
 	curl wget zstd gawk perl           # after_close.sh: writers that fail after their close
 	pgbouncer                          # pgbouncer.sh: loads through a connection pooler
+	locales                            # connect_errors.sh: a server speaking German (localedef)
 )
 
 missing=()
