@@ -330,3 +330,23 @@ int pcf_tx_commit(PGconn *c, const struct pcf_options *o, const char *xid,
 	PQclear(r);
 	return rc;
 }
+
+int pcf_tx_foreign_servers(PGconn *c, const char *schema, const char *name)
+{
+	const char *params[2] = { schema, name };
+	PGresult *r = PQexecParams(
+		c,
+		"WITH t AS (SELECT format('%I.%I', $1::text, $2::text)::regclass"
+		"  AS rel)"
+		" SELECT count(DISTINCT f.ftserver) FROM pg_catalog.pg_foreign_table f"
+		" WHERE f.ftrelid = (SELECT rel FROM t)"
+		"  OR f.ftrelid IN (SELECT relid FROM t,"
+		"   pg_catalog.pg_partition_tree(t.rel))",
+		2, NULL, params, NULL, NULL, 0);
+	int n = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		n = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return n;
+}

@@ -48,4 +48,13 @@ int pcf_tx_prepare_commit(PGconn *c, char *xid, size_t xidlen,
 int pcf_tx_commit(PGconn *c, const struct pcf_options *o, const char *xid,
 		  struct pcf_error *e);
 
+/*
+ * How many foreign servers the rows of schema.name may reach (the table
+ * itself, or the foreign partitions of its tree), or -1 if the server
+ * could not say. postgres_fdw commits each server's remote transaction in
+ * turn, with no two-phase commit: when a COMMIT fails and two or more are
+ * reached, some may have committed.
+ */
+int pcf_tx_foreign_servers(PGconn *c, const char *schema, const char *name);
+
 #endif

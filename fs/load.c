@@ -1079,6 +1079,31 @@ static int load_end_copy(struct pcf_load *l)
 	return 0;
 }
 
+/*
+ * A COMMIT the server refused, for a table whose rows went to foreign
+ * servers: postgres_fdw commits one remote transaction after another, so
+ * when there are several (or the count is unknown) some may have committed
+ * before one failed. That is not "nothing committed": the outcome is
+ * unknown, and history keeps the rows the server took.
+ */
+static int load_commit_refused(struct pcf_load *l, struct pcf_error *e)
+{
+	int servers = pcf_tx_foreign_servers(l->conn, l->table.schema,
+					      l->table.name);
+	struct pcf_error d;
+
+	/* None, or one remote transaction: it failed, or nothing did. */
+	if (servers == 0 || servers == 1)
+		return load_fail(l, e);
+	pcf_error_set(&d, EREMOTEIO,
+		      "COMMIT failed after rows went to %s foreign servers "
+		      "(postgres_fdw commits them one after another): some "
+		      "may have committed: %s",
+		      servers > 1 ? "several" : "possibly several", e->message);
+	memcpy(d.sqlstate, e->sqlstate, sizeof(d.sqlstate));
+	return load_fail_as(l, &d, "unknown");
+}
+
 /* COMMIT of a load whose COPY has ended. 0 or -errno. */
 static int load_commit_tx(struct pcf_load *l)
 {
@@ -1087,6 +1112,8 @@ static int load_commit_tx(struct pcf_load *l)
 
 	if (rc == -EREMOTEIO)
 		return load_fail_as(l, &e, "unknown");
+	if (rc != 0 && e.sqlstate[0] && PQstatus(l->conn) == CONNECTION_OK)
+		return load_commit_refused(l, &e);
 	if (rc != 0)
 		return load_fail(l, &e);
 	atomic_store(&l->state, PCF_LOAD_COMMITTED);

@@ -72,4 +72,44 @@ test_partitioned_table_with_a_foreign_partition() {
 	expect_eq "$(sq "SELECT count(*) FROM remote_part")" 2 "the foreign partition's rows"
 }
 
+# Deferred unique keys on the shard fail at the remote COMMIT, which
+# postgres_fdw sends at the local COMMIT.
+sq "CREATE TABLE remote_def (id int UNIQUE DEFERRABLE INITIALLY DEFERRED);
+    CREATE TABLE remote_a (id int UNIQUE DEFERRABLE INITIALLY DEFERRED, region text);
+    CREATE TABLE remote_b (id int, region text)"
+q "CREATE FOREIGN TABLE fdef (id int) SERVER shard OPTIONS (table_name 'remote_def');
+   CREATE SERVER shard_b FOREIGN DATA WRAPPER postgres_fdw
+     OPTIONS (host '$SHARD_SOCK', port '5434', dbname 'postgres');
+   CREATE USER MAPPING FOR postgres SERVER shard_b OPTIONS (user 'postgres');
+   CREATE TABLE two (id int, region text) PARTITION BY LIST (region);
+   CREATE FOREIGN TABLE two_a PARTITION OF two FOR VALUES IN ('a')
+     SERVER shard OPTIONS (table_name 'remote_a');
+   CREATE FOREIGN TABLE two_b PARTITION OF two FOR VALUES IN ('b')
+     SERVER shard_b OPTIONS (table_name 'remote_b')"
+
+test_commit_failure_on_the_only_shard_commits_nothing() {
+	wait_for "fdef.csv" 5 test -e "$MNT/public/fdef.csv"
+	printf 'id\n1\n1\n' | cat >"$MNT/public/fdef.csv" 2>/dev/null
+	expect_eq "$?" 1 "the writer fails (the shard's COMMIT)"
+	expect_eq "$(sq "SELECT count(*) FROM remote_def")" 0 "nothing on the shard"
+	expect_match "$(last_history public.fdef)" "outcome=failed .*rows=0 .*errno=EIO" \
+		"one remote transaction: a plain failure"
+}
+
+test_commit_failure_across_two_shards_is_in_doubt() {
+	# Two foreign servers: two remote transactions, committed one after
+	# the other. Whichever goes first, history must not claim 0 rows.
+	wait_for "two.csv" 5 test -e "$MNT/public/two.csv"
+	printf 'id,region\n1,a\n1,a\n2,b\n' >"$W/two.csv"
+	# The COMMIT waits for cp's exit: its exit(0) becomes status 1.
+	cp "$W/two.csv" "$MNT/public/two.csv"
+	expect_eq "$?" 1 "the writer fails"
+	local h
+	h=$(last_history public.two)
+	expect_match "$h" "outcome=unknown " "the outcome is unknown"
+	expect_match "$h" " rows=3 file_rows=3 " "the rows the server took, not 0"
+	expect_match "$h" "errno=EREMOTEIO .*some may have committed" "and why"
+	expect_eq "$(sq "SELECT count(*) FROM remote_a")" 0 "the failing shard has nothing"
+}
+
 pcf_run_tests
