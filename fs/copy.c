@@ -3,6 +3,8 @@
  */
 #include "copy.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -185,6 +187,13 @@ int pcf_copy_end(PGconn *c, const char *abort_reason, uint64_t *rows,
 	PGresult *r;
 	int rc = 0;
 
+	if (PQtransactionStatus(c) != PQTRANS_ACTIVE &&
+	    PQstatus(c) == CONNECTION_OK) {
+		/* The caller's bookkeeping is wrong: the COPY has ended. Said
+		 * loudly, as every test fails on this line in the log. */
+		pcf_warn("bug: a COPY end (%s) with no COPY in progress\n",
+			 abort_reason ? "CopyFail" : "CopyDone");
+	}
 	if (PQputCopyEnd(c, abort_reason) != 1) {
 		pcf_error_from_result(e, c, NULL);
 		rc = -e->err;

@@ -229,6 +229,12 @@ pcf_run_tests() {
 		pcf_log "  FAIL: ${PCF_DAEMON_ERRORS[*]}"
 		PCF_FAILED=$((PCF_FAILED + 1))
 	fi
+	# The daemon says "pgcopyfs: bug:" where its own bookkeeping is wrong
+	# (a COPY ended twice): every test fails on it.
+	if grep -q "^pgcopyfs: bug:" "$PCF_TMP/daemon.log"; then
+		pcf_log "  FAIL: the daemon logged a bug: $(grep -m1 '^pgcopyfs: bug:' "$PCF_TMP/daemon.log")"
+		PCF_FAILED=$((PCF_FAILED + 1))
+	fi
 	if [ "$PCF_FAILED" != 0 ] || grep -q "Sanitizer" "$PCF_TMP/daemon.log"; then
 		grep -v -E '^(unique|   |getattr|write\[|open|flush|release)' \
 			"$PCF_TMP/daemon.log" | tail -n 60 >&2
