@@ -30,10 +30,12 @@
 #include <fuse_lowlevel.h>
 
 #include "calls.h"
+#include "clock.h"
 #include "fs.h"
 #include "holders.h"
 #include "load.h"
 #include "registry.h"
+#include "staged.h"
 #include "status.h"
 #include "watch.h"
 
@@ -51,7 +53,13 @@
 #define ATTR_TIMEOUT 1.0
 #define DIR_ENTRY_TIMEOUT 1.0 /* a schema created or dropped shows in 1 s */
 
-enum node_kind { NODE_ROOT, NODE_STATUS, NODE_SCHEMA, NODE_TABLE };
+enum node_kind {
+	NODE_ROOT,
+	NODE_STATUS,
+	NODE_SCHEMA,
+	NODE_TABLE,  /* <table>.csv */
+	NODE_STAGED, /* any other name in a schema: a staged file, or none */
+};
 
 struct node {
 	enum node_kind kind;
@@ -59,7 +67,8 @@ struct node {
 			   * "/history"), for status.c */
 	int is_dir;       /* NODE_STATUS: a directory */
 	char schema[256]; /* escaped schema name */
-	char file[256];   /* escaped table name + ".csv" */
+	char file[256];   /* escaped table name + ".csv", or a staged name */
+	char dir[260];    /* NODE_TABLE, NODE_STAGED: "/<schema>" */
 };
 
 /* What the kernel knows by a node id. Guarded by nodes_lock, but path,
@@ -73,6 +82,9 @@ struct inode {
 	int current;         /* the one its path's lookups find (hashed) */
 	int writers;         /* open for writing: a table's lookups go past it */
 	pid_t claimed_by;    /* a table's: the task that looked it up last */
+	struct pcf_staged *staged; /* a staged file's (held), set once; its
+				    * calls go by it, not by path, which a
+				    * rename leaves behind */
 	struct inode *hnext; /* hash chain, while current */
 	struct inode *all_prev, *all_next; /* every node but the root */
 };
@@ -91,7 +103,7 @@ static uint64_t generation;      /* the last node's */
  * (handle_hold, which finds only handles not yet released), RELEASE drops
  * the kernel's, and the last one does the release's work.
  */
-enum handle_kind { H_TABLE_READ, H_LOAD, H_STATUS, H_DIR };
+enum handle_kind { H_TABLE_READ, H_LOAD, H_STATUS, H_DIR, H_STAGED };
 
 struct handle {
 	enum handle_kind kind;
@@ -100,6 +112,7 @@ struct handle {
 	struct handle *hnext;  /* handles_lock: hash chain */
 	struct pcf_load *load; /* H_LOAD */
 	struct inode *node;    /* H_LOAD: counted in its writers */
+	struct pcf_staged *staged; /* H_STAGED (held) */
 	char *text;            /* H_STATUS: rendered at open */
 	size_t len;
 	struct dirent_list {   /* H_DIR: the listing taken at opendir */
@@ -252,10 +265,16 @@ static int parse_path(const char *path, struct node *n)
 	    copy_part(n->schema, a, (size_t)(slash - a)) ||
 	    copy_part(n->file, slash + 1, strlen(slash + 1)))
 		return -ENOENT;
+	snprintf(n->dir, sizeof(n->dir), "/%s", n->schema);
 	flen = strlen(n->file);
-	if (flen <= 4 || strcmp(n->file + flen - 4, ".csv") != 0)
-		return -ENOENT;
-	n->kind = NODE_TABLE;
+	n->kind = NODE_STAGED;
+	/* A table's file name never begins with a dot (names.c escapes it):
+	 * dot-names, and names without .csv, are free for staged files. A
+	 * .csv name that is no table stays ENOENT, not a staged file, so
+	 * that a typo in a table's name fails instead of loading nothing. */
+	if (n->file[0] != '.' && flen > 4 &&
+	    strcmp(n->file + flen - 4, ".csv") == 0)
+		n->kind = NODE_TABLE;
 	return 0;
 }
 
@@ -269,6 +288,15 @@ static void fill_stat(const struct pcf_fs *fs, struct stat *st, mode_t mode,
 	st->st_gid = fs->gid;
 	st->st_atime = st->st_mtime = st->st_ctime = fs->mounted_at;
 	st->st_blksize = 1 << 20; /* invites 1 MiB writes */
+}
+
+/* A schema directory: others may make staged files in it where they may
+ * write tables (sticky, as /tmp: only a file's owner removes it). */
+static mode_t schema_mode(const struct pcf_fs *fs)
+{
+	mode_t w = fs->opts.table_mode & 0022;
+
+	return 0755 | (w ? (S_ISVTX | w) : 0);
 }
 
 /* The attributes of path; l is the load of an fstat's handle, whose size
@@ -295,8 +323,17 @@ static int path_getattr(struct pcf_fs *fs, const char *path, struct stat *st,
 	case NODE_SCHEMA:
 		if ((rc = pcf_catalog_has_schema(&fs->catalog, n.schema)) != 0)
 			return rc;
-		fill_stat(fs, st, S_IFDIR | 0755, 2);
+		fill_stat(fs, st, S_IFDIR | schema_mode(fs), 2);
 		break;
+	case NODE_STAGED: {
+		struct pcf_staged *sf = pcf_staged_find(n.dir, n.file);
+
+		if (!sf)
+			return -ENOENT;
+		rc = pcf_staged_stat(sf, st);
+		pcf_staged_put(sf);
+		return rc; /* its own st_ino */
+	}
 	case NODE_TABLE:
 		rc = pcf_catalog_lookup(&fs->catalog, n.schema, n.file, fresh,
 					&t);
@@ -352,8 +389,9 @@ static void call_cancelled(void *call)
 /* One request on a load: what it does, its arguments and its answer. */
 struct load_call {
 	struct pcf_call call;
-	enum { DO_OPEN, DO_WRITE, DO_FLUSH } what;
+	enum { DO_OPEN, DO_WRITE, DO_FLUSH, DO_FROM_FD } what;
 	struct pcf_load *l;
+	int fd; /* DO_FROM_FD */
 	const char *buf;
 	size_t size;
 	off_t off;
@@ -377,6 +415,9 @@ static void load_call_run(struct load_call *c, fuse_req_t req)
 		break;
 	case DO_FLUSH:
 		c->rc = pcf_load_flush(c->l, c->tid);
+		break;
+	case DO_FROM_FD:
+		c->rc = pcf_load_from_fd(c->l, c->fd, c->tid);
 		break;
 	}
 	pthread_cleanup_pop(1);
@@ -417,9 +458,104 @@ static int task_gone(pid_t tid)
 	return tid > 0 && kill(tid, 0) != 0 && errno == ESRCH;
 }
 
+/*
+ * Replace-by-unlink. unlink(2) of a table file deletes no row; it lets the
+ * tools that remove a file before they create it anew (tar -x, install,
+ * mv across file systems, cp --remove-destination) do so: until it creates
+ * the name again, the process that unlinked it sees no file there, and its
+ * O_CREAT|O_EXCL open then starts a load. Everyone else sees the table
+ * file all along. A tomb lasts until that create, the process's exit, or
+ * TOMB_LIFE_MS.
+ */
+#define TOMBS 64
+#define TOMB_LIFE_MS 60000
+static pthread_mutex_t tombs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tomb {
+	char *path;       /* tombs_lock; NULL: a free slot */
+	pid_t tgid;
+	struct timespec at;
+} tombs[TOMBS];
+static _Atomic int ntombs; /* a fast "none": lookups cost nothing then */
+
+/* Needs tombs_lock. */
+static void tomb_free(struct tomb *t)
+{
+	free(t->path);
+	t->path = NULL;
+	atomic_fetch_sub(&ntombs, 1);
+}
+
+static void tomb_add(const char *path, pid_t tgid)
+{
+	struct tomb *slot = NULL, *oldest = NULL;
+
+	pthread_mutex_lock(&tombs_lock);
+	for (int i = 0; i < TOMBS; i++) {
+		struct tomb *t = &tombs[i];
+
+		if (t->path && (task_gone(t->tgid) ||
+				pcf_ms_since(&t->at) > TOMB_LIFE_MS))
+			tomb_free(t);
+		if (!t->path) {
+			if (!slot)
+				slot = t;
+		} else if (t->tgid == tgid && strcmp(t->path, path) == 0) {
+			slot = t; /* again: a new start */
+			tomb_free(t);
+			break;
+		} else if (!oldest || pcf_ms_since(&t->at) > pcf_ms_since(&oldest->at)) {
+			oldest = t;
+		}
+	}
+	if (!slot) {
+		slot = oldest;
+		tomb_free(slot);
+	}
+	if ((slot->path = strdup(path)) != NULL) {
+		slot->tgid = tgid;
+		clock_gettime(CLOCK_MONOTONIC, &slot->at);
+		atomic_fetch_add(&ntombs, 1);
+	}
+	pthread_mutex_unlock(&tombs_lock);
+}
+
+/* Does the process of task tid see path as unlinked? clear: and from now
+ * on not (it creates the name). */
+static int tomb_check(const char *path, pid_t tid, int clear)
+{
+	pid_t tgid;
+	int found = 0;
+
+	if (atomic_load(&ntombs) == 0 || tid <= 0)
+		return 0;
+	tgid = pcf_task_tgid(tid);
+	pthread_mutex_lock(&tombs_lock);
+	for (int i = 0; i < TOMBS && !found; i++) {
+		struct tomb *t = &tombs[i];
+
+		if (!t->path || t->tgid != tgid || strcmp(t->path, path) != 0)
+			continue;
+		if (pcf_ms_since(&t->at) > TOMB_LIFE_MS) {
+			tomb_free(t);
+			continue;
+		}
+		found = 1;
+		if (clear)
+			tomb_free(t);
+	}
+	pthread_mutex_unlock(&tombs_lock);
+	return found;
+}
+
+static int tomb_hides(const char *path, pid_t tid)
+{
+	return tomb_check(path, tid, 0);
+}
+
 /* The node for path looked up by task tid, with one more lookup counted
  * (see the top of the file for the rule). */
-static struct inode *node_get(const char *path, int is_table, pid_t tid)
+static struct inode *node_get(const char *path, int is_table, pid_t tid,
+			      struct pcf_staged *staged)
 {
 	uint64_t ino = path_ino(path);
 	struct inode *n = NULL, *cur;
@@ -434,9 +570,10 @@ static struct inode *node_get(const char *path, int is_table, pid_t tid)
 	for (cur = *bucket_of(ino); cur; cur = cur->hnext)
 		if (cur->st_ino == ino && strcmp(cur->path, path) == 0)
 			break;
-	if (cur && (!is_table || (cur->writers == 0 && tid > 0 &&
-				  (cur->claimed_by == tid ||
-				   task_gone(cur->claimed_by)))))
+	if (cur && cur->staged == staged &&
+	    (!is_table || (cur->writers == 0 && tid > 0 &&
+			   (cur->claimed_by == tid ||
+			    task_gone(cur->claimed_by)))))
 		n = cur;
 	if (!n && (n = calloc(1, sizeof(*n))) != NULL) {
 		n->path = strdup(path);
@@ -446,6 +583,9 @@ static struct inode *node_get(const char *path, int is_table, pid_t tid)
 		} else {
 			n->st_ino = ino;
 			n->generation = ++generation;
+			n->staged = staged;
+			if (staged)
+				pcf_staged_hold(staged);
 			n->all_next = all_nodes;
 			if (all_nodes)
 				all_nodes->all_prev = n;
@@ -478,6 +618,7 @@ static void node_forget(struct inode *n, uint64_t count)
 			all_nodes = n->all_next;
 		if (n->all_next)
 			n->all_next->all_prev = n->all_prev;
+		pcf_staged_put(n->staged);
 		free(n->path);
 		free(n);
 	}
@@ -494,11 +635,11 @@ static void node_writers(struct inode *n, int delta)
 
 /* Fills e for path (attributes found a moment ago in st). */
 static int make_entry(const char *path, const struct stat *st, pid_t tid,
-		      struct fuse_entry_param *e)
+		      struct pcf_staged *staged, struct fuse_entry_param *e)
 {
 	struct node pn;
 	int is_table = parse_path(path, &pn) == 0 && pn.kind == NODE_TABLE;
-	struct inode *n = node_get(path, is_table, tid);
+	struct inode *n = node_get(path, is_table, tid, staged);
 
 	if (!n)
 		return -ENOMEM;
@@ -506,9 +647,11 @@ static int make_entry(const char *path, const struct stat *st, pid_t tid,
 	e->ino = ino_of(n);
 	e->generation = n->generation;
 	e->attr = *st;
-	e->attr_timeout = ATTR_TIMEOUT;
-	/* 0 for a table: every path walk asks (the top of the file) */
-	e->entry_timeout = is_table ? 0.0 : DIR_ENTRY_TIMEOUT;
+	/* A table: every path walk asks (the top of the file). A staged
+	 * file: its size moves with writes through any of its nodes, and a
+	 * rename may put a table back under its name. */
+	e->attr_timeout = staged ? 0.0 : ATTR_TIMEOUT;
+	e->entry_timeout = is_table || staged ? 0.0 : DIR_ENTRY_TIMEOUT;
 	return 0;
 }
 
@@ -526,9 +669,22 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	/* A table file not in the tree read within the second is not there
 	 * (the negative cache costs nothing); an O_CREAT open asks the server
 	 * (ll_create), so one created a moment ago is loaded at once. */
-	rc = path_getattr(fs_of(req), path, &st, NULL, 0);
+	struct pcf_staged *sf = NULL;
+	struct node n;
+	pid_t tid = fuse_req_ctx(req)->pid;
+
+	rc = parse_path(path, &n);
+	if (rc == 0 && n.kind == NODE_STAGED) {
+		sf = pcf_staged_find(n.dir, n.file);
+		rc = sf ? pcf_staged_stat(sf, &st) : -ENOENT;
+	} else if (rc == 0 && n.kind == NODE_TABLE && tomb_hides(path, tid)) {
+		rc = -ENOENT; /* unlinked by this process (replace-by-unlink) */
+	} else if (rc == 0) {
+		rc = path_getattr(fs_of(req), path, &st, NULL, 0);
+	}
 	if (rc == 0)
-		rc = make_entry(path, &st, fuse_req_ctx(req)->pid, &e);
+		rc = make_entry(path, &st, tid, sf, &e);
+	pcf_staged_put(sf);
 	free(path);
 	if (rc) {
 		fuse_reply_err(req, -rc); /* not cached: negative timeout 0 */
@@ -556,15 +712,17 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct handle *h = handle_hold(fi);
+	struct inode *node = inode_of(ino);
 	struct stat st;
-	int rc = path_getattr(fs_of(req), inode_of(ino)->path, &st,
-			      load_in(h), 0);
+	int rc = node->staged ? pcf_staged_stat(node->staged, &st)
+			      : path_getattr(fs_of(req), node->path, &st,
+					     load_in(h), 0);
 
 	handle_drop(h);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+		fuse_reply_attr(req, &st, node->staged ? 0.0 : ATTR_TIMEOUT);
 }
 
 /* Directory listings: names with their types, taken whole at opendir. */
@@ -602,6 +760,7 @@ static void handle_final(struct handle *h)
 		pcf_load_release(h->load);
 	if (h->node)
 		node_writers(h->node, -1);
+	pcf_staged_put(h->staged);
 	for (size_t i = 0; i < h->dir.n; i++)
 		free(h->dir.names[i]);
 	free(h->dir.names);
@@ -637,6 +796,8 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 		break;
 	case NODE_SCHEMA:
 		rc = pcf_catalog_list(&fs->catalog, n.schema, list_add, &h->dir);
+		if (rc == 0)
+			rc = pcf_staged_list(path, list_add, &h->dir);
 		break;
 	case NODE_STATUS:
 		rc = pcf_status_list(n.rel, viewer_of(req), list_add, &h->dir);
@@ -785,12 +946,38 @@ static int open_status(fuse_req_t req, const struct node *n,
 	return 0;
 }
 
+/* Opens a staged file: a file on local disk, through the page cache. */
+static int open_staged(struct pcf_staged *sf, struct fuse_file_info *fi)
+{
+	struct handle *h;
+
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY &&
+	    ftruncate(sf->fd, 0) != 0)
+		return -errno;
+	if (!(h = handle_new(H_STAGED)))
+		return -ENOMEM;
+	pcf_staged_hold(sf);
+	h->staged = sf;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 0;
+	fi->keep_cache = 0; /* another node of it may have written */
+	return 0;
+}
+
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	const char *path = inode_of(ino)->path;
 	struct node n;
 	int rc;
 
+	if (inode_of(ino)->staged) {
+		rc = open_staged(inode_of(ino)->staged, fi);
+		if (rc)
+			fuse_reply_err(req, -rc);
+		else if (fuse_reply_open(req, fi) != 0)
+			open_undo(fi);
+		return;
+	}
 	if ((rc = parse_path(path, &n)) == 0) {
 		switch (n.kind) {
 		case NODE_TABLE:
@@ -798,6 +985,9 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			break;
 		case NODE_STATUS:
 			rc = n.is_dir ? -EISDIR : open_status(req, &n, fi);
+			break;
+		case NODE_STAGED:
+			rc = -ENOENT; /* unlinked or renamed since the lookup */
 			break;
 		default:
 			rc = -EISDIR;
@@ -809,8 +999,35 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		open_undo(fi);
 }
 
+/* A new staged file in a schema directory, opened. */
+static int create_staged(fuse_req_t req, const char *path, const struct node *n,
+			 mode_t mode, struct fuse_file_info *fi,
+			 struct fuse_entry_param *e)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct pcf_staged *sf;
+	struct stat st;
+	int rc;
+
+	if ((rc = pcf_catalog_has_schema(&fs_of(req)->catalog, n->schema)) != 0)
+		return rc;
+	rc = pcf_staged_create(n->dir, n->file, mode & ~ctx->umask, ctx->uid,
+			       ctx->gid, pcf_task_tgid(ctx->pid), &sf);
+	if (rc)
+		return rc;
+	if ((rc = pcf_staged_stat(sf, &st)) == 0 &&
+	    (rc = make_entry(path, &st, ctx->pid, sf, e)) == 0 &&
+	    (rc = open_staged(sf, fi)) != 0)
+		node_forget(inode_of(e->ino), 1);
+	if (rc)
+		pcf_staged_unlink(n->dir, n->file);
+	pcf_staged_put(sf);
+	return rc;
+}
+
 /* O_CREAT of a name that is not there: pgcopyfs never creates tables, but
- * one created a moment ago is opened. */
+ * one created a moment ago is opened; any other name in a schema is a
+ * staged file. */
 static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
@@ -826,14 +1043,19 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	if ((rc = parse_path(path, &n)) == 0) {
-		if (n.kind != NODE_TABLE)
+		if (n.kind == NODE_STAGED) {
+			rc = create_staged(req, path, &n, mode, fi, &e);
+		} else if (n.kind != NODE_TABLE) {
 			/* a file that is not a table: none to be made */
 			rc = n.kind == NODE_STATUS ? -EACCES : -ENOENT;
-		else if ((rc = path_getattr(fs_of(req), path, &st, NULL, 1)) == 0 &&
-			 (rc = make_entry(path, &st, fuse_req_ctx(req)->pid,
-					  &e)) == 0 &&
-			 (rc = open_table(req, inode_of(e.ino), &n, fi)) != 0)
-			node_forget(inode_of(e.ino), 1);
+		} else {
+			tomb_check(path, fuse_req_ctx(req)->pid, 1);
+			if ((rc = path_getattr(fs_of(req), path, &st, NULL, 1)) == 0 &&
+			    (rc = make_entry(path, &st, fuse_req_ctx(req)->pid,
+					     NULL, &e)) == 0 &&
+			    (rc = open_table(req, inode_of(e.ino), &n, fi)) != 0)
+				node_forget(inode_of(e.ino), 1);
+		}
 	}
 	free(path);
 	if (rc) {
@@ -852,7 +1074,17 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct handle *h = handle_hold(fi);
 
 	(void)ino;
-	if (!h || h->kind != H_STATUS || off < 0 || (size_t)off >= h->len) {
+	if (h && h->kind == H_STAGED) {
+		char *buf = malloc(size ? size : 1);
+		ssize_t n = buf ? pread(h->staged->fd, buf, size, off) : -1;
+
+		if (n < 0)
+			fuse_reply_err(req, buf ? errno : ENOMEM);
+		else
+			fuse_reply_buf(req, buf, (size_t)n);
+		free(buf);
+	} else if (!h || h->kind != H_STATUS || off < 0 ||
+		   (size_t)off >= h->len) {
 		fuse_reply_buf(req, NULL, 0); /* table files read as empty */
 	} else {
 		if (size > h->len - (size_t)off)
@@ -871,6 +1103,17 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			       .tid = fuse_req_ctx(req)->pid };
 
 	(void)ino;
+	if (h && h->kind == H_STAGED) {
+		/* A full spool disk is the writer's ENOSPC. */
+		ssize_t n = pwrite(h->staged->fd, buf, size, off);
+
+		handle_drop(h);
+		if (n < 0)
+			fuse_reply_err(req, errno);
+		else
+			fuse_reply_write(req, (size_t)n);
+		return;
+	}
 	if (!c.l) {
 		handle_drop(h);
 		fuse_reply_err(req, EBADF);
@@ -950,43 +1193,82 @@ static int do_truncate(struct pcf_fs *fs, const char *path, off_t size,
 	return -EINVAL;
 }
 
-/* chmod/chown that change nothing succeed (cp -p, install); others fail,
- * and fail the load they were made on. */
-static int refuse_attr_change(struct pcf_load *l, int unchanged,
-			      const char *what)
+/* setattr of a staged file: what a local disk would do. */
+static int staged_setattr(fuse_req_t req, struct pcf_staged *sf,
+			  const struct stat *attr, int to_set)
 {
-	if (unchanged)
-		return 0;
-	if (l)
-		pcf_load_refuse(l, EPERM, what);
-	return -EPERM;
+	uid_t who = fuse_req_ctx(req)->uid;
+	struct stat st;
+	int rc;
+
+	if ((rc = pcf_staged_stat(sf, &st)) != 0)
+		return rc;
+	if ((to_set & FUSE_SET_ATTR_SIZE) && ftruncate(sf->fd, attr->st_size) != 0)
+		return -errno;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		if (who != 0 && who != st.st_uid)
+			return -EPERM;
+		pcf_staged_chmod(sf, attr->st_mode);
+	}
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+
+		if (who != 0 && ((uid != (uid_t)-1 && uid != st.st_uid) ||
+				 who != st.st_uid))
+			return -EPERM;
+		pcf_staged_chown(sf, uid, gid);
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT },
+					  { .tv_nsec = UTIME_OMIT } };
+
+		if (to_set & FUSE_SET_ATTR_ATIME)
+			ts[0] = (to_set & FUSE_SET_ATTR_ATIME_NOW)
+					? (struct timespec){ .tv_nsec = UTIME_NOW }
+					: attr->st_atim;
+		if (to_set & FUSE_SET_ATTR_MTIME)
+			ts[1] = (to_set & FUSE_SET_ATTR_MTIME_NOW)
+					? (struct timespec){ .tv_nsec = UTIME_NOW }
+					: attr->st_mtim;
+		if (futimens(sf->fd, ts) != 0)
+			return -errno;
+	}
+	return 0;
 }
 
 static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
 	struct pcf_fs *fs = fs_of(req);
-	struct handle *h = handle_hold(fi);
-	struct pcf_load *l = load_in(h);
+	struct handle *h;
+	struct pcf_load *l;
 	const char *path = inode_of(ino)->path;
 	struct stat st;
-	int rc = path_getattr(fs, path, &st, l, 0);
+	int rc;
+
+	if (inode_of(ino)->staged) {
+		struct pcf_staged *sf = inode_of(ino)->staged;
+
+		rc = staged_setattr(req, sf, attr, to_set);
+		if (rc == 0)
+			rc = pcf_staged_stat(sf, &st);
+		if (rc)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_attr(req, &st, 0.0);
+		return;
+	}
+	h = handle_hold(fi);
+	l = load_in(h);
+	rc = path_getattr(fs, path, &st, l, 0);
 
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		rc = do_truncate(fs, path, attr->st_size, l);
-	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE))
-		rc = refuse_attr_change(l, (attr->st_mode & 07777) ==
-						   (st.st_mode & 07777),
-					"chmod() during the load");
-	if (rc == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
-		rc = refuse_attr_change(
-			l,
-			(!(to_set & FUSE_SET_ATTR_UID) ||
-			 attr->st_uid == fs->uid) &&
-				(!(to_set & FUSE_SET_ATTR_GID) ||
-				 attr->st_gid == fs->gid),
-			"chown() during the load");
-	/* Times: touch works and changes nothing. */
+	/* Modes, owners and times are accepted and change nothing: a table
+	 * file's mode is the role's privilege, not the file's. install's
+	 * fchmod(0600) while it copies, mv's and cp -p's and tar's own, and
+	 * touch, all go through. */
 	if (rc == 0)
 		rc = path_getattr(fs, path, &st, l, 0);
 	handle_drop(h);
@@ -1015,7 +1297,10 @@ static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct stat st;
-	int rc = path_getattr(fs_of(req), inode_of(ino)->path, &st, NULL, 0);
+	int rc = inode_of(ino)->staged
+			 ? pcf_staged_stat(inode_of(ino)->staged, &st)
+			 : path_getattr(fs_of(req), inode_of(ino)->path, &st,
+					NULL, 0);
 
 	if (rc == 0 && (mask & W_OK) && !(st.st_mode & 0200))
 		rc = -EACCES;
@@ -1049,10 +1334,49 @@ static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_err(req, EPERM);
 }
 
-static void ll_remove(fuse_req_t req, fuse_ino_t parent, const char *name)
+static int unlink_staged(fuse_req_t req, const struct node *n);
+
+static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	(void)parent, (void)name;
 	fuse_reply_err(req, EPERM);
+}
+
+/* unlink: a staged file is discarded; a table file's rows stay, and the
+ * name is hidden from the unlinking process until it creates it again
+ * (replace-by-unlink, see the tombs above). */
+static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	char *path = join(inode_of(parent)->path, name);
+	struct stat st;
+	struct node n;
+	int rc;
+
+	if (!path) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	if ((rc = parse_path(path, &n)) == 0) {
+		switch (n.kind) {
+		case NODE_STAGED:
+			rc = unlink_staged(req, &n);
+			break;
+		case NODE_TABLE:
+			rc = path_getattr(fs_of(req), path, &st, NULL, 0);
+			if (rc == 0 && tomb_hides(path, fuse_req_ctx(req)->pid))
+				rc = -ENOENT; /* unlinked already */
+			if (rc == 0)
+				tomb_add(path, pcf_task_tgid(fuse_req_ctx(req)->pid));
+			break;
+		case NODE_STATUS:
+			rc = -EACCES;
+			break;
+		default:
+			rc = -EPERM;
+		}
+	}
+	free(path);
+	fuse_reply_err(req, -rc);
 }
 
 static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -1069,12 +1393,132 @@ static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	fuse_reply_err(req, EPERM);
 }
 
+/* Only the owner (or root) removes a staged file from a sticky schema
+ * directory that others may write to. */
+static int may_remove(fuse_req_t req, struct pcf_staged *sf)
+{
+	uid_t who = fuse_req_ctx(req)->uid;
+	struct stat st;
+
+	if (who == 0 || who == getuid() || !(schema_mode(fs_of(req)) & S_ISVTX))
+		return 0;
+	if (pcf_staged_stat(sf, &st) != 0)
+		return 0;
+	return st.st_uid == who ? 0 : -EPERM;
+}
+
+static int unlink_staged(fuse_req_t req, const struct node *n)
+{
+	struct pcf_staged *sf = pcf_staged_find(n->dir, n->file);
+	int rc;
+
+	if (!sf)
+		return -ENOENT;
+	rc = may_remove(req, sf);
+	pcf_staged_put(sf);
+	return rc ? rc : pcf_staged_unlink(n->dir, n->file);
+}
+
+/*
+ * rename(staged, "<table>.csv"): the staged bytes are loaded into the table
+ * under the usual rules, as an O_TRUNC open would (-o truncate replaces),
+ * all or nothing, and the rename returns only after the COMMIT, with its
+ * outcome. On failure the staged file stays, as a failed rename leaves its
+ * source.
+ */
+static int rename_commit(fuse_req_t req, struct pcf_staged *sf,
+			 const char *to, const struct node *n)
+{
+	struct pcf_fs *fs = fs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct pcf_table_info t;
+	struct pcf_load *l = NULL;
+	int rc;
+
+	rc = pcf_catalog_lookup(&fs->catalog, n->schema, n->file, 1, &t);
+	if (rc)
+		return rc;
+	rc = pcf_load_new(fs, &t, to, O_WRONLY | O_CREAT | O_TRUNC, ctx->pid,
+			  ctx->uid, &l);
+	pcf_table_info_free(&t);
+	if (rc)
+		return rc;
+	struct load_call c = { .what = DO_OPEN, .l = l, .tid = ctx->pid };
+
+	load_call_run(&c, req);
+	if ((rc = c.rc) != 0) {
+		pcf_load_discard(l); /* calls.c saw it to here */
+		return rc;
+	}
+	c.what = DO_FROM_FD;
+	c.fd = sf->fd;
+	load_call_run(&c, req);
+	rc = c.rc;
+	pcf_load_release(l);
+	if (rc == 0) {
+		pcf_staged_detach(sf); /* its bytes are rows now */
+		tomb_check(to, ctx->pid, 1);
+	}
+	return rc;
+}
+
 static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
-	fuse_reply_err(req, EPERM);
+	char *from = join(inode_of(parent)->path, name);
+	char *to = join(inode_of(newparent)->path, newname);
+	struct pcf_staged *sf = NULL;
+	struct node a, b;
+	int rc;
+
+	if (!from || !to) {
+		rc = -ENAMETOOLONG;
+		goto out;
+	}
+	if ((rc = parse_path(from, &a)) != 0)
+		goto out;
+	if (a.kind != NODE_STAGED) {
+		/* Tables, schemas and status files keep their names. */
+		rc = a.kind == NODE_STATUS ? -EACCES : -EPERM;
+		goto out;
+	}
+	if (!(sf = pcf_staged_find(a.dir, a.file))) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if ((rc = may_remove(req, sf)) != 0)
+		goto out;
+	if ((rc = parse_path(to, &b)) != 0)
+		goto out;
+	if (flags & RENAME_EXCHANGE) {
+		rc = -EINVAL; /* a staged file and a table cannot trade places */
+		goto out;
+	}
+	switch (b.kind) {
+	case NODE_STAGED:
+		if ((rc = pcf_catalog_has_schema(&fs_of(req)->catalog,
+						 b.schema)) == 0)
+			rc = pcf_staged_rename(a.dir, a.file, b.dir, b.file,
+					       (flags & RENAME_NOREPLACE)
+						       ? PCF_STAGED_NOREPLACE
+						       : 0);
+		break;
+	case NODE_TABLE:
+		rc = (flags & RENAME_NOREPLACE) ? -EEXIST
+						: rename_commit(req, sf, to, &b);
+		break;
+	case NODE_STATUS:
+		rc = -EACCES;
+		break;
+	default:
+		rc = -EPERM;
+	}
+out:
+	pcf_staged_put(sf);
+	free(from);
+	free(to);
+	fuse_reply_err(req, -rc);
 }
 
 static void ll_init(void *userdata, struct fuse_conn_info *conn)
@@ -1115,6 +1559,7 @@ static void ll_destroy(void *userdata)
 		struct inode *n = all_nodes;
 
 		all_nodes = n->all_next;
+		pcf_staged_put(n->staged);
 		free(n->path);
 		free(n);
 	}
@@ -1145,8 +1590,8 @@ const struct fuse_lowlevel_ops pcf_fs_ops = {
 	.statfs = ll_statfs,
 	.mknod = ll_mknod,
 	.mkdir = ll_mkdir,
-	.unlink = ll_remove,
-	.rmdir = ll_remove,
+	.unlink = ll_unlink,
+	.rmdir = ll_rmdir,
 	.symlink = ll_symlink,
 	.link = ll_link,
 	.rename = ll_rename,

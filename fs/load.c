@@ -1256,6 +1256,54 @@ out:
 	return rc;
 }
 
+/* The spool is read in pieces of this size: memory stays flat. */
+#define FROM_FD_CHUNK (1 << 20)
+
+int pcf_load_from_fd(struct pcf_load *l, int fd, pid_t tid)
+{
+	char *buf = malloc(FROM_FD_CHUNK);
+	off_t off = 0;
+	int rc = 0;
+
+	if (!buf)
+		return pcf_load_refuse(l, ENOMEM, "out of memory");
+	for (;;) {
+		ssize_t n = pread(fd, buf, FROM_FD_CHUNK, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = pcf_load_refuse(l, EIO, "the staged file could "
+					     "not be read from the spool");
+			break;
+		}
+		if (n == 0)
+			break;
+		/* tid 0: no writer to follow, the renamer decides below. */
+		rc = pcf_load_write(l, buf, (size_t)n, off, 0);
+		if (rc < 0)
+			break;
+		off += n;
+		rc = 0;
+	}
+	free(buf);
+	if (rc < 0)
+		return rc;
+	if ((rc = load_lock(l)) != 0)
+		return rc;
+	if (load_over(l, 0, &rc))
+		goto out;
+	if (atomic_load(&l->bytes) == 0) {
+		atomic_store(&l->state, PCF_LOAD_EMPTY);
+		pcf_status_record(l, "empty");
+		goto out;
+	}
+	rc = load_commit(l, tid);
+out:
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
 int pcf_load_fsync(struct pcf_load *l)
 {
 	int rc = 0;

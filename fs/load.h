@@ -133,6 +133,14 @@ int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
 /* A close(): commits when it is the last holder and data came. 0/-errno. */
 int pcf_load_flush(struct pcf_load *l, pid_t tid);
 
+/*
+ * A load whose bytes are all there already (a staged file renamed onto a
+ * table): streams fd from its start to its end, then commits at once, for
+ * task tid (if it dies meanwhile, rolled back). 0 or -errno: the rename's
+ * answer.
+ */
+int pcf_load_from_fd(struct pcf_load *l, int fd, pid_t tid);
+
 /* fsync(): reports a failure; under commit=fsync seals the bytes so far. */
 int pcf_load_fsync(struct pcf_load *l);
 

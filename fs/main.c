@@ -10,6 +10,7 @@
 #include "fs.h"
 #include "holders.h"
 #include "log.h"
+#include "staged.h"
 #include "status.h"
 #include "watch.h"
 
@@ -233,6 +234,10 @@ int main(int argc, char *argv[])
 			e.message);
 		goto out_catalog;
 	}
+	if (pcf_staged_init(fs.opts.spool, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "pgcopyfs: %s\n", msg);
+		goto out_catalog;
+	}
 	fs.uid = fs.opts.owner_uid >= 0 ? (uid_t)fs.opts.owner_uid : getuid();
 	fs.gid = fs.opts.owner_gid >= 0 ? (gid_t)fs.opts.owner_gid : getgid();
 	fs.mounted_at = time(NULL);
@@ -300,6 +305,7 @@ out_session:
 	fuse_session_destroy(se);
 out_status:
 	pcf_status_free();
+	pcf_staged_shutdown(); /* every staged file is discarded */
 out_catalog:
 	pcf_catalog_close(&fs.catalog);
 	pcf_log_close();

@@ -36,6 +36,7 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("uid=%s", uid, 0),
 	PCF_OPT("password_stdin", password_stdin, 1),
 	PCF_OPT("gid=%s", gid, 0),
+	PCF_OPT("spool=%s", spool, 0),
 	FUSE_OPT_KEY("auto", KEY_FSTAB_ONLY),
 	FUSE_OPT_KEY("noauto", KEY_FSTAB_ONLY),
 	FUSE_OPT_KEY("user", KEY_FSTAB_ONLY),
@@ -261,6 +262,7 @@ void pcf_options_free(struct pcf_options *o)
 	free(o->max_record);
 	free(o->uid);
 	free(o->gid);
+	free(o->spool);
 	free(o->header);
 	free(o->commit);
 	free(o->delimiter);
@@ -317,6 +319,10 @@ void pcf_options_help(const char *progname)
 	       "                           number (default: the daemon's user)\n"
 	       "    -o gid=GROUP           group shown for every file (default:\n"
 	       "                           the daemon's group)\n"
+	       "    -o spool=DIR           where staged files (temp files beside\n"
+	       "                           a table) are kept, in a private\n"
+	       "                           directory made there (default:\n"
+	       "                           /var/tmp)\n"
 	       "    -o notruncate          the default: O_TRUNC appends (undoes\n"
 	       "                           an earlier -o truncate)\n"
 	       "    -o max_threads=N       (libfuse's) the most worker threads;\n"

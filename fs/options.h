@@ -40,6 +40,7 @@ struct pcf_options {
 	int password_stdin;  /* read the password from standard input */
 	char *password;      /* from stdin or the terminal; never in argv */
 	char *gid;
+	char *spool;         /* where staged files' bytes are kept (staged.h) */
 	/* Derived from uid= and gid= (-1: the daemon's own). */
 	long owner_uid, owner_gid;
 	int nargs;           /* non-option arguments seen */

@@ -9,6 +9,8 @@
  */
 #include "status.h"
 
+#include "staged.h"
+
 #include "log.h"
 #include "registry.h"
 
@@ -314,6 +316,25 @@ static void render_live(struct pcf_load *l, void *ctx)
 	rec_end(t);
 }
 
+/* The staged files: where, how big, whose (staged.h). */
+static void render_staged(void *ctx, const struct pcf_staged_info *i)
+{
+	struct text *t = ctx;
+	char path[600];
+
+	if (!visible(t, i->uid))
+		return;
+	snprintf(path, sizeof(path), "%s/%s", i->dir, i->name);
+	rec_begin(t);
+	put_str(t, "path", path);
+	put_num(t, "bytes", "%llu", (unsigned long long)i->bytes);
+	put_num(t, "uid", "%u", (unsigned)i->uid);
+	put_num(t, "pid", "%d", (int)i->creator);
+	put_num(t, "mode", "%04o", (unsigned)i->mode);
+	put_time(t, "modified", (struct timespec){ .tv_sec = i->mtime });
+	rec_end(t);
+}
+
 static void render_record(struct text *t, const struct pcf_record *r)
 {
 	rec_begin(t);
@@ -372,7 +393,7 @@ static const struct pcf_record *find_error(const char *schema,
 }
 
 static const char *const flat_files[] = { "loads", "loads.jsonl", "history",
-					  "history.jsonl" };
+					  "history.jsonl", "staged" };
 #define NFLAT (sizeof(flat_files) / sizeof(flat_files[0]))
 
 int pcf_status_kind(const char *rel)
@@ -448,6 +469,8 @@ char *pcf_status_render(const char *rel, long viewer, size_t *len, int *err)
 	put(&t, "%s", "");
 	if (strncmp(name, "loads", 5) == 0) {
 		pcf_registry_each(render_live, &t);
+	} else if (strcmp(name, "staged") == 0) {
+		pcf_staged_each(render_staged, &t);
 	} else if (strncmp(name, "history", 7) == 0) {
 		pthread_mutex_lock(&status_lock);
 		for (size_t i = 0; i < ring_count; i++) {

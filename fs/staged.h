@@ -1,0 +1,99 @@
+/*
+ * staged.h - staged files: what a tool writes beside a table file before it
+ * renames it onto the table (rsync's ".t.csv.XXXXXX", Python's tempfile,
+ * LibreOffice's lock file). A staged file behaves like a file on a local
+ * disk: written, read back, seeked, truncated, renamed, unlinked. Its bytes
+ * live in the spool (a private directory on local disk, -o spool=DIR), in
+ * a file already unlinked there: nothing of it outlives the daemon, and a
+ * remount starts with none.
+ *
+ * Names: a staged file lives in a schema directory under a name that is
+ * not a table file (fsops.c decides which). The store knows a file by its
+ * directory and name; an open descriptor keeps its bytes after an unlink or
+ * a rename, as on a local disk.
+ *
+ * Thread safety: every function takes the store's own lock, never held
+ * while the disk is read or written.
+ */
+#ifndef PCF_STAGED_H
+#define PCF_STAGED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct pcf_staged {
+	/* Set at creation, then fixed. */
+	int fd;           /* the spool file, read and written with pread/pwrite */
+	uint64_t ino;     /* st_ino: the file's own, kept across renames */
+	/* Guarded by the store's lock. */
+	int refs;         /* the store's while linked, and each holder's */
+	int linked;       /* has a name in the store */
+	char *dir;        /* "/public" */
+	char *name;       /* ".t.csv.ab12cd" */
+	mode_t mode;      /* permission bits, as chmod set them */
+	uid_t uid;
+	gid_t gid;
+	pid_t creator;    /* the process that created it, for the status file */
+	struct pcf_staged *next; /* the store's list */
+};
+
+/*
+ * Makes the spool: a private directory (mode 0700) made inside dir, or
+ * inside /var/tmp when dir is NULL (local disk on most systems, unlike a
+ * tmpfs /tmp). 0, or -1 with err filled in (before mounting).
+ */
+int pcf_staged_init(const char *dir, char *err, size_t errlen);
+/* Unmount: every staged file is discarded, and the spool removed. */
+void pcf_staged_shutdown(void);
+/* The spool directory, for messages and the status area. */
+const char *pcf_staged_spool(void);
+
+/* A new staged file dir/name: *out holds a reference. -EEXIST if one is
+ * there, -ENOSPC (or the errno) when the spool cannot take a file. */
+int pcf_staged_create(const char *dir, const char *name, mode_t mode,
+		      uid_t uid, gid_t gid, pid_t creator,
+		      struct pcf_staged **out);
+/* The staged file dir/name with a reference, or NULL. */
+struct pcf_staged *pcf_staged_find(const char *dir, const char *name);
+void pcf_staged_hold(struct pcf_staged *s);
+void pcf_staged_put(struct pcf_staged *s);
+
+/* Its attributes (size and times from the spool file). 0 or -errno. */
+int pcf_staged_stat(struct pcf_staged *s, struct stat *st);
+int pcf_staged_chmod(struct pcf_staged *s, mode_t mode);
+int pcf_staged_chown(struct pcf_staged *s, uid_t uid, gid_t gid);
+
+/* Removes dir/name from the store: 0 or -ENOENT. Holders keep the bytes. */
+int pcf_staged_unlink(const char *dir, const char *name);
+/* Takes s out of the store (its bytes went into a table). */
+void pcf_staged_detach(struct pcf_staged *s);
+
+/*
+ * rename(2) among staged names: an existing staged target is replaced
+ * (RENAME_NOREPLACE: -EEXIST). 0 or -ENOENT (no such source).
+ */
+#define PCF_STAGED_NOREPLACE 1
+int pcf_staged_rename(const char *dir, const char *name, const char *newdir,
+		      const char *newname, int flags);
+
+/* Calls add(ctx, name) for each staged file in dir; stops at non-zero. */
+int pcf_staged_list(const char *dir, int (*add)(void *ctx, const char *name),
+		    void *ctx);
+
+/* What the status area shows of one staged file: plain values. */
+struct pcf_staged_info {
+	const char *dir, *name;
+	uint64_t bytes;
+	uid_t uid;
+	pid_t creator;
+	mode_t mode;
+	time_t mtime;
+};
+/* Calls fn for every staged file, under the store's lock. */
+void pcf_staged_each(void (*fn)(void *ctx, const struct pcf_staged_info *i),
+		     void *ctx);
+
+#endif
