@@ -58,7 +58,10 @@ enum node_kind {
 	NODE_STATUS,
 	NODE_SCHEMA,
 	NODE_TABLE,  /* <table>.csv */
-	NODE_STAGED, /* any other name in a schema: a staged file, or none */
+	NODE_STAGED, /* any other name in a schema, a dot-name in a drop
+		      * folder: a staged file, or none */
+	NODE_DROP,   /* <table>.d: the table's drop folder */
+	NODE_DROP_FILE, /* <table>.d/<name>: a load into the table */
 };
 
 struct node {
@@ -68,7 +71,9 @@ struct node {
 	int is_dir;       /* NODE_STATUS: a directory */
 	char schema[256]; /* escaped schema name */
 	char file[256];   /* escaped table name + ".csv", or a staged name */
-	char dir[260];    /* NODE_TABLE, NODE_STAGED: "/<schema>" */
+	char dir[520];    /* the parent: "/<schema>" or "/<schema>/<t>.d" */
+	char table[260];  /* NODE_TABLE, NODE_DROP, NODE_DROP_FILE: the
+			   * table's file name, "<t>.csv" */
 };
 
 /* What the kernel knows by a node id. Guarded by nodes_lock, but path,
@@ -234,6 +239,20 @@ static int copy_part(char *dst, const char *src, size_t len)
 	return 0;
 }
 
+/* "<table>.d" (not a dot-name): the drop folder of <table>, whose table
+ * file name goes to table ("<table>.csv"). */
+static int drop_folder_name(const char *name, char *table)
+{
+	size_t len = strlen(name);
+
+	if (name[0] == '.' || len < 3 || strcmp(name + len - 2, ".d") != 0 ||
+	    len - 2 + 5 > 256)
+		return 0;
+	memcpy(table, name, len - 2);
+	memcpy(table + len - 2, ".csv", 5);
+	return 1;
+}
+
 /* Splits a path into what it names; -ENOENT for anything deeper. */
 static int parse_path(const char *path, struct node *n)
 {
@@ -261,20 +280,42 @@ static int parse_path(const char *path, struct node *n)
 		n->kind = NODE_SCHEMA;
 		return copy_part(n->schema, a, strlen(a));
 	}
-	if (strchr(slash + 1, '/') ||
-	    copy_part(n->schema, a, (size_t)(slash - a)) ||
-	    copy_part(n->file, slash + 1, strlen(slash + 1)))
+	if (copy_part(n->schema, a, (size_t)(slash - a)))
+		return -ENOENT;
+	const char *rest = slash + 1, *slash2 = strchr(rest, '/');
+	char folder[256];
+
+	if (slash2) {
+		/* /<schema>/<table>.d/<name> */
+		if (strchr(slash2 + 1, '/') ||
+		    copy_part(folder, rest, (size_t)(slash2 - rest)) ||
+		    !drop_folder_name(folder, n->table) ||
+		    copy_part(n->file, slash2 + 1, strlen(slash2 + 1)))
+			return -ENOENT;
+		snprintf(n->dir, sizeof(n->dir), "/%s/%s", n->schema, folder);
+		/* Dot-names are a tool's temp and lock files: staged, loaded
+		 * when renamed onto a name of the folder. */
+		n->kind = n->file[0] == '.' ? NODE_STAGED : NODE_DROP_FILE;
+		return 0;
+	}
+	if (copy_part(n->file, rest, strlen(rest)))
 		return -ENOENT;
 	snprintf(n->dir, sizeof(n->dir), "/%s", n->schema);
 	flen = strlen(n->file);
+	if (drop_folder_name(n->file, n->table)) {
+		n->kind = NODE_DROP;
+		return 0;
+	}
 	n->kind = NODE_STAGED;
 	/* A table's file name never begins with a dot (names.c escapes it):
 	 * dot-names, and names without .csv, are free for staged files. A
 	 * .csv name that is no table stays ENOENT, not a staged file, so
 	 * that a typo in a table's name fails instead of loading nothing. */
 	if (n->file[0] != '.' && flen > 4 &&
-	    strcmp(n->file + flen - 4, ".csv") == 0)
+	    strcmp(n->file + flen - 4, ".csv") == 0) {
 		n->kind = NODE_TABLE;
+		memcpy(n->table, n->file, flen + 1);
+	}
 	return 0;
 }
 
@@ -297,6 +338,21 @@ static mode_t schema_mode(const struct pcf_fs *fs)
 	mode_t w = fs->opts.table_mode & 0022;
 
 	return 0755 | (w ? (S_ISVTX | w) : 0);
+}
+
+/* The mode of a table's file. */
+static mode_t table_file_mode(const struct pcf_fs *fs,
+			      const struct pcf_table_info *t)
+{
+	return t->can_insert && !t->read_only ? fs->opts.table_mode
+					      : fs->opts.table_mode & 0444;
+}
+
+/* A drop folder: like its schema, where its table may be written; else
+ * read-only. */
+static mode_t drop_mode(const struct pcf_fs *fs, const struct pcf_table_info *t)
+{
+	return t->can_insert && !t->read_only ? schema_mode(fs) : 0555;
 }
 
 /* The attributes of path; l is the load of an fstat's handle, whose size
@@ -325,7 +381,16 @@ static int path_getattr(struct pcf_fs *fs, const char *path, struct stat *st,
 			return rc;
 		fill_stat(fs, st, S_IFDIR | schema_mode(fs), 2);
 		break;
-	case NODE_STAGED: {
+	case NODE_DROP:
+		rc = pcf_catalog_lookup(&fs->catalog, n.schema, n.table, fresh,
+					&t);
+		if (rc)
+			return rc;
+		fill_stat(fs, st, S_IFDIR | drop_mode(fs, &t), 2);
+		pcf_table_info_free(&t);
+		break;
+	case NODE_STAGED:
+	case NODE_DROP_FILE: {
 		struct pcf_staged *sf = pcf_staged_find(n.dir, n.file);
 
 		if (!sf)
@@ -335,15 +400,11 @@ static int path_getattr(struct pcf_fs *fs, const char *path, struct stat *st,
 		return rc; /* its own st_ino */
 	}
 	case NODE_TABLE:
-		rc = pcf_catalog_lookup(&fs->catalog, n.schema, n.file, fresh,
+		rc = pcf_catalog_lookup(&fs->catalog, n.schema, n.table, fresh,
 					&t);
 		if (rc)
 			return rc;
-		fill_stat(fs, st,
-			  S_IFREG | (t.can_insert && !t.read_only
-					     ? fs->opts.table_mode
-						  : fs->opts.table_mode & 0444),
-			  1);
+		fill_stat(fs, st, S_IFREG | table_file_mode(fs, &t), 1);
 		pcf_table_info_free(&t);
 		if (l)
 			st->st_size = (off_t)atomic_load(&l->bytes);
@@ -674,7 +735,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	pid_t tid = fuse_req_ctx(req)->pid;
 
 	rc = parse_path(path, &n);
-	if (rc == 0 && n.kind == NODE_STAGED) {
+	if (rc == 0 && (n.kind == NODE_STAGED || n.kind == NODE_DROP_FILE)) {
 		sf = pcf_staged_find(n.dir, n.file);
 		rc = sf ? pcf_staged_stat(sf, &st) : -ENOENT;
 	} else if (rc == 0 && n.kind == NODE_TABLE && tomb_hides(path, tid)) {
@@ -760,6 +821,8 @@ static void handle_final(struct handle *h)
 		pcf_load_release(h->load);
 	if (h->node)
 		node_writers(h->node, -1);
+	if (h->staged && h->load)
+		pcf_staged_handles(h->staged, -1); /* a drop file's */
 	pcf_staged_put(h->staged);
 	for (size_t i = 0; i < h->dir.n; i++)
 		free(h->dir.names[i]);
@@ -799,6 +862,15 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 		if (rc == 0)
 			rc = pcf_staged_list(path, list_add, &h->dir);
 		break;
+	case NODE_DROP: {
+		struct stat st;
+
+		/* The files being written there, and for a moment after. */
+		rc = path_getattr(fs, path, &st, NULL, 0);
+		if (rc == 0)
+			rc = pcf_staged_list(path, list_add, &h->dir);
+		break;
+	}
 	case NODE_STATUS:
 		rc = pcf_status_list(n.rel, viewer_of(req), list_add, &h->dir);
 		child = 0; /* told per name below */
@@ -871,10 +943,9 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino,
  * load is made first, without a connection, so that the writer killed
  * while it connects or waits for a lock is seen (calls.h).
  */
-static int open_table(fuse_req_t req, struct inode *node, const struct node *n,
-		      struct fuse_file_info *fi)
+static int open_load(fuse_req_t req, const char *path, const struct node *n,
+		     struct fuse_file_info *fi, struct handle **out)
 {
-	const char *path = node->path;
 	struct pcf_fs *fs = fs_of(req);
 	struct pcf_table_info t;
 	struct handle *h;
@@ -882,7 +953,7 @@ static int open_table(fuse_req_t req, struct inode *node, const struct node *n,
 	pid_t pid = fuse_req_ctx(req)->pid;
 	int rc;
 
-	rc = pcf_catalog_lookup(&fs->catalog, n->schema, n->file, 1, &t);
+	rc = pcf_catalog_lookup(&fs->catalog, n->schema, n->table, 1, &t);
 	if (rc)
 		return rc;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
@@ -909,13 +980,62 @@ static int open_table(fuse_req_t req, struct inode *node, const struct node *n,
 		return -ENOMEM;
 	}
 	h->load = l;
-	if (l) {
-		h->node = node;
-		node_writers(node, 1);
-	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1; /* no page cache: bytes go straight to the load */
 	fi->keep_cache = 0;
+	*out = h;
+	return 0;
+}
+
+/* While a load has node open, no lookup finds it (the top of the file). */
+static void handle_on_node(struct handle *h, struct inode *node)
+{
+	if (h->load) {
+		h->node = node;
+		node_writers(node, 1);
+	}
+}
+
+static int open_table(fuse_req_t req, struct inode *node, const struct node *n,
+		      struct fuse_file_info *fi)
+{
+	struct handle *h;
+	int rc = open_load(req, node->path, n, fi, &h);
+
+	if (rc == 0)
+		handle_on_node(h, node);
+	return rc;
+}
+
+/*
+ * A file of a drop folder opened for writing: a load into the folder's
+ * table, as its table file's, whose name the store keeps (staged.h). The
+ * handle holds the name. Opened for reading: nothing, as a table file.
+ */
+static int open_drop(fuse_req_t req, const char *path, const struct node *n,
+		     struct fuse_file_info *fi, struct handle **out)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct pcf_table_info t;
+	struct handle *h;
+	mode_t mode;
+	int rc;
+
+	rc = pcf_catalog_lookup(&fs_of(req)->catalog, n->schema, n->table, 0, &t);
+	if (rc)
+		return rc;
+	mode = table_file_mode(fs_of(req), &t);
+	pcf_table_info_free(&t);
+	if ((rc = open_load(req, path, n, fi, &h)) != 0)
+		return rc;
+	if (h->load &&
+	    (rc = pcf_staged_add_load(n->dir, n->file, h->load, mode, ctx->uid,
+				      ctx->gid, pcf_task_tgid(ctx->pid),
+				      &h->staged)) != 0) {
+		handle_close(h);
+		return rc;
+	}
+	*out = h;
 	return 0;
 }
 
@@ -970,8 +1090,23 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node n;
 	int rc;
 
-	if (inode_of(ino)->staged) {
+	if (inode_of(ino)->staged && !inode_of(ino)->staged->load) {
 		rc = open_staged(inode_of(ino)->staged, fi);
+		if (rc)
+			fuse_reply_err(req, -rc);
+		else if (fuse_reply_open(req, fi) != 0)
+			open_undo(fi);
+		return;
+	}
+	if (inode_of(ino)->staged) {
+		/* A drop folder's file again: a new load under its name. */
+		char *now = pcf_staged_path(inode_of(ino)->staged);
+		struct handle *h;
+
+		rc = now ? parse_path(now, &n) : -ENOMEM;
+		if (rc == 0 && (rc = open_drop(req, now, &n, fi, &h)) == 0)
+			handle_on_node(h, inode_of(ino));
+		free(now);
 		if (rc)
 			fuse_reply_err(req, -rc);
 		else if (fuse_reply_open(req, fi) != 0)
@@ -987,6 +1122,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			rc = n.is_dir ? -EISDIR : open_status(req, &n, fi);
 			break;
 		case NODE_STAGED:
+		case NODE_DROP_FILE:
 			rc = -ENOENT; /* unlinked or renamed since the lookup */
 			break;
 		default:
@@ -1011,6 +1147,15 @@ static int create_staged(fuse_req_t req, const char *path, const struct node *n,
 
 	if ((rc = pcf_catalog_has_schema(&fs_of(req)->catalog, n->schema)) != 0)
 		return rc;
+	if (n->table[0]) { /* in a drop folder: its table must be there */
+		struct pcf_table_info t;
+
+		rc = pcf_catalog_lookup(&fs_of(req)->catalog, n->schema,
+					n->table, 0, &t);
+		if (rc)
+			return rc;
+		pcf_table_info_free(&t);
+	}
 	rc = pcf_staged_create(n->dir, n->file, mode & ~ctx->umask, ctx->uid,
 			       ctx->gid, pcf_task_tgid(ctx->pid), &sf);
 	if (rc)
@@ -1025,9 +1170,34 @@ static int create_staged(fuse_req_t req, const char *path, const struct node *n,
 	return rc;
 }
 
+/* A new file in a drop folder: a load into its table, opened. */
+static int create_drop(fuse_req_t req, const char *path, const struct node *n,
+		       struct fuse_file_info *fi, struct fuse_entry_param *e)
+{
+	struct handle *h;
+	struct stat st;
+	int rc;
+
+	if ((rc = open_drop(req, path, n, fi, &h)) != 0)
+		return rc;
+	if (!h->staged) { /* O_CREAT|O_RDONLY: nothing to name */
+		handle_close(h);
+		return -EACCES;
+	}
+	if ((rc = pcf_staged_stat(h->staged, &st)) == 0 &&
+	    (rc = make_entry(path, &st, fuse_req_ctx(req)->pid, h->staged,
+			     e)) == 0)
+		handle_on_node(h, inode_of(e->ino));
+	if (rc) {
+		pcf_staged_unlink(n->dir, n->file);
+		handle_close(h);
+	}
+	return rc;
+}
+
 /* O_CREAT of a name that is not there: pgcopyfs never creates tables, but
  * one created a moment ago is opened; any other name in a schema is a
- * staged file. */
+ * staged file, and any name in a drop folder a load. */
 static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
@@ -1045,6 +1215,8 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if ((rc = parse_path(path, &n)) == 0) {
 		if (n.kind == NODE_STAGED) {
 			rc = create_staged(req, path, &n, mode, fi, &e);
+		} else if (n.kind == NODE_DROP_FILE) {
+			rc = create_drop(req, path, &n, fi, &e);
 		} else if (n.kind != NODE_TABLE) {
 			/* a file that is not a table: none to be made */
 			rc = n.kind == NODE_STATUS ? -EACCES : -ENOENT;
@@ -1247,6 +1419,24 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st;
 	int rc;
 
+	if (inode_of(ino)->staged && inode_of(ino)->staged->load) {
+		/* A drop folder's file: a table file's rules. */
+		struct pcf_staged *sf = inode_of(ino)->staged;
+
+		h = handle_hold(fi);
+		l = load_in(h) ? load_in(h) : sf->load;
+		rc = 0;
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			rc = do_truncate(fs, path, attr->st_size, l);
+		handle_drop(h);
+		if (rc == 0)
+			rc = pcf_staged_stat(sf, &st);
+		if (rc)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_attr(req, &st, 0.0);
+		return;
+	}
 	if (inode_of(ino)->staged) {
 		struct pcf_staged *sf = inode_of(ino)->staged;
 
@@ -1359,7 +1549,11 @@ static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if ((rc = parse_path(path, &n)) == 0) {
 		switch (n.kind) {
 		case NODE_STAGED:
+		case NODE_DROP_FILE:
 			rc = unlink_staged(req, &n);
+			break;
+		case NODE_DROP:
+			rc = -EISDIR;
 			break;
 		case NODE_TABLE:
 			rc = path_getattr(fs_of(req), path, &st, NULL, 0);
@@ -1407,6 +1601,9 @@ static int may_remove(fuse_req_t req, struct pcf_staged *sf)
 	return st.st_uid == who ? 0 : -EPERM;
 }
 
+/* unlink of a staged file discards it; of a drop folder's file, rolls
+ * its load back if it waits for its writer's exit (a tool that gives up
+ * on a file removes it), and leaves a committed one's rows alone. */
 static int unlink_staged(fuse_req_t req, const struct node *n)
 {
 	struct pcf_staged *sf = pcf_staged_find(n->dir, n->file);
@@ -1415,6 +1612,8 @@ static int unlink_staged(fuse_req_t req, const struct node *n)
 	if (!sf)
 		return -ENOENT;
 	rc = may_remove(req, sf);
+	if (rc == 0 && sf->load)
+		(void)pcf_load_settle(sf->load, 0, fuse_req_ctx(req)->pid);
 	pcf_staged_put(sf);
 	return rc ? rc : pcf_staged_unlink(n->dir, n->file);
 }
@@ -1435,7 +1634,7 @@ static int rename_commit(fuse_req_t req, struct pcf_staged *sf,
 	struct pcf_load *l = NULL;
 	int rc;
 
-	rc = pcf_catalog_lookup(&fs->catalog, n->schema, n->file, 1, &t);
+	rc = pcf_catalog_lookup(&fs->catalog, n->schema, n->table, 1, &t);
 	if (rc)
 		return rc;
 	rc = pcf_load_new(fs, &t, to, O_WRONLY | O_CREAT | O_TRUNC, ctx->pid,
@@ -1454,11 +1653,55 @@ static int rename_commit(fuse_req_t req, struct pcf_staged *sf,
 	c.fd = sf->fd;
 	load_call_run(&c, req);
 	rc = c.rc;
-	pcf_load_release(l);
 	if (rc == 0) {
 		pcf_staged_detach(sf); /* its bytes are rows now */
 		tomb_check(to, ctx->pid, 1);
+		if (n->kind == NODE_DROP_FILE) {
+			/* The new name shows a moment, as a drop file's. */
+			struct pcf_staged *landed;
+
+			if (pcf_staged_add_load(n->dir, n->file, l, sf->mode,
+						ctx->uid, ctx->gid,
+						pcf_task_tgid(ctx->pid),
+						&landed) == 0) {
+				pcf_staged_handles(landed, -1);
+				pcf_staged_put(landed);
+			}
+		}
 	}
+	pcf_load_release(l);
+	return rc;
+}
+
+/*
+ * rename of a drop folder's file onto another name of the same folder: the
+ * tool is done with it (LibreOffice's and Java's temp files have no dot),
+ * so a load waiting for its writer's exit commits now, and the rename
+ * answers its outcome; a failed one fails the rename. Elsewhere: EPERM (a
+ * load stays in its table).
+ */
+static int rename_drop(fuse_req_t req, const struct node *a, const char *to,
+		       unsigned int flags)
+{
+	struct pcf_staged *sf, *there;
+	struct node b;
+	int rc;
+
+	if ((rc = parse_path(to, &b)) != 0)
+		return rc;
+	if (b.kind != NODE_DROP_FILE || strcmp(a->dir, b.dir) != 0 ||
+	    (flags & RENAME_EXCHANGE))
+		return -EPERM;
+	if (!(sf = pcf_staged_find(a->dir, a->file)))
+		return -ENOENT;
+	there = pcf_staged_find(b.dir, b.file);
+	if (there && there != sf && (flags & RENAME_NOREPLACE))
+		rc = -EEXIST;
+	else if ((rc = may_remove(req, sf)) == 0 && sf->load &&
+		 (rc = pcf_load_settle(sf->load, 1, fuse_req_ctx(req)->pid)) == 0)
+		rc = pcf_staged_rename(a->dir, a->file, b.dir, b.file, 0);
+	pcf_staged_put(there);
+	pcf_staged_put(sf);
 	return rc;
 }
 
@@ -1478,6 +1721,10 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if ((rc = parse_path(from, &a)) != 0)
 		goto out;
+	if (a.kind == NODE_DROP_FILE) {
+		rc = rename_drop(req, &a, to, flags);
+		goto out;
+	}
 	if (a.kind != NODE_STAGED) {
 		/* Tables, schemas and status files keep their names. */
 		rc = a.kind == NODE_STATUS ? -EACCES : -EPERM;
@@ -1508,11 +1755,23 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = (flags & RENAME_NOREPLACE) ? -EEXIST
 						: rename_commit(req, sf, to, &b);
 		break;
+	case NODE_DROP_FILE: {
+		struct pcf_staged *there = pcf_staged_find(b.dir, b.file);
+
+		rc = there && (flags & RENAME_NOREPLACE)
+			     ? -EEXIST
+			     : rename_commit(req, sf, to, &b);
+		pcf_staged_put(there);
+		break;
+	}
 	case NODE_STATUS:
 		rc = -EACCES;
 		break;
-	default:
-		rc = -EPERM;
+	case NODE_DROP:
+	case NODE_SCHEMA:
+	case NODE_ROOT:
+		rc = -EISDIR;
+		break;
 	}
 out:
 	pcf_staged_put(sf);
@@ -1537,6 +1796,7 @@ static void ll_destroy(void *userdata)
 
 	(void)userdata;
 	pcf_watch_stop(); /* closers followed to their exit are let go */
+	pcf_staged_release_loads(); /* before the loads go */
 	while ((l = pcf_registry_pop()) != NULL)
 		pcf_load_abandon(l, "the file system was unmounted during "
 				    "the load");

@@ -1256,6 +1256,51 @@ out:
 	return rc;
 }
 
+void pcf_load_ref(struct pcf_load *l)
+{
+	atomic_fetch_add(&l->refs, 1);
+}
+
+void pcf_load_unref(struct pcf_load *l)
+{
+	load_put(l);
+}
+
+int pcf_load_settled(struct pcf_load *l)
+{
+	int st = load_state(l);
+
+	return st == PCF_LOAD_COMMITTED || st == PCF_LOAD_FAILED ||
+	       st == PCF_LOAD_EMPTY;
+}
+
+int pcf_load_settle(struct pcf_load *l, int commit, pid_t tid)
+{
+	int rc = 0;
+
+	(void)tid;
+	if ((rc = load_lock(l)) != 0)
+		return rc;
+	switch (load_state(l)) {
+	case PCF_LOAD_CLOSING:
+		/* The watch finds it decided when the closer exits. */
+		if (commit)
+			rc = load_commit_tx(l);
+		else
+			rc = load_failf(l, ECANCELED,
+					"the file was removed before its "
+					"commit: nothing committed");
+		break;
+	case PCF_LOAD_FAILED:
+		rc = -l->error.err;
+		break;
+	default:
+		break; /* committed, empty, or still open */
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
 /* The spool is read in pieces of this size: memory stays flat. */
 #define FROM_FD_CHUNK (1 << 20)
 

@@ -141,6 +141,22 @@ int pcf_load_flush(struct pcf_load *l, pid_t tid);
  */
 int pcf_load_from_fd(struct pcf_load *l, int fd, pid_t tid);
 
+/* A reference besides the FUSE handle's (a drop folder's name for it). */
+void pcf_load_ref(struct pcf_load *l);
+void pcf_load_unref(struct pcf_load *l);
+
+/* Decided: committed, rolled back, or empty. */
+int pcf_load_settled(struct pcf_load *l);
+
+/*
+ * Decides now a load whose last close is waiting for its closer's exit
+ * (CLOSING): commit (a rename of the file: the tool says it is done), for
+ * task tid; or roll back (an unlink before the commit). A load already
+ * decided answers its outcome; one still open is left alone (0). 0 or
+ * -errno.
+ */
+int pcf_load_settle(struct pcf_load *l, int commit, pid_t tid);
+
 /* fsync(): reports a failure; under commit=fsync seals the bytes so far. */
 int pcf_load_fsync(struct pcf_load *l);
 

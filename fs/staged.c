@@ -9,9 +9,13 @@
  */
 #include "staged.h"
 
+#include "clock.h"
+#include "load.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +60,8 @@ static void staged_free(struct pcf_staged *s)
 {
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->load)
+		pcf_load_unref(s->load);
 	free(s->dir);
 	free(s->name);
 	free(s);
@@ -76,6 +82,66 @@ void pcf_staged_shutdown(void)
 	if (spool[0] && rmdir(spool) != 0 && errno != ENOENT)
 		fprintf(stderr, "pgcopyfs: cannot remove the spool %s: %s\n",
 			spool, strerror(errno));
+}
+
+static struct pcf_staged *unlink_locked(struct pcf_staged **pp);
+
+/* A drop file whose name has served its time: no handle, its load
+ * decided, and its writer gone or done for PCF_DROP_LINGER_MS. */
+static int expired(const struct pcf_staged *s)
+{
+	if (!s->load || s->handles > 0 || !pcf_load_settled(s->load))
+		return 0;
+	return (kill(s->creator, 0) != 0 && errno == ESRCH) ||
+	       pcf_ms_since(&s->closed) > PCF_DROP_LINGER_MS;
+}
+
+/* Needs store_lock; frees nothing itself: the expired go on *gone. */
+static void prune_locked(struct pcf_staged **gone)
+{
+	struct pcf_staged **pp = &store;
+
+	while (*pp) {
+		if (expired(*pp)) {
+			struct pcf_staged *s = unlink_locked(pp);
+
+			if (s) {
+				s->next = *gone;
+				*gone = s;
+			}
+			continue;
+		}
+		pp = &(*pp)->next;
+	}
+}
+
+static void free_list(struct pcf_staged *gone)
+{
+	while (gone) {
+		struct pcf_staged *s = gone;
+
+		gone = s->next;
+		staged_free(s);
+	}
+}
+
+void pcf_staged_release_loads(void)
+{
+	for (;;) {
+		struct pcf_load *l = NULL;
+
+		pthread_mutex_lock(&store_lock);
+		for (struct pcf_staged *s = store; s && !l; s = s->next)
+			if (s->load) {
+				l = s->load;
+				s->load = NULL;
+				s->handles = 0;
+			}
+		pthread_mutex_unlock(&store_lock);
+		if (!l)
+			return;
+		pcf_load_unref(l);
+	}
 }
 
 /* Needs store_lock. */
@@ -147,16 +213,76 @@ int pcf_staged_create(const char *dir, const char *name, mode_t mode,
 	return 0;
 }
 
-struct pcf_staged *pcf_staged_find(const char *dir, const char *name)
+int pcf_staged_add_load(const char *dir, const char *name, struct pcf_load *l,
+			mode_t mode, uid_t uid, gid_t gid, pid_t creator,
+			struct pcf_staged **out)
 {
-	struct pcf_staged **pp, *s = NULL;
+	struct pcf_staged *s = calloc(1, sizeof(*s)), **pp, *gone = NULL;
+
+	if (!s)
+		return -ENOMEM;
+	s->fd = -1;
+	s->dir = strdup(dir);
+	s->name = strdup(name);
+	if (!s->dir || !s->name) {
+		staged_free(s);
+		return -ENOMEM;
+	}
+	pcf_load_ref(l);
+	s->load = l;
+	s->ino = (1ULL << 62) + atomic_fetch_add(&next_ino, 1);
+	clock_gettime(CLOCK_REALTIME, &s->born);
+	s->mode = mode & 07777;
+	s->uid = uid;
+	s->gid = gid;
+	s->creator = creator;
+	s->handles = 1;
+	pthread_mutex_lock(&store_lock);
+	if ((pp = find_locked(dir, name)) != NULL)
+		gone = unlink_locked(pp); /* written anew under that name */
+	s->linked = 1;
+	s->refs = 2;
+	s->next = store;
+	store = s;
+	pthread_mutex_unlock(&store_lock);
+	if (gone)
+		staged_free(gone);
+	*out = s;
+	return 0;
+}
+
+char *pcf_staged_path(struct pcf_staged *s)
+{
+	char *p;
 
 	pthread_mutex_lock(&store_lock);
+	if (asprintf(&p, "%s/%s", s->dir, s->name) < 0)
+		p = NULL;
+	pthread_mutex_unlock(&store_lock);
+	return p;
+}
+
+void pcf_staged_handles(struct pcf_staged *s, int delta)
+{
+	pthread_mutex_lock(&store_lock);
+	s->handles += delta;
+	if (s->handles == 0)
+		clock_gettime(CLOCK_MONOTONIC, &s->closed);
+	pthread_mutex_unlock(&store_lock);
+}
+
+struct pcf_staged *pcf_staged_find(const char *dir, const char *name)
+{
+	struct pcf_staged **pp, *s = NULL, *gone = NULL;
+
+	pthread_mutex_lock(&store_lock);
+	prune_locked(&gone);
 	if ((pp = find_locked(dir, name)) != NULL) {
 		s = *pp;
 		s->refs++;
 	}
 	pthread_mutex_unlock(&store_lock);
+	free_list(gone);
 	return s;
 }
 
@@ -184,8 +310,13 @@ int pcf_staged_stat(struct pcf_staged *s, struct stat *st)
 {
 	struct stat sp;
 
-	if (fstat(s->fd, &sp) != 0)
+	if (s->load) {
+		memset(&sp, 0, sizeof(sp));
+		sp.st_size = (off_t)atomic_load(&s->load->bytes);
+		sp.st_atim = sp.st_mtim = sp.st_ctim = s->born;
+	} else if (fstat(s->fd, &sp) != 0) {
 		return -errno;
+	}
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&store_lock);
 	st->st_mode = S_IFREG | s->mode;
@@ -210,7 +341,8 @@ int pcf_staged_chmod(struct pcf_staged *s, mode_t mode)
 	pthread_mutex_unlock(&store_lock);
 	/* ctime moves, as on a local disk: the spool file's own mode stays
 	 * 0600 (the daemon's private copy). */
-	(void)fchmod(s->fd, 0600);
+	if (s->fd >= 0)
+		(void)fchmod(s->fd, 0600);
 	return 0;
 }
 
@@ -309,11 +441,15 @@ out:
 int pcf_staged_list(const char *dir, int (*add)(void *ctx, const char *name),
 		    void *ctx)
 {
+	struct pcf_staged *gone = NULL;
+
 	pthread_mutex_lock(&store_lock);
+	prune_locked(&gone);
 	for (struct pcf_staged *s = store; s; s = s->next)
 		if (strcmp(s->dir, dir) == 0 && add(ctx, s->name))
 			break;
 	pthread_mutex_unlock(&store_lock);
+	free_list(gone);
 	return 0;
 }
 
@@ -327,6 +463,8 @@ void pcf_staged_each(void (*fn)(void *ctx, const struct pcf_staged_info *i),
 					     .mode = s->mode };
 		struct stat sp;
 
+		if (s->load)
+			continue; /* a load: in "loads" and "history" */
 		if (fstat(s->fd, &sp) == 0) {
 			i.bytes = (uint64_t)sp.st_size;
 			i.mtime = sp.st_mtime;

@@ -24,10 +24,21 @@
 #include <sys/types.h>
 #include <time.h>
 
+struct pcf_load;
+
+/*
+ * Two kinds share the store, told apart by load: a staged file's bytes are
+ * in its spool file (fd); a drop folder's file is a load into the folder's
+ * table (load, held), whose name stays a moment after its last close so
+ * that what a tool does next by name (tar's utimensat and chmod, a rename
+ * onto the final name) finds it.
+ */
 struct pcf_staged {
 	/* Set at creation, then fixed. */
-	int fd;           /* the spool file, read and written with pread/pwrite */
+	int fd;           /* the spool file; -1 for a drop file */
+	struct pcf_load *load; /* a drop file's load; NULL for a staged file */
 	uint64_t ino;     /* st_ino: the file's own, kept across renames */
+	struct timespec born; /* CLOCK_REALTIME: a drop file's times */
 	/* Guarded by the store's lock. */
 	int refs;         /* the store's while linked, and each holder's */
 	int linked;       /* has a name in the store */
@@ -37,6 +48,8 @@ struct pcf_staged {
 	uid_t uid;
 	gid_t gid;
 	pid_t creator;    /* the process that created it, for the status file */
+	int handles;      /* a drop file's open handles */
+	struct timespec closed; /* CLOCK_MONOTONIC: its last handle's close */
 	struct pcf_staged *next; /* the store's list */
 };
 
@@ -48,6 +61,9 @@ struct pcf_staged {
 int pcf_staged_init(const char *dir, char *err, size_t errlen);
 /* Unmount: every staged file is discarded, and the spool removed. */
 void pcf_staged_shutdown(void);
+/* Unmount, first: drop files let go of their loads (which the unmount
+ * then rolls back or frees). */
+void pcf_staged_release_loads(void);
 /* The spool directory, for messages and the status area. */
 const char *pcf_staged_spool(void);
 
@@ -56,7 +72,23 @@ const char *pcf_staged_spool(void);
 int pcf_staged_create(const char *dir, const char *name, mode_t mode,
 		      uid_t uid, gid_t gid, pid_t creator,
 		      struct pcf_staged **out);
-/* The staged file dir/name with a reference, or NULL. */
+/*
+ * The name dir/name for load l (a drop folder's file; the store takes a
+ * reference of l), replacing one of that name. *out holds a reference, and
+ * counts one open handle. 0 or -ENOMEM.
+ */
+int pcf_staged_add_load(const char *dir, const char *name, struct pcf_load *l,
+			mode_t mode, uid_t uid, gid_t gid, pid_t creator,
+			struct pcf_staged **out);
+/* "dir/name" as it is now (malloc'd), or NULL. */
+char *pcf_staged_path(struct pcf_staged *s);
+/* A drop file's handle opens (+1) or goes (-1). */
+void pcf_staged_handles(struct pcf_staged *s, int delta);
+/* How long a drop file's name stays after its last close once its load is
+ * decided, while its writer runs on (it is gone at once after its exit). */
+#define PCF_DROP_LINGER_MS 10000
+
+/* The file dir/name with a reference, or NULL. */
 struct pcf_staged *pcf_staged_find(const char *dir, const char *name);
 void pcf_staged_hold(struct pcf_staged *s);
 void pcf_staged_put(struct pcf_staged *s);
