@@ -1090,7 +1090,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node n;
 	int rc;
 
-	if (inode_of(ino)->staged && !inode_of(ino)->staged->load) {
+	if (inode_of(ino)->staged && !inode_of(ino)->staged->drop) {
 		rc = open_staged(inode_of(ino)->staged, fi);
 		if (rc)
 			fuse_reply_err(req, -rc);
@@ -1419,16 +1419,19 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st;
 	int rc;
 
-	if (inode_of(ino)->staged && inode_of(ino)->staged->load) {
+	if (inode_of(ino)->staged && inode_of(ino)->staged->drop) {
 		/* A drop folder's file: a table file's rules. */
 		struct pcf_staged *sf = inode_of(ino)->staged;
+		struct pcf_load *named = pcf_staged_load(sf);
 
 		h = handle_hold(fi);
-		l = load_in(h) ? load_in(h) : sf->load;
+		l = load_in(h) ? load_in(h) : named;
 		rc = 0;
 		if (to_set & FUSE_SET_ATTR_SIZE)
-			rc = do_truncate(fs, path, attr->st_size, l);
+			rc = l ? do_truncate(fs, path, attr->st_size, l) : -EINVAL;
 		handle_drop(h);
+		if (named)
+			pcf_load_unref(named);
 		if (rc == 0)
 			rc = pcf_staged_stat(sf, &st);
 		if (rc)
@@ -1612,8 +1615,14 @@ static int unlink_staged(fuse_req_t req, const struct node *n)
 	if (!sf)
 		return -ENOENT;
 	rc = may_remove(req, sf);
-	if (rc == 0 && sf->load)
-		(void)pcf_load_settle(sf->load, 0, fuse_req_ctx(req)->pid);
+	if (rc == 0 && sf->drop) {
+		struct pcf_load *l = pcf_staged_load(sf);
+
+		if (l) {
+			(void)pcf_load_settle(l, 0, fuse_req_ctx(req)->pid);
+			pcf_load_unref(l);
+		}
+	}
 	pcf_staged_put(sf);
 	return rc ? rc : pcf_staged_unlink(n->dir, n->file);
 }
@@ -1697,9 +1706,16 @@ static int rename_drop(fuse_req_t req, const struct node *a, const char *to,
 	there = pcf_staged_find(b.dir, b.file);
 	if (there && there != sf && (flags & RENAME_NOREPLACE))
 		rc = -EEXIST;
-	else if ((rc = may_remove(req, sf)) == 0 && sf->load &&
-		 (rc = pcf_load_settle(sf->load, 1, fuse_req_ctx(req)->pid)) == 0)
-		rc = pcf_staged_rename(a->dir, a->file, b.dir, b.file, 0);
+	else if ((rc = may_remove(req, sf)) == 0) {
+		struct pcf_load *l = pcf_staged_load(sf);
+
+		if (l) {
+			rc = pcf_load_settle(l, 1, fuse_req_ctx(req)->pid);
+			pcf_load_unref(l);
+		}
+		if (rc == 0)
+			rc = pcf_staged_rename(a->dir, a->file, b.dir, b.file, 0);
+	}
 	pcf_staged_put(there);
 	pcf_staged_put(sf);
 	return rc;

@@ -90,7 +90,7 @@ static struct pcf_staged *unlink_locked(struct pcf_staged **pp);
  * decided, and its writer gone or done for PCF_DROP_LINGER_MS. */
 static int expired(const struct pcf_staged *s)
 {
-	if (!s->load || s->handles > 0 || !pcf_load_settled(s->load))
+	if (!s->drop || s->handles > 0 || (s->load && !pcf_load_settled(s->load)))
 		return 0;
 	return (kill(s->creator, 0) != 0 && errno == ESRCH) ||
 	       pcf_ms_since(&s->closed) > PCF_DROP_LINGER_MS;
@@ -230,6 +230,7 @@ int pcf_staged_add_load(const char *dir, const char *name, struct pcf_load *l,
 	}
 	pcf_load_ref(l);
 	s->load = l;
+	s->drop = 1;
 	s->ino = (1ULL << 62) + atomic_fetch_add(&next_ino, 1);
 	clock_gettime(CLOCK_REALTIME, &s->born);
 	s->mode = mode & 07777;
@@ -249,6 +250,18 @@ int pcf_staged_add_load(const char *dir, const char *name, struct pcf_load *l,
 		staged_free(gone);
 	*out = s;
 	return 0;
+}
+
+struct pcf_load *pcf_staged_load(struct pcf_staged *s)
+{
+	struct pcf_load *l;
+
+	pthread_mutex_lock(&store_lock);
+	l = s->load;
+	if (l)
+		pcf_load_ref(l);
+	pthread_mutex_unlock(&store_lock);
+	return l;
 }
 
 char *pcf_staged_path(struct pcf_staged *s)
@@ -310,15 +323,17 @@ int pcf_staged_stat(struct pcf_staged *s, struct stat *st)
 {
 	struct stat sp;
 
-	if (s->load) {
+	if (s->drop) {
 		memset(&sp, 0, sizeof(sp));
-		sp.st_size = (off_t)atomic_load(&s->load->bytes);
 		sp.st_atim = sp.st_mtim = sp.st_ctim = s->born;
 	} else if (fstat(s->fd, &sp) != 0) {
 		return -errno;
 	}
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&store_lock);
+	if (s->drop)
+		sp.st_size = (off_t)(s->load ? atomic_load(&s->load->bytes)
+					     : s->bytes_left);
 	st->st_mode = S_IFREG | s->mode;
 	st->st_nlink = s->linked ? 1 : 0;
 	st->st_uid = s->uid;
@@ -366,6 +381,12 @@ static struct pcf_staged *unlink_locked(struct pcf_staged **pp)
 	*pp = s->next;
 	s->next = NULL;
 	s->linked = 0;
+	if (s->load) {
+		/* The name is what held the load: its handles hold their own. */
+		s->bytes_left = atomic_load(&s->load->bytes);
+		pcf_load_unref(s->load);
+		s->load = NULL;
+	}
 	return --s->refs == 0 ? s : NULL;
 }
 
@@ -463,7 +484,7 @@ void pcf_staged_each(void (*fn)(void *ctx, const struct pcf_staged_info *i),
 					     .mode = s->mode };
 		struct stat sp;
 
-		if (s->load)
+		if (s->drop)
 			continue; /* a load: in "loads" and "history" */
 		if (fstat(s->fd, &sp) == 0) {
 			i.bytes = (uint64_t)sp.st_size;

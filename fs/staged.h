@@ -36,7 +36,10 @@ struct pcf_load;
 struct pcf_staged {
 	/* Set at creation, then fixed. */
 	int fd;           /* the spool file; -1 for a drop file */
-	struct pcf_load *load; /* a drop file's load; NULL for a staged file */
+	int drop;         /* a drop folder's file */
+	/* Guarded by the store's lock (pcf_staged_load to use it). */
+	struct pcf_load *load; /* a drop file's load while it has its name */
+	uint64_t bytes_left;   /* its size once the name went */
 	uint64_t ino;     /* st_ino: the file's own, kept across renames */
 	struct timespec born; /* CLOCK_REALTIME: a drop file's times */
 	/* Guarded by the store's lock. */
@@ -80,6 +83,8 @@ int pcf_staged_create(const char *dir, const char *name, mode_t mode,
 int pcf_staged_add_load(const char *dir, const char *name, struct pcf_load *l,
 			mode_t mode, uid_t uid, gid_t gid, pid_t creator,
 			struct pcf_staged **out);
+/* A drop file's load with a reference (pcf_load_unref it), or NULL. */
+struct pcf_load *pcf_staged_load(struct pcf_staged *s);
 /* "dir/name" as it is now (malloc'd), or NULL. */
 char *pcf_staged_path(struct pcf_staged *s);
 /* A drop file's handle opens (+1) or goes (-1). */

@@ -17,6 +17,7 @@ pkgs=(
 	curl wget zstd gawk perl           # after_close.sh: writers that fail after their close
 	pgbouncer                          # pgbouncer.sh: loads through a connection pooler
 	locales                            # connect_errors.sh: a server speaking German (localedef)
+	rsync tar                          # safe_saves.sh: tools that save through a temp file
 )
 
 missing=()
