@@ -396,6 +396,23 @@ static const char *const flat_files[] = { "loads", "loads.jsonl", "history",
 					  "history.jsonl", "staged" };
 #define NFLAT (sizeof(flat_files) / sizeof(flat_files[0]))
 
+int pcf_status_committed_since(pid_t pid, const char *table, uint64_t min_id)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&status_lock);
+	for (size_t i = 0; i < ring_count && !found; i++) {
+		const struct pcf_record *r =
+			&ring[(ring_next + ring_cap - ring_count + i) % ring_cap];
+
+		found = r->id >= min_id && r->pid == pid &&
+			strcmp(r->outcome, "committed") == 0 &&
+			strcmp(r->table, table) == 0;
+	}
+	pthread_mutex_unlock(&status_lock);
+	return found;
+}
+
 int pcf_status_kind(const char *rel)
 {
 	char schema[256], file[260];

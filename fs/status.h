@@ -22,6 +22,10 @@ void pcf_status_free(void);
  * for a failure to the table's last error; logs it. Needs l's lock. */
 void pcf_status_record(struct pcf_load *l, const char *outcome);
 
+/* 1 when the history holds a committed load of table (schema.table) by
+ * process pid with an id of min_id or more (a retry after a failure). */
+int pcf_status_committed_since(pid_t pid, const char *table, uint64_t min_id);
+
 /*
  * rel is a path below the status directory: "" for the directory itself,
  * "/history", "/errors/public/posts.csv". Returns 1 for a directory, 0 for

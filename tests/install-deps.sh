@@ -20,7 +20,7 @@ pkgs=(
 	openjdk-17-jdk-headless            # legacy_tools.sh (and after_close.sh): java Prog.java, createTempFile + ATOMIC_MOVE (~116 MB download, ~260 MB installed)
 	gnumeric                           # legacy_tools.sh: ssconvert saves via .gsf-save-XXXXXX + rename (~26 MB download, ~90 MB installed)
 	libreoffice-calc-nogui             # legacy_tools.sh: soffice --convert-to csv, lock + temp file + rename (~82 MB download, ~255 MB installed)
-	rsync tar                          # safe_saves.sh: tools that save through a temp file
+	rsync tar sqlite3                  # safe_saves.sh: tools that save through a temp file, or ignore a failed close
 )
 
 missing=()

@@ -192,6 +192,44 @@ test_unlink_then_create_tools() {
 	expect_eq "$(count t)" 15 "nothing committed"
 }
 
+test_programs_that_ignore_a_failed_close_exit_1() {
+	reset_t
+	sqlite3 :memory: ".mode csv" ".headers on" ".once $P/t.csv" \
+		"SELECT 1 AS id, 'a' AS v UNION ALL SELECT 2, 'b'"
+	expect_eq "$?" 0 "sqlite3 .once of good rows"
+	expect_eq "$(count t)" 2 "its rows"
+	sqlite3 :memory: ".mode csv" ".headers on" ".once $P/t.csv" \
+		"SELECT 'x' AS id, 'a' AS v" 2>/dev/null
+	expect_eq "$?" 1 "sqlite3 ignores its failed close: its exit(0) becomes 1"
+	expect_eq "$(count t)" 2 "nothing committed"
+	# A program that catches the failed close and loads the rows again
+	# (a retry) keeps its exit 0; one that gives up is made to fail.
+	local prog='
+import sys
+def load(rows):
+    try:
+        with open(sys.argv[1], "w") as f:
+            f.write("id,v\n" + rows)
+        return True
+    except OSError:
+        return False
+if not load("x,bad\n") and sys.argv[2] == "retry":
+    load("3,c\n")
+'
+	python3 -c "$prog" "$P/t.csv" retry
+	expect_eq "$?" 0 "a retry after a failed close: exit 0 stays"
+	expect_eq "$(count t)" 3 "the retried row"
+	python3 -c "$prog" "$P/t.csv" giveup
+	expect_eq "$?" 1 "no retry: its exit 0 becomes 1"
+	expect_eq "$(count t)" 3 "nothing more"
+	# perl -i edits a staged file in place (its own temp file + rename).
+	printf 'id;v\n5;e\n' >"$P/.semi"
+	perl -i -pe 's/;/,/g' "$P/.semi"
+	expect_eq "$?" 0 "perl -i on a staged file"
+	mv "$P/.semi" "$P/t.csv"
+	expect_eq "$(q "SELECT v FROM t WHERE id = 5")" "e" "then renamed onto the table"
+}
+
 test_drop_folder_takes_files_under_any_name() {
 	reset_t
 	[ -d "$D" ] || fail "t.d is a directory"
