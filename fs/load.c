@@ -63,6 +63,7 @@ static void load_free(struct pcf_load *l)
 	pthread_cond_destroy(&l->abort_cond);
 	free(l->head);
 	free(l->path);
+	free(l->rel_path);
 	free(l->label);
 	pcf_table_info_free(&l->table);
 	pthread_mutex_destroy(&l->lock);
@@ -283,9 +284,11 @@ int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
 	l->table.read_only = t->read_only;
 	if (asprintf(&l->path, "%s%s", fs->mountpoint, path) < 0)
 		l->path = NULL;
+	l->rel_path = strdup(path);
 	if (asprintf(&l->label, "%s.%s", t->schema, t->name) < 0)
 		l->label = NULL;
-	if (!l->table.schema || !l->table.name || !l->path || !l->label) {
+	if (!l->table.schema || !l->table.name || !l->path || !l->label ||
+	    !l->rel_path) {
 		load_free(l);
 		return -ENOMEM;
 	}

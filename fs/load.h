@@ -40,6 +40,7 @@ struct pcf_load {
 	uint64_t id;
 	struct pcf_table_info table;
 	char *path;           /* absolute path in the mount, for /proc scans */
+	char *rel_path;       /* the same below the mount point, for history */
 	char *label;          /* "schema.table" as typed, for messages */
 	int flags;            /* open(2) flags */
 	int replace;          /* O_TRUNC under -o truncate: TRUNCATE first */

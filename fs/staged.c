@@ -96,10 +96,18 @@ static int expired(const struct pcf_staged *s)
 	       pcf_ms_since(&s->closed) > PCF_DROP_LINGER_MS;
 }
 
-/* Needs store_lock; frees nothing itself: the expired go on *gone. */
+/* Needs store_lock; frees nothing itself: the expired go on *gone. At
+ * most every PRUNE_EVERY_MS: a lookup must not cost a kill(2) per drop
+ * file (a split into a thousand parts). */
+#define PRUNE_EVERY_MS 50
 static void prune_locked(struct pcf_staged **gone)
 {
+	static struct timespec last; /* store_lock */
 	struct pcf_staged **pp = &store;
+
+	if (last.tv_sec && pcf_ms_since(&last) < PRUNE_EVERY_MS)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &last);
 
 	while (*pp) {
 		if (expired(*pp)) {

@@ -39,6 +39,7 @@ struct pcf_record {
 	int err;
 	char sqlstate[6];
 	char message[1024];
+	char via[520];         /* a drop folder's file: its path in the mount */
 };
 
 #define MAX_TABLE_ERRORS 10000
@@ -242,6 +243,15 @@ void pcf_status_record(struct pcf_load *l, const char *outcome)
 		strcat(r.file, ".csv");
 	r.pid = l->writer_pid;
 	r.uid = l->writer_uid;
+	/* Which file of a drop folder it was (the table's own file goes
+	 * without saying). */
+	{
+		char own[600];
+
+		snprintf(own, sizeof(own), "/%s/%s", r.schema_file, r.file);
+		if (l->rel_path && strcmp(l->rel_path, own) != 0)
+			snprintf(r.via, sizeof(r.via), "%s", l->rel_path);
+	}
 	snprintf(r.cmd, sizeof(r.cmd), "%s", l->writer_cmd);
 	r.rows = failed && !unknown ? 0 : atomic_load(&l->rows);
 	r.file_rows = atomic_load(&l->file_rows);
@@ -354,6 +364,8 @@ static void render_record(struct text *t, const struct pcf_record *r)
 			put_str(t, "sqlstate", r->sqlstate);
 		put_str(t, "error", r->message);
 	}
+	if (r->via[0])
+		put_str(t, "file", r->via);
 	rec_end(t);
 }
 

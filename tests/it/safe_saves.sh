@@ -243,6 +243,8 @@ test_drop_folder_takes_files_under_any_name() {
 	expect_eq "$?" 0 "cp *.csv DIR/"
 	expect_eq "$(count t)" 6 "every file once"
 	expect_eq "$(history_of 3 | grep -c 'outcome=committed .*rows=2 ')" 3 "each file its own load"
+	expect_match "$(history_of 1)" ' file=/public/t.d/orders_20261203.csv$' \
+		"history names the file of the folder"
 	cp "$W/good.csv" "$P/t.d/"
 	expect_eq "$(count t)" 9 "cp file MOUNT/public/t.d/"
 	seq 1 95 | sed 's/$/,x/' >"$W/big"
