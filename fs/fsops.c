@@ -332,12 +332,13 @@ static void fill_stat(const struct pcf_fs *fs, struct stat *st, mode_t mode,
 }
 
 /* A schema directory: others may make staged files in it where they may
- * write tables (sticky, as /tmp: only a file's owner removes it). */
+ * write tables. Only a staged file's owner removes or renames it (as in a
+ * sticky directory, but for the table files: a rename onto a table file,
+ * owned by the mount, must pass the kernel's checks; may_remove keeps the
+ * rule instead). */
 static mode_t schema_mode(const struct pcf_fs *fs)
 {
-	mode_t w = fs->opts.table_mode & 0022;
-
-	return 0755 | (w ? (S_ISVTX | w) : 0);
+	return 0755 | (fs->opts.table_mode & 0022);
 }
 
 /* The mode of a table's file. */
@@ -1590,14 +1591,14 @@ static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	fuse_reply_err(req, EPERM);
 }
 
-/* Only the owner (or root) removes a staged file from a sticky schema
- * directory that others may write to. */
+/* Only the owner (or root, or the mount's owner) removes a staged file
+ * from a schema directory that others may write to. */
 static int may_remove(fuse_req_t req, struct pcf_staged *sf)
 {
 	uid_t who = fuse_req_ctx(req)->uid;
 	struct stat st;
 
-	if (who == 0 || who == getuid() || !(schema_mode(fs_of(req)) & S_ISVTX))
+	if (who == 0 || who == getuid() || !(schema_mode(fs_of(req)) & 0022))
 		return 0;
 	if (pcf_staged_stat(sf, &st) != 0)
 		return 0;

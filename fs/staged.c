@@ -339,8 +339,13 @@ int pcf_staged_stat(struct pcf_staged *s, struct stat *st)
 	}
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&store_lock);
+	/* A drop file shows what it took while it is open (fstat, O_APPEND),
+	 * and nothing after its last close, as a table file: the rows are in
+	 * the table. rsync's quick check (size and mtime in seconds) must
+	 * never find a file it just delivered "up to date". */
 	if (s->drop)
-		sp.st_size = (off_t)(s->load ? atomic_load(&s->load->bytes)
+		sp.st_size = s->handles == 0 ? 0
+			   : (off_t)(s->load ? atomic_load(&s->load->bytes)
 					     : s->bytes_left);
 	st->st_mode = S_IFREG | s->mode;
 	st->st_nlink = s->linked ? 1 : 0;

@@ -302,6 +302,39 @@ test_drop_folder_failures() {
 		"the folder of a table that does not exist"
 }
 
+test_other_users_stage_where_they_may_load() {
+	getent group pcfload >/dev/null || groupadd pcfload
+	id pcfin >/dev/null 2>&1 || useradd -M -N -g pcfload pcfin
+	id pcfin2 >/dev/null 2>&1 || useradd -M -N -g pcfload pcfin2
+	id pcfout >/dev/null 2>&1 || useradd -M -N pcfout
+	local gid
+	gid=$(getent group pcfload | cut -d: -f3)
+	reset_t
+	chmod 755 "$PCF_TMP" "$PCF_TMP/sock" "$W"
+	chmod 644 "$W/good.csv"
+	pcf_remount -o allow_other,gid="$gid",table_mode=0664
+	expect_eq "$(stat -c %A "$P")" "drwxrwxr-x" "a schema: writable where tables are"
+	expect_eq "$(stat -c %A "$D")" "drwxrwxr-x" "and a drop folder"
+	runuser -u pcfin -- cp "$W/good.csv" "$P/.pcfin.tmp"
+	expect_eq "$?" 0 "a group member stages a file"
+	expect_eq "$(stat -c %U "$P/.pcfin.tmp")" "pcfin" "owned by its creator"
+	expect_match "$(runuser -u pcfin2 -- rm -f "$P/.pcfin.tmp" 2>&1)" "Operation not permitted" \
+		"another user may not remove it (as in a sticky directory)"
+	expect_match "$(runuser -u pcfout -- cp "$W/good.csv" "$P/.pcfout.tmp" 2>&1)" "Permission denied" \
+		"a user outside the group may not stage"
+	expect_eq "$(runuser -u pcfout -- cat "$MNT/.pgcopyfs/staged" | grep -c .)" 0 \
+		"nor see other users' staged files"
+	expect_eq "$(runuser -u pcfin -- cat "$MNT/.pgcopyfs/staged" | grep -c pcfin.tmp)" 1 \
+		"the creator sees its own"
+	runuser -u pcfin -- mv "$P/.pcfin.tmp" "$P/t.csv"
+	expect_eq "$?" 0 "and renames it onto the table"
+	expect_eq "$(count t)" 3 "its rows"
+	runuser -u pcfin -- cp "$W/good.csv" "$D/by-pcfin.csv"
+	expect_eq "$?" 0 "a group member drops a file"
+	expect_eq "$(count t)" 6 "its rows"
+	pcf_remount
+}
+
 test_spool_full_gives_enospc_and_unmount_discards() {
 	mkdir -p "$W/spool"
 	if ! mount -t tmpfs -o size=1M tmpfs "$W/spool" 2>/dev/null; then
