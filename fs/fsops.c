@@ -382,14 +382,6 @@ static int path_getattr(struct pcf_fs *fs, const char *path, struct stat *st,
 			return rc;
 		fill_stat(fs, st, S_IFDIR | schema_mode(fs), 2);
 		break;
-	case NODE_DROP:
-		rc = pcf_catalog_lookup(&fs->catalog, n.schema, n.table, fresh,
-					&t);
-		if (rc)
-			return rc;
-		fill_stat(fs, st, S_IFDIR | drop_mode(fs, &t), 2);
-		pcf_table_info_free(&t);
-		break;
 	case NODE_STAGED:
 	case NODE_DROP_FILE: {
 		struct pcf_staged *sf = pcf_staged_find(n.dir, n.file);
@@ -401,11 +393,15 @@ static int path_getattr(struct pcf_fs *fs, const char *path, struct stat *st,
 		return rc; /* its own st_ino */
 	}
 	case NODE_TABLE:
+	case NODE_DROP: /* a table's file, or its folder */
 		rc = pcf_catalog_lookup(&fs->catalog, n.schema, n.table, fresh,
 					&t);
 		if (rc)
 			return rc;
-		fill_stat(fs, st, S_IFREG | table_file_mode(fs, &t), 1);
+		if (n.kind == NODE_DROP)
+			fill_stat(fs, st, S_IFDIR | drop_mode(fs, &t), 2);
+		else
+			fill_stat(fs, st, S_IFREG | table_file_mode(fs, &t), 1);
 		pcf_table_info_free(&t);
 		if (l)
 			st->st_size = (off_t)atomic_load(&l->bytes);
@@ -1433,25 +1429,11 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		handle_drop(h);
 		if (named)
 			pcf_load_unref(named);
-		if (rc == 0)
-			rc = pcf_staged_stat(sf, &st);
-		if (rc)
-			fuse_reply_err(req, -rc);
-		else
-			fuse_reply_attr(req, &st, 0.0);
-		return;
+		goto staged_reply;
 	}
 	if (inode_of(ino)->staged) {
-		struct pcf_staged *sf = inode_of(ino)->staged;
-
-		rc = staged_setattr(req, sf, attr, to_set);
-		if (rc == 0)
-			rc = pcf_staged_stat(sf, &st);
-		if (rc)
-			fuse_reply_err(req, -rc);
-		else
-			fuse_reply_attr(req, &st, 0.0);
-		return;
+		rc = staged_setattr(req, inode_of(ino)->staged, attr, to_set);
+		goto staged_reply;
 	}
 	h = handle_hold(fi);
 	l = load_in(h);
@@ -1470,6 +1452,14 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+	return;
+staged_reply:
+	if (rc == 0)
+		rc = pcf_staged_stat(inode_of(ino)->staged, &st);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, 0.0);
 }
 
 static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,

@@ -180,42 +180,60 @@ static int spool_file(void)
 	return fd;
 }
 
-int pcf_staged_create(const char *dir, const char *name, mode_t mode,
-		      uid_t uid, gid_t gid, pid_t creator,
-		      struct pcf_staged **out)
+/* A new file, not yet in the store, with what both kinds have. */
+static struct pcf_staged *staged_new(const char *dir, const char *name,
+				     mode_t mode, uid_t uid, gid_t gid,
+				     pid_t creator)
 {
 	struct pcf_staged *s = calloc(1, sizeof(*s));
-	int fd;
 
 	if (!s)
-		return -ENOMEM;
+		return NULL;
 	s->fd = -1;
 	s->dir = strdup(dir);
 	s->name = strdup(name);
 	if (!s->dir || !s->name) {
 		staged_free(s);
-		return -ENOMEM;
+		return NULL;
 	}
-	if ((fd = spool_file()) < 0) {
-		staged_free(s);
-		return fd;
-	}
-	s->fd = fd;
 	s->ino = (1ULL << 62) + atomic_fetch_add(&next_ino, 1); /* not a path's */
 	s->mode = mode & 07777;
 	s->uid = uid;
 	s->gid = gid;
 	s->creator = creator;
+	s->refs = 2; /* the store's and the caller's */
+	return s;
+}
+
+/* Needs store_lock. */
+static void link_locked(struct pcf_staged *s)
+{
+	s->linked = 1;
+	s->next = store;
+	store = s;
+}
+
+int pcf_staged_create(const char *dir, const char *name, mode_t mode,
+		      uid_t uid, gid_t gid, pid_t creator,
+		      struct pcf_staged **out)
+{
+	struct pcf_staged *s = staged_new(dir, name, mode, uid, gid, creator);
+	int fd;
+
+	if (!s)
+		return -ENOMEM;
+	if ((fd = spool_file()) < 0) {
+		staged_free(s);
+		return fd;
+	}
+	s->fd = fd;
 	pthread_mutex_lock(&store_lock);
 	if (find_locked(dir, name)) {
 		pthread_mutex_unlock(&store_lock);
 		staged_free(s);
 		return -EEXIST;
 	}
-	s->linked = 1;
-	s->refs = 2; /* the store's and the caller's */
-	s->next = store;
-	store = s;
+	link_locked(s);
 	pthread_mutex_unlock(&store_lock);
 	*out = s;
 	return 0;
@@ -225,34 +243,20 @@ int pcf_staged_add_load(const char *dir, const char *name, struct pcf_load *l,
 			mode_t mode, uid_t uid, gid_t gid, pid_t creator,
 			struct pcf_staged **out)
 {
-	struct pcf_staged *s = calloc(1, sizeof(*s)), **pp, *gone = NULL;
+	struct pcf_staged *s = staged_new(dir, name, mode, uid, gid, creator);
+	struct pcf_staged **pp, *gone = NULL;
 
 	if (!s)
 		return -ENOMEM;
-	s->fd = -1;
-	s->dir = strdup(dir);
-	s->name = strdup(name);
-	if (!s->dir || !s->name) {
-		staged_free(s);
-		return -ENOMEM;
-	}
 	pcf_load_ref(l);
 	s->load = l;
 	s->drop = 1;
-	s->ino = (1ULL << 62) + atomic_fetch_add(&next_ino, 1);
-	clock_gettime(CLOCK_REALTIME, &s->born);
-	s->mode = mode & 07777;
-	s->uid = uid;
-	s->gid = gid;
-	s->creator = creator;
 	s->handles = 1;
+	clock_gettime(CLOCK_REALTIME, &s->born);
 	pthread_mutex_lock(&store_lock);
 	if ((pp = find_locked(dir, name)) != NULL)
 		gone = unlink_locked(pp); /* written anew under that name */
-	s->linked = 1;
-	s->refs = 2;
-	s->next = store;
-	store = s;
+	link_locked(s);
 	pthread_mutex_unlock(&store_lock);
 	if (gone)
 		staged_free(gone);
