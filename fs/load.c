@@ -452,8 +452,10 @@ int pcf_load_open(struct pcf_load *l)
 		pcf_error_set(&e, EINTR, "killed while connecting");
 		goto fail;
 	}
-	if ((l->backend_pid = pcf_begin(l->conn, &e)) < 0)
-		goto fail;
+	/* No BEGIN yet: it comes with the first whole line (load_start_copy),
+	 * so a writer silent before its first byte leaves no transaction
+	 * idle (idle_in_transaction_session_timeout; a transaction pooler's
+	 * slot). */
 	pcf_registry_add(l);
 	if (pcf_log_debug_enabled()) {
 		struct timespec now;
@@ -684,6 +686,9 @@ static int load_start_copy(struct pcf_load *l, int complete)
 		data += 3;
 		len -= 3;
 	}
+	/* The transaction begins now, with the COPY right after it. */
+	if (l->backend_pid <= 0 && (l->backend_pid = pcf_begin(l->conn, &e)) < 0)
+		return load_fail(l, &e);
 	/* The first line may be COPY's end-of-data marker too. */
 	if (len >= 3 && data[0] == '\\' && data[1] == '.' &&
 	    (data[2] == '\n' || data[2] == '\r'))
