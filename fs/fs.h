@@ -6,6 +6,7 @@
 
 #include "catalog.h"
 #include "options.h"
+#include "paths.h"
 
 #include <sys/types.h>
 #include <time.h>
@@ -21,8 +22,5 @@ struct pcf_fs {
 
 /* The FUSE operations (fsops.c). */
 extern const struct fuse_lowlevel_ops pcf_fs_ops;
-
-/* The directory that holds the status files, hidden by its leading dot. */
-#define PCF_STATUS_DIR ".pgcopyfs"
 
 #endif

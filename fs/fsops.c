@@ -34,6 +34,7 @@
 #include "fs.h"
 #include "holders.h"
 #include "load.h"
+#include "paths.h"
 #include "registry.h"
 #include "staged.h"
 #include "status.h"
@@ -52,29 +53,6 @@
 
 #define ATTR_TIMEOUT 1.0
 #define DIR_ENTRY_TIMEOUT 1.0 /* a schema created or dropped shows in 1 s */
-
-enum node_kind {
-	NODE_ROOT,
-	NODE_STATUS,
-	NODE_SCHEMA,
-	NODE_TABLE,  /* <table>.csv */
-	NODE_STAGED, /* any other name in a schema, a dot-name in a drop
-		      * folder: a staged file, or none */
-	NODE_DROP,   /* <table>.d: the table's drop folder */
-	NODE_DROP_FILE, /* <table>.d/<name>: a load into the table */
-};
-
-struct node {
-	enum node_kind kind;
-	const char *rel;  /* NODE_STATUS: the path below .pgcopyfs ("" or
-			   * "/history"), for status.c */
-	int is_dir;       /* NODE_STATUS: a directory */
-	char schema[256]; /* escaped schema name */
-	char file[256];   /* escaped table name + ".csv", or a staged name */
-	char dir[520];    /* the parent: "/<schema>" or "/<schema>/<t>.d" */
-	char table[260];  /* NODE_TABLE, NODE_DROP, NODE_DROP_FILE: the
-			   * table's file name, "<t>.csv" */
-};
 
 /* What the kernel knows by a node id. Guarded by nodes_lock, but path,
  * st_ino and generation, which never change. */
@@ -220,103 +198,19 @@ static fuse_ino_t ino_of(struct inode *n)
 	return n == &root_inode ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
 }
 
-/* FNV-1a of the path: what stat shows, whichever node answers. */
-static uint64_t path_ino(const char *path)
+/* What path names, and for a status path whether it is there. */
+static int parse_path(const char *path, struct pcf_path *n)
 {
-	uint64_t h = 1469598103934665603ULL;
+	int rc = pcf_path_parse(path, n);
 
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return h | 2; /* never 0 or 1 (the root) */
-}
+	if (rc == 0 && n->kind == PCF_PATH_STATUS) {
+		int kind = pcf_status_kind(n->rel);
 
-static int copy_part(char *dst, const char *src, size_t len)
-{
-	if (len == 0 || len >= 256)
-		return -ENOENT;
-	memcpy(dst, src, len);
-	dst[len] = '\0';
-	return 0;
-}
-
-/* "<table>.d" (not a dot-name): the drop folder of <table>, whose table
- * file name goes to table ("<table>.csv"). */
-static int drop_folder_name(const char *name, char *table)
-{
-	size_t len = strlen(name);
-
-	if (name[0] == '.' || len < 3 || strcmp(name + len - 2, ".d") != 0 ||
-	    len - 2 + 5 > 256)
-		return 0;
-	memcpy(table, name, len - 2);
-	memcpy(table + len - 2, ".csv", 5);
-	return 1;
-}
-
-/* Splits a path into what it names; -ENOENT for anything deeper. */
-static int parse_path(const char *path, struct node *n)
-{
-	const char *a = path + 1, *slash = strchr(a, '/');
-	size_t flen, dlen = strlen(PCF_STATUS_DIR);
-
-	memset(n, 0, sizeof(*n));
-	if (*a == '\0') {
-		n->kind = NODE_ROOT;
-		return 0;
-	}
-	if (strncmp(a, PCF_STATUS_DIR, dlen) == 0 &&
-	    (a[dlen] == '\0' || a[dlen] == '/')) {
-		int kind;
-
-		n->kind = NODE_STATUS;
-		n->rel = a + dlen;
-		kind = pcf_status_kind(n->rel);
 		if (kind < 0)
 			return kind;
 		n->is_dir = kind;
-		return 0;
 	}
-	if (!slash) {
-		n->kind = NODE_SCHEMA;
-		return copy_part(n->schema, a, strlen(a));
-	}
-	if (copy_part(n->schema, a, (size_t)(slash - a)))
-		return -ENOENT;
-	const char *rest = slash + 1, *slash2 = strchr(rest, '/');
-	char folder[256];
-
-	if (slash2) {
-		/* /<schema>/<table>.d/<name> */
-		if (strchr(slash2 + 1, '/') ||
-		    copy_part(folder, rest, (size_t)(slash2 - rest)) ||
-		    !drop_folder_name(folder, n->table) ||
-		    copy_part(n->file, slash2 + 1, strlen(slash2 + 1)))
-			return -ENOENT;
-		snprintf(n->dir, sizeof(n->dir), "/%s/%s", n->schema, folder);
-		/* Dot-names are a tool's temp and lock files: staged, loaded
-		 * when renamed onto a name of the folder. */
-		n->kind = n->file[0] == '.' ? NODE_STAGED : NODE_DROP_FILE;
-		return 0;
-	}
-	if (copy_part(n->file, rest, strlen(rest)))
-		return -ENOENT;
-	snprintf(n->dir, sizeof(n->dir), "/%s", n->schema);
-	flen = strlen(n->file);
-	if (drop_folder_name(n->file, n->table)) {
-		n->kind = NODE_DROP;
-		return 0;
-	}
-	n->kind = NODE_STAGED;
-	/* A table's file name never begins with a dot (names.c escapes it):
-	 * dot-names, and names without .csv, are free for staged files. A
-	 * .csv name that is no table stays ENOENT, not a staged file, so
-	 * that a typo in a table's name fails instead of loading nothing. */
-	if (n->file[0] != '.' && flen > 4 &&
-	    strcmp(n->file + flen - 4, ".csv") == 0) {
-		n->kind = NODE_TABLE;
-		memcpy(n->table, n->file, flen + 1);
-	}
-	return 0;
+	return rc;
 }
 
 static void fill_stat(const struct pcf_fs *fs, struct stat *st, mode_t mode,
@@ -362,28 +256,28 @@ static int path_getattr(struct pcf_fs *fs, const char *path, struct stat *st,
 			struct pcf_load *l, int fresh)
 {
 	struct pcf_table_info t;
-	struct node n;
+	struct pcf_path n;
 	int rc;
 
 	if ((rc = parse_path(path, &n)) != 0)
 		return rc;
 	switch (n.kind) {
-	case NODE_ROOT:
+	case PCF_PATH_ROOT:
 		fill_stat(fs, st, S_IFDIR | 0755, 2);
 		break;
-	case NODE_STATUS:
+	case PCF_PATH_STATUS:
 		if (n.is_dir)
 			fill_stat(fs, st, S_IFDIR | 0555, 2);
 		else
 			fill_stat(fs, st, S_IFREG | 0444, 1);
 		break;
-	case NODE_SCHEMA:
+	case PCF_PATH_SCHEMA:
 		if ((rc = pcf_catalog_has_schema(&fs->catalog, n.schema)) != 0)
 			return rc;
 		fill_stat(fs, st, S_IFDIR | schema_mode(fs), 2);
 		break;
-	case NODE_STAGED:
-	case NODE_DROP_FILE: {
+	case PCF_PATH_STAGED:
+	case PCF_PATH_DROP_FILE: {
 		struct pcf_staged *sf = pcf_staged_find(n.dir, n.file);
 
 		if (!sf)
@@ -392,13 +286,13 @@ static int path_getattr(struct pcf_fs *fs, const char *path, struct stat *st,
 		pcf_staged_put(sf);
 		return rc; /* its own st_ino */
 	}
-	case NODE_TABLE:
-	case NODE_DROP: /* a table's file, or its folder */
+	case PCF_PATH_TABLE:
+	case PCF_PATH_DROP: /* a table's file, or its folder */
 		rc = pcf_catalog_lookup(&fs->catalog, n.schema, n.table, fresh,
 					&t);
 		if (rc)
 			return rc;
-		if (n.kind == NODE_DROP)
+		if (n.kind == PCF_PATH_DROP)
 			fill_stat(fs, st, S_IFDIR | drop_mode(fs, &t), 2);
 		else
 			fill_stat(fs, st, S_IFREG | table_file_mode(fs, &t), 1);
@@ -407,8 +301,8 @@ static int path_getattr(struct pcf_fs *fs, const char *path, struct stat *st,
 			st->st_size = (off_t)atomic_load(&l->bytes);
 		break;
 	}
-	st->st_ino = path_ino(path);
-	if (n.kind == NODE_ROOT)
+	st->st_ino = pcf_path_ino(path);
+	if (n.kind == PCF_PATH_ROOT)
 		st->st_ino = FUSE_ROOT_ID;
 	return 0;
 }
@@ -479,18 +373,6 @@ static void load_call_run(struct load_call *c, fuse_req_t req)
 		break;
 	}
 	pthread_cleanup_pop(1);
-}
-
-/* "/a" + "b" -> "/a/b"; NULL when too long. Free it. */
-static char *join(const char *dir, const char *name)
-{
-	char *p;
-
-	if (strlen(dir) + strlen(name) + 2 > PATH_MAX)
-		return NULL;
-	if (asprintf(&p, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, name) < 0)
-		return NULL;
-	return p;
 }
 
 static struct inode **bucket_of(uint64_t st_ino)
@@ -615,7 +497,7 @@ static int tomb_hides(const char *path, pid_t tid)
 static struct inode *node_get(const char *path, int is_table, pid_t tid,
 			      struct pcf_staged *staged)
 {
-	uint64_t ino = path_ino(path);
+	uint64_t ino = pcf_path_ino(path);
 	struct inode *n = NULL, *cur;
 
 	if (strcmp(path, "/") == 0) {
@@ -695,8 +577,8 @@ static void node_writers(struct inode *n, int delta)
 static int make_entry(const char *path, const struct stat *st, pid_t tid,
 		      struct pcf_staged *staged, struct fuse_entry_param *e)
 {
-	struct node pn;
-	int is_table = parse_path(path, &pn) == 0 && pn.kind == NODE_TABLE;
+	struct pcf_path pn;
+	int is_table = parse_path(path, &pn) == 0 && pn.kind == PCF_PATH_TABLE;
 	struct inode *n = node_get(path, is_table, tid, staged);
 
 	if (!n)
@@ -717,7 +599,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
 	struct stat st;
-	char *path = join(inode_of(parent)->path, name);
+	char *path = pcf_path_join(inode_of(parent)->path, name);
 	int rc;
 
 	if (!path) {
@@ -728,14 +610,14 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	 * (the negative cache costs nothing); an O_CREAT open asks the server
 	 * (ll_create), so one created a moment ago is loaded at once. */
 	struct pcf_staged *sf = NULL;
-	struct node n;
+	struct pcf_path n;
 	pid_t tid = fuse_req_ctx(req)->pid;
 
 	rc = parse_path(path, &n);
-	if (rc == 0 && (n.kind == NODE_STAGED || n.kind == NODE_DROP_FILE)) {
+	if (rc == 0 && (n.kind == PCF_PATH_STAGED || n.kind == PCF_PATH_DROP_FILE)) {
 		sf = pcf_staged_find(n.dir, n.file);
 		rc = sf ? pcf_staged_stat(sf, &st) : -ENOENT;
-	} else if (rc == 0 && n.kind == NODE_TABLE && tomb_hides(path, tid)) {
+	} else if (rc == 0 && n.kind == PCF_PATH_TABLE && tomb_hides(path, tid)) {
 		rc = -ENOENT; /* unlinked by this process (replace-by-unlink) */
 	} else if (rc == 0) {
 		rc = path_getattr(fs_of(req), path, &st, NULL, 0);
@@ -836,7 +718,7 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 	const char *path = inode_of(ino)->path;
 	struct handle *h = handle_new(H_DIR);
 	mode_t child = S_IFREG;
-	struct node n;
+	struct pcf_path n;
 	int rc;
 
 	if (!h) {
@@ -849,17 +731,17 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 	list_add(&h->dir, "..");
 	h->dir.modes[0] = h->dir.modes[1] = S_IFDIR;
 	switch (n.kind) {
-	case NODE_ROOT:
+	case PCF_PATH_ROOT:
 		list_add(&h->dir, PCF_STATUS_DIR);
 		rc = pcf_catalog_list(&fs->catalog, NULL, list_add, &h->dir);
 		child = S_IFDIR;
 		break;
-	case NODE_SCHEMA:
+	case PCF_PATH_SCHEMA:
 		rc = pcf_catalog_list(&fs->catalog, n.schema, list_add, &h->dir);
 		if (rc == 0)
 			rc = pcf_staged_list(path, list_add, &h->dir);
 		break;
-	case NODE_DROP: {
+	case PCF_PATH_DROP: {
 		struct stat st;
 
 		/* The files being written there, and for a moment after. */
@@ -868,7 +750,7 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 			rc = pcf_staged_list(path, list_add, &h->dir);
 		break;
 	}
-	case NODE_STATUS:
+	case PCF_PATH_STATUS:
 		rc = pcf_status_list(n.rel, viewer_of(req), list_add, &h->dir);
 		child = 0; /* told per name below */
 		break;
@@ -878,7 +760,7 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (rc)
 		goto fail;
 	for (size_t i = 2; i < h->dir.n; i++) {
-		if (child || n.kind != NODE_STATUS) {
+		if (child || n.kind != PCF_PATH_STATUS) {
 			h->dir.modes[i] = child;
 			continue;
 		}
@@ -911,10 +793,10 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	for (size_t i = (size_t)off; h && i < h->dir.n; i++) {
 		struct stat st = { .st_mode = h->dir.modes[i] };
-		char *child = join(path, h->dir.names[i]);
+		char *child = pcf_path_join(path, h->dir.names[i]);
 		size_t need;
 
-		st.st_ino = child ? path_ino(child) : 0;
+		st.st_ino = child ? pcf_path_ino(child) : 0;
 		free(child);
 		need = fuse_add_direntry(req, buf + used, size - used,
 					 h->dir.names[i], &st, (off_t)(i + 1));
@@ -940,7 +822,7 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino,
  * load is made first, without a connection, so that the writer killed
  * while it connects or waits for a lock is seen (calls.h).
  */
-static int open_load(fuse_req_t req, const char *path, const struct node *n,
+static int open_load(fuse_req_t req, const char *path, const struct pcf_path *n,
 		     struct fuse_file_info *fi, struct handle **out)
 {
 	struct pcf_fs *fs = fs_of(req);
@@ -993,7 +875,7 @@ static void handle_on_node(struct handle *h, struct inode *node)
 	}
 }
 
-static int open_table(fuse_req_t req, struct inode *node, const struct node *n,
+static int open_table(fuse_req_t req, struct inode *node, const struct pcf_path *n,
 		      struct fuse_file_info *fi)
 {
 	struct handle *h;
@@ -1009,7 +891,7 @@ static int open_table(fuse_req_t req, struct inode *node, const struct node *n,
  * table, as its table file's, whose name the store keeps (staged.h). The
  * handle holds the name. Opened for reading: nothing, as a table file.
  */
-static int open_drop(fuse_req_t req, const char *path, const struct node *n,
+static int open_drop(fuse_req_t req, const char *path, const struct pcf_path *n,
 		     struct fuse_file_info *fi, struct handle **out)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -1042,7 +924,7 @@ static void open_undo(struct fuse_file_info *fi)
 	handle_close((struct handle *)(uintptr_t)fi->fh);
 }
 
-static int open_status(fuse_req_t req, const struct node *n,
+static int open_status(fuse_req_t req, const struct pcf_path *n,
 		       struct fuse_file_info *fi)
 {
 	struct handle *h;
@@ -1084,7 +966,7 @@ static int open_staged(struct pcf_staged *sf, struct fuse_file_info *fi)
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	const char *path = inode_of(ino)->path;
-	struct node n;
+	struct pcf_path n;
 	int rc;
 
 	if (inode_of(ino)->staged && !inode_of(ino)->staged->drop) {
@@ -1112,14 +994,14 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if ((rc = parse_path(path, &n)) == 0) {
 		switch (n.kind) {
-		case NODE_TABLE:
+		case PCF_PATH_TABLE:
 			rc = open_table(req, inode_of(ino), &n, fi);
 			break;
-		case NODE_STATUS:
+		case PCF_PATH_STATUS:
 			rc = n.is_dir ? -EISDIR : open_status(req, &n, fi);
 			break;
-		case NODE_STAGED:
-		case NODE_DROP_FILE:
+		case PCF_PATH_STAGED:
+		case PCF_PATH_DROP_FILE:
 			rc = -ENOENT; /* unlinked or renamed since the lookup */
 			break;
 		default:
@@ -1133,7 +1015,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /* A new staged file in a schema directory, opened. */
-static int create_staged(fuse_req_t req, const char *path, const struct node *n,
+static int create_staged(fuse_req_t req, const char *path, const struct pcf_path *n,
 			 mode_t mode, struct fuse_file_info *fi,
 			 struct fuse_entry_param *e)
 {
@@ -1168,7 +1050,7 @@ static int create_staged(fuse_req_t req, const char *path, const struct node *n,
 }
 
 /* A new file in a drop folder: a load into its table, opened. */
-static int create_drop(fuse_req_t req, const char *path, const struct node *n,
+static int create_drop(fuse_req_t req, const char *path, const struct pcf_path *n,
 		       struct fuse_file_info *fi, struct fuse_entry_param *e)
 {
 	struct handle *h;
@@ -1200,8 +1082,8 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct fuse_entry_param e;
 	struct stat st;
-	char *path = join(inode_of(parent)->path, name);
-	struct node n;
+	char *path = pcf_path_join(inode_of(parent)->path, name);
+	struct pcf_path n;
 	int rc;
 
 	(void)mode;
@@ -1210,13 +1092,13 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	if ((rc = parse_path(path, &n)) == 0) {
-		if (n.kind == NODE_STAGED) {
+		if (n.kind == PCF_PATH_STAGED) {
 			rc = create_staged(req, path, &n, mode, fi, &e);
-		} else if (n.kind == NODE_DROP_FILE) {
+		} else if (n.kind == PCF_PATH_DROP_FILE) {
 			rc = create_drop(req, path, &n, fi, &e);
-		} else if (n.kind != NODE_TABLE) {
+		} else if (n.kind != PCF_PATH_TABLE) {
 			/* a file that is not a table: none to be made */
-			rc = n.kind == NODE_STATUS ? -EACCES : -ENOENT;
+			rc = n.kind == PCF_PATH_STATUS ? -EACCES : -ENOENT;
 		} else {
 			tomb_check(path, fuse_req_ctx(req)->pid, 1);
 			if ((rc = path_getattr(fs_of(req), path, &st, NULL, 1)) == 0 &&
@@ -1334,7 +1216,7 @@ static void ll_release(fuse_req_t req, fuse_ino_t ino,
 static int do_truncate(struct pcf_fs *fs, const char *path, off_t size,
 		       struct pcf_load *l)
 {
-	struct node n;
+	struct pcf_path n;
 	int rc;
 
 	if (l) {
@@ -1351,8 +1233,8 @@ static int do_truncate(struct pcf_fs *fs, const char *path, off_t size,
 	}
 	if ((rc = parse_path(path, &n)) != 0)
 		return rc;
-	if (n.kind != NODE_TABLE)
-		return n.kind == NODE_STATUS ? -EACCES : -EISDIR;
+	if (n.kind != PCF_PATH_TABLE)
+		return n.kind == PCF_PATH_STATUS ? -EACCES : -EISDIR;
 	if (size == 0)
 		return 0; /* like the O_TRUNC of an open: nothing to delete */
 	char abs[PATH_MAX + 256];
@@ -1518,7 +1400,7 @@ static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_err(req, EPERM);
 }
 
-static int unlink_staged(fuse_req_t req, const struct node *n);
+static int unlink_staged(fuse_req_t req, const struct pcf_path *n);
 
 static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -1531,9 +1413,9 @@ static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
  * (replace-by-unlink, see the tombs above). */
 static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	char *path = join(inode_of(parent)->path, name);
+	char *path = pcf_path_join(inode_of(parent)->path, name);
 	struct stat st;
-	struct node n;
+	struct pcf_path n;
 	int rc;
 
 	if (!path) {
@@ -1542,21 +1424,21 @@ static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if ((rc = parse_path(path, &n)) == 0) {
 		switch (n.kind) {
-		case NODE_STAGED:
-		case NODE_DROP_FILE:
+		case PCF_PATH_STAGED:
+		case PCF_PATH_DROP_FILE:
 			rc = unlink_staged(req, &n);
 			break;
-		case NODE_DROP:
+		case PCF_PATH_DROP:
 			rc = -EISDIR;
 			break;
-		case NODE_TABLE:
+		case PCF_PATH_TABLE:
 			rc = path_getattr(fs_of(req), path, &st, NULL, 0);
 			if (rc == 0 && tomb_hides(path, fuse_req_ctx(req)->pid))
 				rc = -ENOENT; /* unlinked already */
 			if (rc == 0)
 				tomb_add(path, pcf_task_tgid(fuse_req_ctx(req)->pid));
 			break;
-		case NODE_STATUS:
+		case PCF_PATH_STATUS:
 			rc = -EACCES;
 			break;
 		default:
@@ -1598,7 +1480,7 @@ static int may_remove(fuse_req_t req, struct pcf_staged *sf)
 /* unlink of a staged file discards it; of a drop folder's file, rolls
  * its load back if it waits for its writer's exit (a tool that gives up
  * on a file removes it), and leaves a committed one's rows alone. */
-static int unlink_staged(fuse_req_t req, const struct node *n)
+static int unlink_staged(fuse_req_t req, const struct pcf_path *n)
 {
 	struct pcf_staged *sf = pcf_staged_find(n->dir, n->file);
 	int rc;
@@ -1626,7 +1508,7 @@ static int unlink_staged(fuse_req_t req, const struct node *n)
  * source.
  */
 static int rename_commit(fuse_req_t req, struct pcf_staged *sf,
-			 const char *to, const struct node *n)
+			 const char *to, const struct pcf_path *n)
 {
 	struct pcf_fs *fs = fs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -1656,7 +1538,7 @@ static int rename_commit(fuse_req_t req, struct pcf_staged *sf,
 	if (rc == 0) {
 		pcf_staged_detach(sf); /* its bytes are rows now */
 		tomb_check(to, ctx->pid, 1);
-		if (n->kind == NODE_DROP_FILE) {
+		if (n->kind == PCF_PATH_DROP_FILE) {
 			/* The new name shows a moment, as a drop file's. */
 			struct pcf_staged *landed;
 
@@ -1680,16 +1562,16 @@ static int rename_commit(fuse_req_t req, struct pcf_staged *sf,
  * answers its outcome; a failed one fails the rename. Elsewhere: EPERM (a
  * load stays in its table).
  */
-static int rename_drop(fuse_req_t req, const struct node *a, const char *to,
+static int rename_drop(fuse_req_t req, const struct pcf_path *a, const char *to,
 		       unsigned int flags)
 {
 	struct pcf_staged *sf, *there;
-	struct node b;
+	struct pcf_path b;
 	int rc;
 
 	if ((rc = parse_path(to, &b)) != 0)
 		return rc;
-	if (b.kind != NODE_DROP_FILE || strcmp(a->dir, b.dir) != 0 ||
+	if (b.kind != PCF_PATH_DROP_FILE || strcmp(a->dir, b.dir) != 0 ||
 	    (flags & RENAME_EXCHANGE))
 		return -EPERM;
 	if (!(sf = pcf_staged_find(a->dir, a->file)))
@@ -1716,10 +1598,10 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	char *from = join(inode_of(parent)->path, name);
-	char *to = join(inode_of(newparent)->path, newname);
+	char *from = pcf_path_join(inode_of(parent)->path, name);
+	char *to = pcf_path_join(inode_of(newparent)->path, newname);
 	struct pcf_staged *sf = NULL;
-	struct node a, b;
+	struct pcf_path a, b;
 	int rc;
 
 	if (!from || !to) {
@@ -1728,13 +1610,13 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if ((rc = parse_path(from, &a)) != 0)
 		goto out;
-	if (a.kind == NODE_DROP_FILE) {
+	if (a.kind == PCF_PATH_DROP_FILE) {
 		rc = rename_drop(req, &a, to, flags);
 		goto out;
 	}
-	if (a.kind != NODE_STAGED) {
+	if (a.kind != PCF_PATH_STAGED) {
 		/* Tables, schemas and status files keep their names. */
-		rc = a.kind == NODE_STATUS ? -EACCES : -EPERM;
+		rc = a.kind == PCF_PATH_STATUS ? -EACCES : -EPERM;
 		goto out;
 	}
 	if (!(sf = pcf_staged_find(a.dir, a.file))) {
@@ -1750,7 +1632,7 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	switch (b.kind) {
-	case NODE_STAGED:
+	case PCF_PATH_STAGED:
 		if ((rc = pcf_catalog_has_schema(&fs_of(req)->catalog,
 						 b.schema)) == 0)
 			rc = pcf_staged_rename(a.dir, a.file, b.dir, b.file,
@@ -1758,11 +1640,11 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 						       ? PCF_STAGED_NOREPLACE
 						       : 0);
 		break;
-	case NODE_TABLE:
+	case PCF_PATH_TABLE:
 		rc = (flags & RENAME_NOREPLACE) ? -EEXIST
 						: rename_commit(req, sf, to, &b);
 		break;
-	case NODE_DROP_FILE: {
+	case PCF_PATH_DROP_FILE: {
 		struct pcf_staged *there = pcf_staged_find(b.dir, b.file);
 
 		rc = there && (flags & RENAME_NOREPLACE)
@@ -1771,12 +1653,12 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		pcf_staged_put(there);
 		break;
 	}
-	case NODE_STATUS:
+	case PCF_PATH_STATUS:
 		rc = -EACCES;
 		break;
-	case NODE_DROP:
-	case NODE_SCHEMA:
-	case NODE_ROOT:
+	case PCF_PATH_DROP:
+	case PCF_PATH_SCHEMA:
+	case PCF_PATH_ROOT:
 		rc = -EISDIR;
 		break;
 	}
