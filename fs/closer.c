@@ -254,3 +254,8 @@ int pcf_fd_scan(pid_t pid, const char *path,
 	closedir(d);
 	return rc;
 }
+
+int pcf_task_gone(pid_t tid)
+{
+	return tid > 0 && kill(tid, 0) != 0 && errno == ESRCH;
+}

@@ -34,6 +34,9 @@ void pcf_task_cmdline(pid_t pid, char *out, size_t len);
 /* The thread group of a task id; tid itself when it cannot be read. */
 pid_t pcf_task_tgid(pid_t tid);
 
+/* 1 when task (or process) tid has exited (no such task now). */
+int pcf_task_gone(pid_t tid);
+
 /* One descriptor of one process, as /proc shows it. */
 struct pcf_fdref {
 	pid_t pid;

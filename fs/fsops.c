@@ -1,27 +1,17 @@
 /*
- * fsops.c - the FUSE operations (libfuse's low-level API): nodes for paths,
- * a tagged handle per open, and everything that is not loading a table
- * refused.
+ * fsops.c - the FUSE operations (libfuse's low-level API), the only user of
+ * fuse headers: each request finds what its path names (paths.c), its
+ * node (nodes.c) and its handle (handles.c), and goes to the one that
+ * answers it: a load (load.c), a staged or drop folder's file (staged.c),
+ * the status files (status.c), the catalog (catalog.c).
  *
- * Tree:  /                      schemas (+ .pgcopyfs)
- *        /<schema>/             one <table>.csv per table
- *        /.pgcopyfs/<file>      status files (status.c)
+ * Tree:  /                       schemas (+ .pgcopyfs)
+ *        /<schema>/              <table>.csv per table; staged files
+ *        /<schema>/<table>.d/    a table's drop folder (not listed)
+ *        /.pgcopyfs/<file>       status files
  *
- * Nodes. Directories and status files have one node per path. A table file
- * gets a kernel inode of its own for each open: the kernel serializes writes
- * and attribute changes per inode, so two loads of one table sharing an
- * inode would wait on each other in the kernel (a row lock one load waits
- * for in the server, held by the other load, would then never be released:
- * both writers stuck in D). So a table's entry is never cached (timeout 0),
- * every path walk looks it up, and a lookup gets the path's current node
- * only if the same task looked it up last and nothing has it open for
- * writing; any other task, or a node being written, gets a new node (the
- * kernel then drops its dentry and looks up again, getting that one); a
- * node whose last looker has exited is free again. Two opens by two live
- * tasks can never land on one inode, and `ls -l`'s stats cost one lookup
- * each. (FUSE gives pid 0 for a task in another pid namespace: such a task
- * always gets a new node.) st_ino stays the path's: stat shows one
- * file.
+ * What is not loading a table changes nothing in the database: no DDL,
+ * no row deleted (unlink of a table file: tombs.c).
  *
  * Errors are -errno straight from the lower layers; their messages are in
  * the load's state, the log and .pgcopyfs/history.
@@ -32,11 +22,14 @@
 #include "calls.h"
 #include "clock.h"
 #include "fs.h"
+#include "handles.h"
 #include "holders.h"
 #include "load.h"
+#include "nodes.h"
 #include "paths.h"
 #include "registry.h"
 #include "staged.h"
+#include "tombs.h"
 #include "status.h"
 #include "watch.h"
 
@@ -54,148 +47,15 @@
 #define ATTR_TIMEOUT 1.0
 #define DIR_ENTRY_TIMEOUT 1.0 /* a schema created or dropped shows in 1 s */
 
-/* What the kernel knows by a node id. Guarded by nodes_lock, but path,
- * st_ino and generation, which never change. */
-struct inode {
-	char *path;          /* "/", "/public", "/public/t.csv" */
-	uint64_t st_ino;     /* the path's number, the same for every node */
-	uint64_t nlookup;    /* lookups the kernel has not forgotten */
-	uint64_t generation; /* set once: a new one for a known node id makes
-			      * the kernel call its inode stale (EIO) */
-	int current;         /* the one its path's lookups find (hashed) */
-	int writers;         /* open for writing: a table's lookups go past it */
-	pid_t claimed_by;    /* a table's: the task that looked it up last */
-	struct pcf_staged *staged; /* a staged file's (held), set once; its
-				    * calls go by it, not by path, which a
-				    * rename leaves behind */
-	struct inode *hnext; /* hash chain, while current */
-	struct inode *all_prev, *all_next; /* every node but the root */
-};
-
-#define NODE_BUCKETS 16384
-static pthread_mutex_t nodes_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct inode root_inode = { .path = "/", .st_ino = FUSE_ROOT_ID };
-static struct inode *buckets[NODE_BUCKETS];
-static struct inode *all_nodes; /* freed at unmount: no FORGET comes then */
-static uint64_t generation;      /* the last node's */
-
-/*
- * What fi->fh holds, told apart by kind. The kernel does not wait for a
- * killed task's READ or WRITE before it sends RELEASE, so a request may
- * still run on a handle being released: every request takes a reference
- * (handle_hold, which finds only handles not yet released), RELEASE drops
- * the kernel's, and the last one does the release's work.
- */
-enum handle_kind { H_TABLE_READ, H_LOAD, H_STATUS, H_DIR, H_STAGED };
-
-struct handle {
-	enum handle_kind kind;
-	int refs;              /* handles_lock: the kernel's, and requests' */
-	int open;              /* handles_lock: not released yet (hashed) */
-	struct handle *hnext;  /* handles_lock: hash chain */
-	struct pcf_load *load; /* H_LOAD */
-	struct inode *node;    /* H_LOAD: counted in its writers */
-	struct pcf_staged *staged; /* H_STAGED (held) */
-	char *text;            /* H_STATUS: rendered at open */
-	size_t len;
-	struct dirent_list {   /* H_DIR: the listing taken at opendir */
-		char **names;
-		mode_t *modes;
-		size_t n, cap;
-	} dir;
-};
-
-#define HANDLE_BUCKETS 4096
-static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct handle *hbuckets[HANDLE_BUCKETS];
-
-static struct handle **hbucket(const struct handle *h)
+/* The handle of a request's fi, held: pcf_handle_drop it. */
+static struct handle *hold(const struct fuse_file_info *fi)
 {
-	return &hbuckets[((uintptr_t)h >> 4) % HANDLE_BUCKETS];
-}
-
-static struct handle *handle_new(enum handle_kind kind)
-{
-	struct handle *h = calloc(1, sizeof(*h));
-
-	if (!h)
-		return NULL;
-	h->kind = kind;
-	h->refs = 1;
-	h->open = 1;
-	pthread_mutex_lock(&handles_lock);
-	h->hnext = *hbucket(h);
-	*hbucket(h) = h;
-	pthread_mutex_unlock(&handles_lock);
-	return h;
-}
-
-/* The handle of fi with a reference for this request, or NULL (none, or
- * released already). Drop it with handle_drop. */
-static struct handle *handle_hold(const struct fuse_file_info *fi)
-{
-	struct handle *want, *h;
-
-	if (!fi || !fi->fh)
-		return NULL;
-	want = (struct handle *)(uintptr_t)fi->fh;
-	pthread_mutex_lock(&handles_lock);
-	for (h = *hbucket(want); h && h != want; h = h->hnext)
-		;
-	if (h)
-		h->refs++;
-	pthread_mutex_unlock(&handles_lock);
-	return h;
-}
-
-static void handle_final(struct handle *h);
-
-static void handle_drop(struct handle *h)
-{
-	int last;
-
-	if (!h)
-		return;
-	pthread_mutex_lock(&handles_lock);
-	last = --h->refs == 0;
-	pthread_mutex_unlock(&handles_lock);
-	if (last)
-		handle_final(h);
-}
-
-/* RELEASE, RELEASEDIR, or an open the kernel did not take: no request
- * finds it any more; the kernel's reference goes. */
-static void handle_close(struct handle *h)
-{
-	if (!h)
-		return;
-	pthread_mutex_lock(&handles_lock);
-	if (h->open) {
-		struct handle **pp = hbucket(h);
-
-		while (*pp && *pp != h)
-			pp = &(*pp)->hnext;
-		if (*pp)
-			*pp = h->hnext;
-		h->open = 0;
-	}
-	pthread_mutex_unlock(&handles_lock);
-	handle_drop(h);
+	return fi ? pcf_handle_hold(fi->fh) : NULL;
 }
 
 static struct pcf_load *load_in(const struct handle *h)
 {
 	return h && h->kind == H_LOAD ? h->load : NULL;
-}
-
-static struct inode *inode_of(fuse_ino_t ino)
-{
-	return ino == FUSE_ROOT_ID ? &root_inode : (struct inode *)(uintptr_t)ino;
-}
-
-static fuse_ino_t ino_of(struct inode *n)
-{
-	return n == &root_inode ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
 }
 
 /* What path names, and for a status path whether it is there. */
@@ -375,216 +235,18 @@ static void load_call_run(struct load_call *c, fuse_req_t req)
 	pthread_cleanup_pop(1);
 }
 
-static struct inode **bucket_of(uint64_t st_ino)
-{
-	return &buckets[st_ino % NODE_BUCKETS];
-}
-
-/* Takes n out of its path's hash chain. Needs nodes_lock. */
-static void node_unhash(struct inode *n)
-{
-	struct inode **pp = bucket_of(n->st_ino);
-
-	while (*pp && *pp != n)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = n->hnext;
-	n->current = 0;
-}
-
-/* The task that looked a node up last has exited: it will not open it. */
-static int task_gone(pid_t tid)
-{
-	return tid > 0 && kill(tid, 0) != 0 && errno == ESRCH;
-}
-
-/*
- * Replace-by-unlink. unlink(2) of a table file deletes no row; it lets the
- * tools that remove a file before they create it anew (tar -x, install,
- * mv across file systems, cp --remove-destination) do so: until it creates
- * the name again, the process that unlinked it sees no file there, and its
- * O_CREAT|O_EXCL open then starts a load. Everyone else sees the table
- * file all along. A tomb lasts until that create, the process's exit, or
- * TOMB_LIFE_MS.
- */
-#define TOMBS 64
-#define TOMB_LIFE_MS 60000
-static pthread_mutex_t tombs_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tomb {
-	char *path;       /* tombs_lock; NULL: a free slot */
-	pid_t tgid;
-	struct timespec at;
-} tombs[TOMBS];
-static _Atomic int ntombs; /* a fast "none": lookups cost nothing then */
-
-/* Needs tombs_lock. */
-static void tomb_free(struct tomb *t)
-{
-	free(t->path);
-	t->path = NULL;
-	atomic_fetch_sub(&ntombs, 1);
-}
-
-static void tomb_add(const char *path, pid_t tgid)
-{
-	struct tomb *slot = NULL, *oldest = NULL;
-
-	pthread_mutex_lock(&tombs_lock);
-	for (int i = 0; i < TOMBS; i++) {
-		struct tomb *t = &tombs[i];
-
-		if (t->path && (task_gone(t->tgid) ||
-				pcf_ms_since(&t->at) > TOMB_LIFE_MS))
-			tomb_free(t);
-		if (!t->path) {
-			if (!slot)
-				slot = t;
-		} else if (t->tgid == tgid && strcmp(t->path, path) == 0) {
-			slot = t; /* again: a new start */
-			tomb_free(t);
-			break;
-		} else if (!oldest || pcf_ms_since(&t->at) > pcf_ms_since(&oldest->at)) {
-			oldest = t;
-		}
-	}
-	if (!slot) {
-		slot = oldest;
-		tomb_free(slot);
-	}
-	if ((slot->path = strdup(path)) != NULL) {
-		slot->tgid = tgid;
-		clock_gettime(CLOCK_MONOTONIC, &slot->at);
-		atomic_fetch_add(&ntombs, 1);
-	}
-	pthread_mutex_unlock(&tombs_lock);
-}
-
-/* Does the process of task tid see path as unlinked? clear: and from now
- * on not (it creates the name). */
-static int tomb_check(const char *path, pid_t tid, int clear)
-{
-	pid_t tgid;
-	int found = 0;
-
-	if (atomic_load(&ntombs) == 0 || tid <= 0)
-		return 0;
-	tgid = pcf_task_tgid(tid);
-	pthread_mutex_lock(&tombs_lock);
-	for (int i = 0; i < TOMBS && !found; i++) {
-		struct tomb *t = &tombs[i];
-
-		if (!t->path || t->tgid != tgid || strcmp(t->path, path) != 0)
-			continue;
-		if (pcf_ms_since(&t->at) > TOMB_LIFE_MS) {
-			tomb_free(t);
-			continue;
-		}
-		found = 1;
-		if (clear)
-			tomb_free(t);
-	}
-	pthread_mutex_unlock(&tombs_lock);
-	return found;
-}
-
-static int tomb_hides(const char *path, pid_t tid)
-{
-	return tomb_check(path, tid, 0);
-}
-
-/* The node for path looked up by task tid, with one more lookup counted
- * (see the top of the file for the rule). */
-static struct inode *node_get(const char *path, int is_table, pid_t tid,
-			      struct pcf_staged *staged)
-{
-	uint64_t ino = pcf_path_ino(path);
-	struct inode *n = NULL, *cur;
-
-	if (strcmp(path, "/") == 0) {
-		pthread_mutex_lock(&nodes_lock);
-		root_inode.nlookup++;
-		pthread_mutex_unlock(&nodes_lock);
-		return &root_inode;
-	}
-	pthread_mutex_lock(&nodes_lock);
-	for (cur = *bucket_of(ino); cur; cur = cur->hnext)
-		if (cur->st_ino == ino && strcmp(cur->path, path) == 0)
-			break;
-	if (cur && cur->staged == staged &&
-	    (!is_table || (cur->writers == 0 && tid > 0 &&
-			   (cur->claimed_by == tid ||
-			    task_gone(cur->claimed_by)))))
-		n = cur;
-	if (!n && (n = calloc(1, sizeof(*n))) != NULL) {
-		n->path = strdup(path);
-		if (!n->path) {
-			free(n);
-			n = NULL;
-		} else {
-			n->st_ino = ino;
-			n->generation = ++generation;
-			n->staged = staged;
-			if (staged)
-				pcf_staged_hold(staged);
-			n->all_next = all_nodes;
-			if (all_nodes)
-				all_nodes->all_prev = n;
-			all_nodes = n;
-			if (cur)
-				node_unhash(cur);
-			n->current = 1;
-			n->hnext = *bucket_of(ino);
-			*bucket_of(ino) = n;
-		}
-	}
-	if (n) {
-		n->nlookup++;
-		n->claimed_by = tid;
-	}
-	pthread_mutex_unlock(&nodes_lock);
-	return n;
-}
-
-static void node_forget(struct inode *n, uint64_t count)
-{
-	pthread_mutex_lock(&nodes_lock);
-	n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
-	if (n->nlookup == 0 && n != &root_inode) {
-		if (n->current)
-			node_unhash(n);
-		if (n->all_prev)
-			n->all_prev->all_next = n->all_next;
-		else
-			all_nodes = n->all_next;
-		if (n->all_next)
-			n->all_next->all_prev = n->all_prev;
-		pcf_staged_put(n->staged);
-		free(n->path);
-		free(n);
-	}
-	pthread_mutex_unlock(&nodes_lock);
-}
-
-/* A write open of n begins or ends: while one is open, no lookup finds n. */
-static void node_writers(struct inode *n, int delta)
-{
-	pthread_mutex_lock(&nodes_lock);
-	n->writers += delta;
-	pthread_mutex_unlock(&nodes_lock);
-}
-
 /* Fills e for path (attributes found a moment ago in st). */
 static int make_entry(const char *path, const struct stat *st, pid_t tid,
 		      struct pcf_staged *staged, struct fuse_entry_param *e)
 {
 	struct pcf_path pn;
 	int is_table = parse_path(path, &pn) == 0 && pn.kind == PCF_PATH_TABLE;
-	struct inode *n = node_get(path, is_table, tid, staged);
+	struct pcf_node *n = pcf_node_get(path, is_table, tid, staged);
 
 	if (!n)
 		return -ENOMEM;
 	memset(e, 0, sizeof(*e));
-	e->ino = ino_of(n);
+	e->ino = pcf_node_id(n);
 	e->generation = n->generation;
 	e->attr = *st;
 	/* A table: every path walk asks (the top of the file). A staged
@@ -599,7 +261,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
 	struct stat st;
-	char *path = pcf_path_join(inode_of(parent)->path, name);
+	char *path = pcf_path_join(pcf_node_of(parent)->path, name);
 	int rc;
 
 	if (!path) {
@@ -617,7 +279,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0 && (n.kind == PCF_PATH_STAGED || n.kind == PCF_PATH_DROP_FILE)) {
 		sf = pcf_staged_find(n.dir, n.file);
 		rc = sf ? pcf_staged_stat(sf, &st) : -ENOENT;
-	} else if (rc == 0 && n.kind == PCF_PATH_TABLE && tomb_hides(path, tid)) {
+	} else if (rc == 0 && n.kind == PCF_PATH_TABLE && pcf_tomb_hides(path, tid)) {
 		rc = -ENOENT; /* unlinked by this process (replace-by-unlink) */
 	} else if (rc == 0) {
 		rc = path_getattr(fs_of(req), path, &st, NULL, 0);
@@ -631,12 +293,12 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (fuse_reply_entry(req, &e) != 0)
-		node_forget(inode_of(e.ino), 1); /* the kernel did not take it */
+		pcf_node_forget(pcf_node_of(e.ino), 1); /* the kernel did not take it */
 }
 
 static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	node_forget(inode_of(ino), nlookup);
+	pcf_node_forget(pcf_node_of(ino), nlookup);
 	fuse_reply_none(req);
 }
 
@@ -644,21 +306,21 @@ static void ll_forget_multi(fuse_req_t req, size_t count,
 			    struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
-		node_forget(inode_of(forgets[i].ino), forgets[i].nlookup);
+		pcf_node_forget(pcf_node_of(forgets[i].ino), forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
 static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct handle *h = handle_hold(fi);
-	struct inode *node = inode_of(ino);
+	struct handle *h = hold(fi);
+	struct pcf_node *node = pcf_node_of(ino);
 	struct stat st;
 	int rc = node->staged ? pcf_staged_stat(node->staged, &st)
 			      : path_getattr(fs_of(req), node->path, &st,
 					     load_in(h), 0);
 
-	handle_drop(h);
+	pcf_handle_drop(h);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -690,33 +352,13 @@ static int list_add(void *ctx, const char *name)
 	return 0;
 }
 
-static void node_writers(struct inode *n, int delta);
-
-/* The last reference went: the release's work (a load's close rule runs
- * in pcf_load_release), then the memory. */
-static void handle_final(struct handle *h)
-{
-	if (h->load)
-		pcf_load_release(h->load);
-	if (h->node)
-		node_writers(h->node, -1);
-	if (h->staged && h->load)
-		pcf_staged_handles(h->staged, -1); /* a drop file's */
-	pcf_staged_put(h->staged);
-	for (size_t i = 0; i < h->dir.n; i++)
-		free(h->dir.names[i]);
-	free(h->dir.names);
-	free(h->dir.modes);
-	free(h->text);
-	free(h);
-}
 
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct pcf_fs *fs = fs_of(req);
-	const char *path = inode_of(ino)->path;
-	struct handle *h = handle_new(H_DIR);
+	const char *path = pcf_node_of(ino)->path;
+	struct handle *h = pcf_handle_new(H_DIR);
 	mode_t child = S_IFREG;
 	struct pcf_path n;
 	int rc;
@@ -771,23 +413,23 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	if (fuse_reply_open(req, fi) != 0)
-		handle_close(h);
+		pcf_handle_close(h);
 	return;
 fail:
-	handle_close(h);
+	pcf_handle_close(h);
 	fuse_reply_err(req, -rc);
 }
 
 static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct handle *h = handle_hold(fi);
-	const char *path = inode_of(ino)->path;
+	struct handle *h = hold(fi);
+	const char *path = pcf_node_of(ino)->path;
 	char *buf = malloc(size);
 	size_t used = 0;
 
 	if (!buf) {
-		handle_drop(h);
+		pcf_handle_drop(h);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -805,7 +447,7 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		used += need;
 	}
 	fuse_reply_buf(req, buf, used);
-	handle_drop(h);
+	pcf_handle_drop(h);
 	free(buf);
 }
 
@@ -813,7 +455,7 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
 	(void)ino;
-	handle_close((struct handle *)(uintptr_t)fi->fh);
+	pcf_handle_close((struct handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -853,7 +495,7 @@ static int open_load(fuse_req_t req, const char *path, const struct pcf_path *n,
 	pcf_table_info_free(&t);
 	if (rc)
 		return rc;
-	if (!(h = handle_new(l ? H_LOAD : H_TABLE_READ))) {
+	if (!(h = pcf_handle_new(l ? H_LOAD : H_TABLE_READ))) {
 		if (l)
 			pcf_load_release(l);
 		return -ENOMEM;
@@ -867,15 +509,15 @@ static int open_load(fuse_req_t req, const char *path, const struct pcf_path *n,
 }
 
 /* While a load has node open, no lookup finds it (the top of the file). */
-static void handle_on_node(struct handle *h, struct inode *node)
+static void handle_on_node(struct handle *h, struct pcf_node *node)
 {
 	if (h->load) {
 		h->node = node;
-		node_writers(node, 1);
+		pcf_node_writers(node, 1);
 	}
 }
 
-static int open_table(fuse_req_t req, struct inode *node, const struct pcf_path *n,
+static int open_table(fuse_req_t req, struct pcf_node *node, const struct pcf_path *n,
 		      struct fuse_file_info *fi)
 {
 	struct handle *h;
@@ -911,7 +553,7 @@ static int open_drop(fuse_req_t req, const char *path, const struct pcf_path *n,
 	    (rc = pcf_staged_add_load(n->dir, n->file, h->load, mode, ctx->uid,
 				      ctx->gid, pcf_task_tgid(ctx->pid),
 				      &h->staged)) != 0) {
-		handle_close(h);
+		pcf_handle_close(h);
 		return rc;
 	}
 	*out = h;
@@ -921,7 +563,7 @@ static int open_drop(fuse_req_t req, const char *path, const struct pcf_path *n,
 /* The kernel did not take an open (the opener is gone): undo it. */
 static void open_undo(struct fuse_file_info *fi)
 {
-	handle_close((struct handle *)(uintptr_t)fi->fh);
+	pcf_handle_close((struct handle *)(uintptr_t)fi->fh);
 }
 
 static int open_status(fuse_req_t req, const struct pcf_path *n,
@@ -932,12 +574,12 @@ static int open_status(fuse_req_t req, const struct pcf_path *n,
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
-	h = handle_new(H_STATUS);
+	h = pcf_handle_new(H_STATUS);
 	if (!h)
 		return -ENOMEM;
 	h->text = pcf_status_render(n->rel, viewer_of(req), &h->len, &err);
 	if (!h->text) {
-		handle_close(h);
+		pcf_handle_close(h);
 		return -err;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
@@ -953,7 +595,7 @@ static int open_staged(struct pcf_staged *sf, struct fuse_file_info *fi)
 	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY &&
 	    ftruncate(sf->fd, 0) != 0)
 		return -errno;
-	if (!(h = handle_new(H_STAGED)))
+	if (!(h = pcf_handle_new(H_STAGED)))
 		return -ENOMEM;
 	pcf_staged_hold(sf);
 	h->staged = sf;
@@ -965,26 +607,26 @@ static int open_staged(struct pcf_staged *sf, struct fuse_file_info *fi)
 
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	const char *path = inode_of(ino)->path;
+	const char *path = pcf_node_of(ino)->path;
 	struct pcf_path n;
 	int rc;
 
-	if (inode_of(ino)->staged && !inode_of(ino)->staged->drop) {
-		rc = open_staged(inode_of(ino)->staged, fi);
+	if (pcf_node_of(ino)->staged && !pcf_node_of(ino)->staged->drop) {
+		rc = open_staged(pcf_node_of(ino)->staged, fi);
 		if (rc)
 			fuse_reply_err(req, -rc);
 		else if (fuse_reply_open(req, fi) != 0)
 			open_undo(fi);
 		return;
 	}
-	if (inode_of(ino)->staged) {
+	if (pcf_node_of(ino)->staged) {
 		/* A drop folder's file again: a new load under its name. */
-		char *now = pcf_staged_path(inode_of(ino)->staged);
+		char *now = pcf_staged_path(pcf_node_of(ino)->staged);
 		struct handle *h;
 
 		rc = now ? parse_path(now, &n) : -ENOMEM;
 		if (rc == 0 && (rc = open_drop(req, now, &n, fi, &h)) == 0)
-			handle_on_node(h, inode_of(ino));
+			handle_on_node(h, pcf_node_of(ino));
 		free(now);
 		if (rc)
 			fuse_reply_err(req, -rc);
@@ -995,7 +637,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if ((rc = parse_path(path, &n)) == 0) {
 		switch (n.kind) {
 		case PCF_PATH_TABLE:
-			rc = open_table(req, inode_of(ino), &n, fi);
+			rc = open_table(req, pcf_node_of(ino), &n, fi);
 			break;
 		case PCF_PATH_STATUS:
 			rc = n.is_dir ? -EISDIR : open_status(req, &n, fi);
@@ -1042,7 +684,7 @@ static int create_staged(fuse_req_t req, const char *path, const struct pcf_path
 	if ((rc = pcf_staged_stat(sf, &st)) == 0 &&
 	    (rc = make_entry(path, &st, ctx->pid, sf, e)) == 0 &&
 	    (rc = open_staged(sf, fi)) != 0)
-		node_forget(inode_of(e->ino), 1);
+		pcf_node_forget(pcf_node_of(e->ino), 1);
 	if (rc)
 		pcf_staged_unlink(n->dir, n->file);
 	pcf_staged_put(sf);
@@ -1060,16 +702,16 @@ static int create_drop(fuse_req_t req, const char *path, const struct pcf_path *
 	if ((rc = open_drop(req, path, n, fi, &h)) != 0)
 		return rc;
 	if (!h->staged) { /* O_CREAT|O_RDONLY: nothing to name */
-		handle_close(h);
+		pcf_handle_close(h);
 		return -EACCES;
 	}
 	if ((rc = pcf_staged_stat(h->staged, &st)) == 0 &&
 	    (rc = make_entry(path, &st, fuse_req_ctx(req)->pid, h->staged,
 			     e)) == 0)
-		handle_on_node(h, inode_of(e->ino));
+		handle_on_node(h, pcf_node_of(e->ino));
 	if (rc) {
 		pcf_staged_unlink(n->dir, n->file);
-		handle_close(h);
+		pcf_handle_close(h);
 	}
 	return rc;
 }
@@ -1082,7 +724,7 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct fuse_entry_param e;
 	struct stat st;
-	char *path = pcf_path_join(inode_of(parent)->path, name);
+	char *path = pcf_path_join(pcf_node_of(parent)->path, name);
 	struct pcf_path n;
 	int rc;
 
@@ -1100,12 +742,12 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			/* a file that is not a table: none to be made */
 			rc = n.kind == PCF_PATH_STATUS ? -EACCES : -ENOENT;
 		} else {
-			tomb_check(path, fuse_req_ctx(req)->pid, 1);
+			pcf_tomb_check(path, fuse_req_ctx(req)->pid, 1);
 			if ((rc = path_getattr(fs_of(req), path, &st, NULL, 1)) == 0 &&
 			    (rc = make_entry(path, &st, fuse_req_ctx(req)->pid,
 					     NULL, &e)) == 0 &&
-			    (rc = open_table(req, inode_of(e.ino), &n, fi)) != 0)
-				node_forget(inode_of(e.ino), 1);
+			    (rc = open_table(req, pcf_node_of(e.ino), &n, fi)) != 0)
+				pcf_node_forget(pcf_node_of(e.ino), 1);
 		}
 	}
 	free(path);
@@ -1115,14 +757,14 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		open_undo(fi);
-		node_forget(inode_of(e.ino), 1);
+		pcf_node_forget(pcf_node_of(e.ino), 1);
 	}
 }
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct handle *h = handle_hold(fi);
+	struct handle *h = hold(fi);
 
 	(void)ino;
 	if (h && h->kind == H_STAGED) {
@@ -1142,13 +784,13 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			size = h->len - (size_t)off;
 		fuse_reply_buf(req, h->text + off, size);
 	}
-	handle_drop(h);
+	pcf_handle_drop(h);
 }
 
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct handle *h = handle_hold(fi);
+	struct handle *h = hold(fi);
 	struct load_call c = { .what = DO_WRITE, .l = load_in(h), .buf = buf,
 			       .size = size, .off = off,
 			       .tid = fuse_req_ctx(req)->pid };
@@ -1158,7 +800,7 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		/* A full spool disk is the writer's ENOSPC. */
 		ssize_t n = pwrite(h->staged->fd, buf, size, off);
 
-		handle_drop(h);
+		pcf_handle_drop(h);
 		if (n < 0)
 			fuse_reply_err(req, errno);
 		else
@@ -1166,12 +808,12 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		return;
 	}
 	if (!c.l) {
-		handle_drop(h);
+		pcf_handle_drop(h);
 		fuse_reply_err(req, EBADF);
 		return;
 	}
 	load_call_run(&c, req);
-	handle_drop(h);
+	pcf_handle_drop(h);
 	if (c.rc < 0)
 		fuse_reply_err(req, -c.rc);
 	else
@@ -1180,7 +822,7 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct handle *h = handle_hold(fi);
+	struct handle *h = hold(fi);
 	struct load_call c = { .what = DO_FLUSH, .l = load_in(h),
 			       .tid = fuse_req_ctx(req)->pid };
 
@@ -1188,20 +830,20 @@ static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* The keeper dropping a reference (holders.h): nothing to decide. */
 	if (c.l && !(c.tid > 0 && c.tid == pcf_keeper_pid()))
 		load_call_run(&c, req);
-	handle_drop(h);
+	pcf_handle_drop(h);
 	fuse_reply_err(req, -c.rc);
 }
 
 static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
-	struct handle *h = handle_hold(fi);
+	struct handle *h = hold(fi);
 	struct pcf_load *l = load_in(h);
 	int rc = l ? pcf_load_fsync(l) : 0;
 
 	(void)ino;
 	(void)datasync;
-	handle_drop(h);
+	pcf_handle_drop(h);
 	fuse_reply_err(req, -rc);
 }
 
@@ -1209,7 +851,7 @@ static void ll_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	(void)ino;
-	handle_close((struct handle *)(uintptr_t)fi->fh);
+	pcf_handle_close((struct handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -1294,30 +936,30 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct pcf_fs *fs = fs_of(req);
 	struct handle *h;
 	struct pcf_load *l;
-	const char *path = inode_of(ino)->path;
+	const char *path = pcf_node_of(ino)->path;
 	struct stat st;
 	int rc;
 
-	if (inode_of(ino)->staged && inode_of(ino)->staged->drop) {
+	if (pcf_node_of(ino)->staged && pcf_node_of(ino)->staged->drop) {
 		/* A drop folder's file: a table file's rules. */
-		struct pcf_staged *sf = inode_of(ino)->staged;
+		struct pcf_staged *sf = pcf_node_of(ino)->staged;
 		struct pcf_load *named = pcf_staged_load(sf);
 
-		h = handle_hold(fi);
+		h = hold(fi);
 		l = load_in(h) ? load_in(h) : named;
 		rc = 0;
 		if (to_set & FUSE_SET_ATTR_SIZE)
 			rc = l ? do_truncate(fs, path, attr->st_size, l) : -EINVAL;
-		handle_drop(h);
+		pcf_handle_drop(h);
 		if (named)
 			pcf_load_unref(named);
 		goto staged_reply;
 	}
-	if (inode_of(ino)->staged) {
-		rc = staged_setattr(req, inode_of(ino)->staged, attr, to_set);
+	if (pcf_node_of(ino)->staged) {
+		rc = staged_setattr(req, pcf_node_of(ino)->staged, attr, to_set);
 		goto staged_reply;
 	}
-	h = handle_hold(fi);
+	h = hold(fi);
 	l = load_in(h);
 	rc = path_getattr(fs, path, &st, l, 0);
 
@@ -1329,7 +971,7 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 * touch, all go through. */
 	if (rc == 0)
 		rc = path_getattr(fs, path, &st, l, 0);
-	handle_drop(h);
+	pcf_handle_drop(h);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -1337,7 +979,7 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	return;
 staged_reply:
 	if (rc == 0)
-		rc = pcf_staged_stat(inode_of(ino)->staged, &st);
+		rc = pcf_staged_stat(pcf_node_of(ino)->staged, &st);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -1347,7 +989,7 @@ staged_reply:
 static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 			 off_t len, struct fuse_file_info *fi)
 {
-	struct handle *h = handle_hold(fi);
+	struct handle *h = hold(fi);
 	struct pcf_load *l = load_in(h);
 
 	(void)ino;
@@ -1356,16 +998,16 @@ static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	(void)len;
 	if (l)
 		pcf_load_refuse(l, EOPNOTSUPP, "fallocate() during the load");
-	handle_drop(h);
+	pcf_handle_drop(h);
 	fuse_reply_err(req, EOPNOTSUPP);
 }
 
 static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct stat st;
-	int rc = inode_of(ino)->staged
-			 ? pcf_staged_stat(inode_of(ino)->staged, &st)
-			 : path_getattr(fs_of(req), inode_of(ino)->path, &st,
+	int rc = pcf_node_of(ino)->staged
+			 ? pcf_staged_stat(pcf_node_of(ino)->staged, &st)
+			 : path_getattr(fs_of(req), pcf_node_of(ino)->path, &st,
 					NULL, 0);
 
 	if (rc == 0 && (mask & W_OK) && !(st.st_mode & 0200))
@@ -1413,7 +1055,7 @@ static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
  * (replace-by-unlink, see the tombs above). */
 static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	char *path = pcf_path_join(inode_of(parent)->path, name);
+	char *path = pcf_path_join(pcf_node_of(parent)->path, name);
 	struct stat st;
 	struct pcf_path n;
 	int rc;
@@ -1433,10 +1075,10 @@ static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			break;
 		case PCF_PATH_TABLE:
 			rc = path_getattr(fs_of(req), path, &st, NULL, 0);
-			if (rc == 0 && tomb_hides(path, fuse_req_ctx(req)->pid))
+			if (rc == 0 && pcf_tomb_hides(path, fuse_req_ctx(req)->pid))
 				rc = -ENOENT; /* unlinked already */
 			if (rc == 0)
-				tomb_add(path, pcf_task_tgid(fuse_req_ctx(req)->pid));
+				pcf_tomb_add(path, pcf_task_tgid(fuse_req_ctx(req)->pid));
 			break;
 		case PCF_PATH_STATUS:
 			rc = -EACCES;
@@ -1537,7 +1179,7 @@ static int rename_commit(fuse_req_t req, struct pcf_staged *sf,
 	rc = c.rc;
 	if (rc == 0) {
 		pcf_staged_detach(sf); /* its bytes are rows now */
-		tomb_check(to, ctx->pid, 1);
+		pcf_tomb_check(to, ctx->pid, 1);
 		if (n->kind == PCF_PATH_DROP_FILE) {
 			/* The new name shows a moment, as a drop file's. */
 			struct pcf_staged *landed;
@@ -1598,8 +1240,8 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	char *from = pcf_path_join(inode_of(parent)->path, name);
-	char *to = pcf_path_join(inode_of(newparent)->path, newname);
+	char *from = pcf_path_join(pcf_node_of(parent)->path, name);
+	char *to = pcf_path_join(pcf_node_of(newparent)->path, newname);
 	struct pcf_staged *sf = NULL;
 	struct pcf_path a, b;
 	int rc;
@@ -1691,29 +1333,8 @@ static void ll_destroy(void *userdata)
 				    "the load");
 	/* No RELEASE or FORGET comes after this. A handle's load, if any,
 	 * was abandoned above. */
-	pthread_mutex_lock(&handles_lock);
-	for (size_t i = 0; i < HANDLE_BUCKETS; i++) {
-		while (hbuckets[i]) {
-			struct handle *h = hbuckets[i];
-
-			hbuckets[i] = h->hnext;
-			h->load = NULL;
-			h->node = NULL; /* freed below */
-			handle_final(h);
-		}
-	}
-	pthread_mutex_unlock(&handles_lock);
-	pthread_mutex_lock(&nodes_lock);
-	while (all_nodes) {
-		struct inode *n = all_nodes;
-
-		all_nodes = n->all_next;
-		pcf_staged_put(n->staged);
-		free(n->path);
-		free(n);
-	}
-	memset(buckets, 0, sizeof(buckets));
-	pthread_mutex_unlock(&nodes_lock);
+	pcf_handles_free_all();
+	pcf_nodes_free_all();
 }
 
 const struct fuse_lowlevel_ops pcf_fs_ops = {
