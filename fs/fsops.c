@@ -1326,6 +1326,7 @@ static void ll_destroy(void *userdata)
 	struct pcf_load *l;
 
 	(void)userdata;
+	pcf_checkpointer_stop(); /* it holds loads for a moment */
 	pcf_watch_stop(); /* closers followed to their exit are let go */
 	pcf_staged_release_loads(); /* before the loads go */
 	while ((l = pcf_registry_pop()) != NULL)

@@ -62,6 +62,8 @@ static void load_free(struct pcf_load *l)
 	pthread_mutex_destroy(&l->abort_lock);
 	pthread_cond_destroy(&l->abort_cond);
 	free(l->head);
+	free(l->ckpt.copy_sql);
+	free(l->ckpt.tail);
 	free(l->path);
 	free(l->rel_path);
 	free(l->label);
@@ -196,6 +198,23 @@ static int refers_to_line_1(const char *m)
 	return 0;
 }
 
+/* "COPY t, line 3, ..." -> "COPY t, line <3 + base>, ...". */
+static void shift_copy_line(char *m, size_t cap, uint64_t base)
+{
+	char *copy = strstr(m, "COPY "), *at, *end;
+	unsigned long long n;
+	char rest[1100];
+
+	if (!copy || !(at = strstr(copy, ", line ")))
+		return;
+	at += 7;
+	n = strtoull(at, &end, 10);
+	if (end == at)
+		return;
+	snprintf(rest, sizeof(rest), "%s", end);
+	snprintf(at, cap - (size_t)(at - m), "%llu%s", n + base, rest);
+}
+
 static int load_fail_as(struct pcf_load *l, const struct pcf_error *e,
 			const char *outcome)
 {
@@ -206,6 +225,31 @@ static int load_fail_as(struct pcf_load *l, const struct pcf_error *e,
 	if (st == PCF_LOAD_FAILED)
 		return -l->error.err;
 	l->error = *e;
+	/* After a checkpoint the server counts the lines of its own COPY:
+	 * the message names the file's. */
+	if (l->ckpt.line_base && e->sqlstate[0])
+		shift_copy_line(l->error.message, sizeof(l->error.message),
+				l->ckpt.line_base);
+	if (atomic_load(&l->ckpt.count) > 0) {
+		/* Not "nothing": the checkpoints' rows stay. */
+		char *p = strstr(l->error.message, "nothing committed");
+
+		unsigned long long kept = atomic_load(&l->ckpt.committed);
+		size_t n = strlen(l->error.message);
+
+		if (p)
+			snprintf(p, sizeof(l->error.message) -
+					    (size_t)(p - l->error.message),
+				 "nothing since the last checkpoint committed "
+				 "(the %llu rows of earlier checkpoints stay)",
+				 kept);
+		else
+			snprintf(l->error.message + n,
+				 sizeof(l->error.message) - n,
+				 " (since the last checkpoint; the %llu rows of "
+				 "earlier checkpoints stay)",
+				 kept);
+	}
 	if (l->header_note[0] && refers_to_line_1(l->error.message)) {
 		size_t n = strlen(l->error.message);
 
@@ -302,6 +346,7 @@ int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
 	l->writer_uid = uid;
 	pcf_openfile_init(&l->file, l->writer_pid);
 	pcf_task_cmdline(l->writer_pid, l->writer_cmd, sizeof(l->writer_cmd));
+	l->ckpt.on = fs->opts.checkpoint_ms > 0;
 	atomic_store(&l->state, PCF_LOAD_WAITING);
 	*out = l;
 	return 0;
@@ -668,6 +713,69 @@ static char *server_convert(struct pcf_load *l, const char *bytes, size_t len,
  * The header line is sent too, with HEADER true, so that the line numbers
  * in the server's messages are the file's.
  */
+/* The record in progress under checkpoints, held back (its length is
+ * bounded by -o max_record, scanned_ok). */
+static int tail_append(struct pcf_load *l, const char *buf, size_t size)
+{
+	struct pcf_checkpoints *c = &l->ckpt;
+
+	if (size == 0)
+		return 0;
+	if (c->tail_len + size > c->tail_cap) {
+		size_t cap = c->tail_cap ? c->tail_cap : 4096;
+		char *t;
+
+		while (cap < c->tail_len + size)
+			cap *= 2;
+		if (!(t = realloc(c->tail, cap)))
+			return load_failf(l, ENOMEM, "out of memory");
+		c->tail = t;
+		c->tail_cap = cap;
+	}
+	memcpy(c->tail + c->tail_len, buf, size);
+	c->tail_len += size;
+	return 0;
+}
+
+/* Sends whole rows into the COPY under checkpoints; the first byte after a
+ * checkpoint taken between a \r and its \n is that \n: not sent. */
+static int ckpt_copy_send(struct pcf_load *l, const char *buf, size_t size)
+{
+	struct pcf_error e;
+
+	if (size && l->ckpt.skip_lf && buf[0] == '\n')
+		buf++, size--;
+	if (size)
+		l->ckpt.skip_lf = 0;
+	if (size && pcf_copy_send(l->conn, buf, size, &e) != 0)
+		return load_fail(l, &e);
+	return 0;
+}
+
+/* Sends what just completed whole records (the held tail, and buf up to
+ * its last record end; start is buf's offset in the stream) and holds the
+ * rest back. */
+static int ckpt_feed(struct pcf_load *l, const char *buf, size_t size,
+		     uint64_t start)
+{
+	size_t whole;
+	int rc;
+
+	if (!l->scan.row_open)
+		whole = size;
+	else if (l->scan.record_start >= start)
+		whole = (size_t)(l->scan.record_start - start);
+	else
+		whole = 0; /* the record in progress goes on */
+	if (whole > 0) {
+		if ((rc = ckpt_copy_send(l, l->ckpt.tail, l->ckpt.tail_len)) != 0 ||
+		    (rc = ckpt_copy_send(l, buf, whole)) != 0)
+			return rc;
+		l->ckpt.tail_len = 0;
+	}
+	return tail_append(l, buf + whole, size - whole);
+}
+
 static int load_start_copy(struct pcf_load *l, int complete)
 {
 	const struct pcf_options *o = &l->fs->opts;
@@ -772,6 +880,19 @@ static int load_start_copy(struct pcf_load *l, int complete)
 		if (!sql)
 			rc = load_failf(l, ENOMEM, "out of memory");
 	}
+	if (rc == 0 && l->ckpt.on) {
+		/* The same columns for every later transaction; the header and
+		 * FREEZE (after the first transaction's TRUNCATE) once. */
+		int replace = l->replace;
+
+		l->replace = 0;
+		l->ckpt.copy_sql = copy_sql(l, take ? fields : NULL,
+					    take ? nfields : 0, 0);
+		l->replace = replace;
+		if (!l->ckpt.copy_sql)
+			rc = load_failf(l, ENOMEM, "out of memory");
+		clock_gettime(CLOCK_MONOTONIC, &l->ckpt.last);
+	}
 	pcf_fields_free(fields, nfields);
 	pcf_fields_free(cols, ncols);
 	if (rc)
@@ -782,8 +903,14 @@ static int load_start_copy(struct pcf_load *l, int complete)
 		return load_fail(l, &e);
 	l->header_taken = take;
 	atomic_store(&l->state, PCF_LOAD_COPYING);
-	if (len > 0 && pcf_copy_send(l->conn, data, len, &e) != 0)
+	if (len > 0 && l->ckpt.on && !complete) {
+		/* A first line longer than the header wait: the record goes on,
+		 * and a COPY under checkpoints holds only whole rows. */
+		if ((rc = tail_append(l, data, len)) != 0)
+			return rc;
+	} else if (len > 0 && pcf_copy_send(l->conn, data, len, &e) != 0) {
 		return load_fail(l, &e);
+	}
 	free(l->head);
 	l->head = NULL;
 	l->head_len = l->head_cap = 0;
@@ -872,6 +999,55 @@ static int load_check_server(struct pcf_load *l)
 	return load_fail(l, &e);
 }
 
+/* A checkpoint is due: rows whole since the last one, for long enough. */
+static int checkpoint_due(struct pcf_load *l)
+{
+	return l->ckpt.on && load_state(l) == PCF_LOAD_COPYING &&
+	       atomic_load(&l->file_rows) > atomic_load(&l->ckpt.base_rows) &&
+	       pcf_ms_since(&l->ckpt.last) >= l->fs->opts.checkpoint_ms;
+}
+
+/*
+ * A checkpoint (-o checkpoint): ends the COPY, which holds whole rows only
+ * (the record in progress is in ckpt.tail), commits them, and begins the
+ * next transaction with its COPY. Needs the lock, the load COPYING. 0 or
+ * -errno: the load failed, its earlier checkpoints stay committed.
+ */
+static int load_checkpoint(struct pcf_load *l)
+{
+	int pending_cr = l->scan.pending_cr;
+	uint64_t loaded = 0;
+	struct pcf_error e;
+	int rc;
+
+	if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
+		return load_fail(l, &e);
+	if (pcf_tx_prepare_commit(l->conn, l->xid, sizeof(l->xid), &e) != 0)
+		return load_fail(l, &e);
+	atomic_store(&l->rows, loaded);
+	rc = pcf_tx_commit(l->conn, &l->fs->opts, l->xid, &e);
+	l->xid[0] = '\0';
+	if (rc == -EREMOTEIO)
+		return load_fail_as(l, &e, "unknown");
+	if (rc != 0)
+		return load_fail(l, &e);
+	atomic_fetch_add(&l->ckpt.committed, loaded);
+	atomic_store(&l->ckpt.base_rows, atomic_load(&l->file_rows));
+	atomic_fetch_add(&l->ckpt.count, 1);
+	atomic_store(&l->ckpt.last_wall, (int64_t)time(NULL));
+	clock_gettime(CLOCK_MONOTONIC, &l->ckpt.last);
+	/* Every line the server has seen: the header and the records. */
+	l->ckpt.line_base = l->scan.rows;
+	l->ckpt.skip_lf = pending_cr;
+	pcf_status_record(l, "checkpoint");
+	if ((l->backend_pid = pcf_begin(l->conn, &e)) < 0)
+		return load_fail(l, &e);
+	if (pcf_copy_start(l->conn, l->ckpt.copy_sql, &e) != 0)
+		return load_fail(l, &e);
+	l->checked = (struct timespec){ 0 };
+	return 0;
+}
+
 /* Feeds one write's bytes into the header wait or the COPY. 0/-errno. */
 static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 {
@@ -892,14 +1068,22 @@ static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 		size -= take;
 	}
 	if (size > 0) {
+		uint64_t start = l->scan.bytes;
+
 		pcf_scan_chunk(&l->scan, buf, size);
 		publish_rows(l);
 		if ((rc = scanned_ok(l)) != 0)
 			return rc;
-		if (pcf_copy_send(l->conn, buf, size, &e) != 0)
+		if (l->ckpt.on) {
+			if ((rc = ckpt_feed(l, buf, size, start)) != 0)
+				return rc;
+		} else if (pcf_copy_send(l->conn, buf, size, &e) != 0) {
 			return load_fail(l, &e);
+		}
 	}
 	publish_rows(l);
+	if (checkpoint_due(l) && (rc = load_checkpoint(l)) != 0)
+		return rc;
 	return load_check_server(l);
 }
 
@@ -1075,6 +1259,13 @@ static int load_end_copy(struct pcf_load *l)
 	if (l->header_taken && expected == 0 && !l->scan.in_quote)
 		return load_failf(l, EIO,
 				  "line 1: a header line and no rows after it");
+	/* Under checkpoints, the last record (no line end after it, or an
+	 * open quote the server will refuse) was held back. */
+	if (l->ckpt.on && l->ckpt.tail_len) {
+		if ((rc = ckpt_copy_send(l, l->ckpt.tail, l->ckpt.tail_len)) != 0)
+			return rc;
+		l->ckpt.tail_len = 0;
+	}
 	if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
 		return load_fail(l, &e);
 	/* The server's count may be lower than the file's: a BEFORE INSERT
@@ -1335,6 +1526,88 @@ out:
 	return rc;
 }
 
+/*
+ * The checkpointer: a writer that has gone quiet makes no write to
+ * checkpoint from, so every CHECKPOINTER_TICK_MS this thread checkpoints
+ * the loads that are due, taking a load's lock only if it is free (a load
+ * whose lock is held is in a write, which checks for itself).
+ */
+#define CHECKPOINTER_TICK_MS 200
+#define CHECKPOINTER_BATCH 256
+static struct {
+	pthread_t thread;
+	int running;
+	int stop;             /* m */
+	pthread_mutex_t m;
+	pthread_cond_t cond;
+} ckpter = { .m = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+struct due_loads {
+	struct pcf_load *l[CHECKPOINTER_BATCH];
+	int n;
+};
+
+/* Under the registry lock: the loads that look due, each held. */
+static void collect_due(struct pcf_load *l, void *ctx)
+{
+	struct due_loads *d = ctx;
+
+	if (d->n < CHECKPOINTER_BATCH && checkpoint_due(l)) {
+		atomic_fetch_add(&l->refs, 1);
+		d->l[d->n++] = l;
+	}
+}
+
+static void *checkpointer_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&ckpter.m);
+	while (!ckpter.stop) {
+		struct timespec until = pcf_clock_in(CLOCK_REALTIME,
+						     CHECKPOINTER_TICK_MS);
+		struct due_loads d = { .n = 0 };
+
+		pthread_cond_timedwait(&ckpter.cond, &ckpter.m, &until);
+		if (ckpter.stop)
+			break;
+		pthread_mutex_unlock(&ckpter.m);
+		pcf_registry_each(collect_due, &d);
+		for (int i = 0; i < d.n; i++) {
+			struct pcf_load *l = d.l[i];
+
+			if (pthread_mutex_trylock(&l->lock) == 0) {
+				if (checkpoint_due(l))
+					(void)load_checkpoint(l);
+				pthread_mutex_unlock(&l->lock);
+			}
+			load_put(l);
+		}
+		pthread_mutex_lock(&ckpter.m);
+	}
+	pthread_mutex_unlock(&ckpter.m);
+	return NULL;
+}
+
+int pcf_checkpointer_start(void)
+{
+	if (pthread_create(&ckpter.thread, NULL, checkpointer_main, NULL) != 0)
+		return -1;
+	ckpter.running = 1;
+	return 0;
+}
+
+void pcf_checkpointer_stop(void)
+{
+	if (!ckpter.running)
+		return;
+	pthread_mutex_lock(&ckpter.m);
+	ckpter.stop = 1;
+	pthread_cond_signal(&ckpter.cond);
+	pthread_mutex_unlock(&ckpter.m);
+	pthread_join(ckpter.thread, NULL);
+	ckpter.running = 0;
+}
+
 void pcf_load_ref(struct pcf_load *l)
 {
 	atomic_fetch_add(&l->refs, 1);
@@ -1440,6 +1713,9 @@ int pcf_load_fsync(struct pcf_load *l)
 		return rc;
 	if (load_state(l) == PCF_LOAD_FAILED)
 		rc = -l->error.err;
+	else if (l->ckpt.on && load_state(l) == PCF_LOAD_COPYING &&
+		 atomic_load(&l->file_rows) > atomic_load(&l->ckpt.base_rows))
+		rc = load_checkpoint(l); /* returns after the COMMIT */
 	else
 		l->sealed = atomic_load(&l->bytes);
 	pthread_mutex_unlock(&l->lock);

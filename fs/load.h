@@ -98,6 +98,27 @@ struct pcf_load {
 	_Atomic pid_t aborted;     /* the killed writer's task, 0 if none */
 	int fd_budget;             /* holds descriptors of the budget (conn.h) */
 	unsigned long notices;     /* NOTICEs and WARNINGs the server sent */
+
+	/* -o checkpoint: the load commits its whole rows as it goes, each
+	 * checkpoint its own transaction (checkpoint.c). Under lock, but the
+	 * atomics the status files read. */
+	struct pcf_checkpoints {
+		int on;
+		char *copy_sql;     /* the COPY of every transaction after the
+				     * first: its column list, no header, no
+				     * FREEZE */
+		char *tail;         /* the record in progress, held back: a
+				     * COPY only ever holds whole rows */
+		size_t tail_len, tail_cap;
+		int skip_lf;        /* the next byte is the \n of a \r\n whose
+				     * \r the last checkpoint committed */
+		struct timespec last;      /* CLOCK_MONOTONIC */
+		_Atomic int64_t last_wall; /* CLOCK_REALTIME seconds; 0: none */
+		_Atomic uint64_t committed; /* rows the checkpoints committed */
+		_Atomic uint64_t base_rows; /* file rows at the last one */
+		uint64_t line_base; /* lines the server saw before this COPY */
+		_Atomic unsigned count;
+	} ckpt;
 };
 
 /*
@@ -158,7 +179,9 @@ int pcf_load_settled(struct pcf_load *l);
  */
 int pcf_load_settle(struct pcf_load *l, int commit, pid_t tid);
 
-/* fsync(): reports a failure; under commit=fsync seals the bytes so far. */
+/* fsync(): reports a failure; under commit=fsync seals the bytes so far;
+ * under -o checkpoint commits the whole rows so far, and returns after the
+ * COMMIT with its outcome. */
 int pcf_load_fsync(struct pcf_load *l);
 
 /* A change of size (ftruncate, fallocate, chmod) that a stream cannot
@@ -171,6 +194,11 @@ void pcf_load_release(struct pcf_load *l);
 /* truncate(2) of a table's path: fails every live load of that path that
  * has written, at its next write or close. */
 void pcf_loads_size_changed(const char *path);
+
+/* A thread that checkpoints loads whose writer has gone quiet (writes
+ * check for themselves). */
+int pcf_checkpointer_start(void);
+void pcf_checkpointer_stop(void);
 
 /* Unmount: rolls back l, already out of the registry, and frees it: its
  * release will never come. */

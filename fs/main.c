@@ -9,6 +9,7 @@
 #include "calls.h"
 #include "fs.h"
 #include "holders.h"
+#include "load.h"
 #include "log.h"
 #include "staged.h"
 #include "status.h"
@@ -274,6 +275,9 @@ int main(int argc, char *argv[])
 	if (pcf_watch_start() != 0)
 		pcf_warn("cannot start the exit watcher: closers are not "
 			 "followed to their exit\n");
+	if (fs.opts.checkpoint_ms > 0 && pcf_checkpointer_start() != 0)
+		pcf_warn("cannot start the checkpointer: a quiet writer's rows "
+			 "wait for its next write\n");
 	pcf_info("mounted %s on %s\n", db, fs.mountpoint);
 
 	if (cmd.singlethread) {
@@ -294,6 +298,7 @@ int main(int argc, char *argv[])
 	 * how a daemon is stopped, not a failure. */
 	ret = ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP ? 0 : 1;
 out_signals:
+	pcf_checkpointer_stop();
 	pcf_watch_stop();
 	pcf_calls_stop();
 	pcf_catalog_stop(&fs.catalog);

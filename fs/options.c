@@ -27,6 +27,7 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("null=%s", null_string, 0),
 	PCF_OPT("encoding=%s", encoding, 0),
 	PCF_OPT("close_wait=%s", close_wait, 0),
+	PCF_OPT("checkpoint=%s", checkpoint, 0),
 	PCF_OPT("truncate", truncate, 1),
 	PCF_OPT("notruncate", truncate, 0),
 	PCF_OPT("connect_timeout=%d", connect_timeout, 0),
@@ -225,6 +226,24 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 		}
 		o->close_wait_ms = (int)(secs * 1000 + 0.5);
 	}
+	if (o->checkpoint) {
+		char *end;
+		double secs = strtod(o->checkpoint, &end);
+
+		if (end == o->checkpoint || *end ||
+		    !(secs >= 0.1 && secs <= 86400)) {
+			snprintf(err, errlen, "-o checkpoint= takes seconds from "
+					      "0.1 to 86400, such as 1 or 60");
+			return -1;
+		}
+		o->checkpoint_ms = (int)(secs * 1000 + 0.5);
+		if (o->commit_mode == PCF_COMMIT_FSYNC) {
+			snprintf(err, errlen, "-o checkpoint= and -o commit=fsync "
+					      "do not go together: with "
+					      "checkpoints, fsync() is one");
+			return -1;
+		}
+	}
 	o->max_record_bytes = PCF_MAX_RECORD_DEFAULT;
 	if (o->max_record) {
 		char *end;
@@ -271,6 +290,7 @@ void pcf_options_free(struct pcf_options *o)
 	free(o->null_string);
 	free(o->encoding);
 	free(o->close_wait);
+	free(o->checkpoint);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -293,6 +313,10 @@ void pcf_options_help(const char *progname)
 	       "                           (default: off, every load appends)\n"
 	       "    -o commit=close|fsync  commit at the last close, or only data\n"
 	       "                           that an fsync() sealed (default: close)\n"
+	       "    -o checkpoint=SECONDS  commit the whole rows received at least\n"
+	       "                           this often while data flows, each\n"
+	       "                           checkpoint its own transaction; fsync()\n"
+	       "                           is one (default: off)\n"
 	       "    -o close_wait=SECONDS  a process that closes the file and runs\n"
 	       "                           on: its rows commit when it exits 0, or\n"
 	       "                           this long after the close; a failure\n"

@@ -31,6 +31,7 @@ struct pcf_options {
 	char *null_string;
 	char *encoding;
 	char *close_wait;    /* seconds, as typed */
+	char *checkpoint;    /* seconds, as typed */
 	int truncate;
 	int connect_timeout; /* seconds; -1 = libpq's own setting */
 	int history;         /* finished loads kept in .pgcopyfs/history */
@@ -51,6 +52,7 @@ struct pcf_options {
 	enum pcf_header_mode header_mode;
 	enum pcf_commit_mode commit_mode;
 	int close_wait_ms;   /* how long a closer that runs on may still fail */
+	int checkpoint_ms;   /* commit whole rows this often; 0: at the close */
 	uint64_t max_record_bytes; /* the longest record a load takes */
 	struct pcf_dialect dialect;
 };

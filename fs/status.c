@@ -40,6 +40,10 @@ struct pcf_record {
 	char sqlstate[6];
 	char message[1024];
 	char via[520];         /* a drop folder's file: its path in the mount */
+	int ckpt;              /* -o checkpoint: the counts below mean something */
+	uint64_t committed;    /* rows the load has committed in all */
+	uint64_t pending;      /* rows it took that no COMMIT kept */
+	unsigned checkpoints;
 };
 
 #define MAX_TABLE_ERRORS 10000
@@ -257,6 +261,15 @@ void pcf_status_record(struct pcf_load *l, const char *outcome)
 	r.file_rows = atomic_load(&l->file_rows);
 	r.bytes = atomic_load(&l->bytes);
 	snprintf(r.outcome, sizeof(r.outcome), "%s", outcome);
+	if (l->ckpt.on) {
+		uint64_t base = atomic_load(&l->ckpt.base_rows);
+
+		r.ckpt = 1;
+		r.checkpoints = atomic_load(&l->ckpt.count);
+		r.committed = atomic_load(&l->ckpt.committed) +
+			      (strcmp(outcome, "committed") == 0 ? r.rows : 0);
+		r.pending = failed && r.file_rows > base ? r.file_rows - base : 0;
+	}
 	if (l->notices > 3)
 		pcf_warn("load %llu of %s: %lu notices from the server in all "
 			 "(the first 3 logged)\n",
@@ -323,6 +336,22 @@ static void render_live(struct pcf_load *l, void *ctx)
 	put_num(t, "secs", "%.1f", secs);
 	put_num(t, "rows_per_sec", "%.0f", secs > 0 ? rows / secs : 0.0);
 	put_num(t, "mb_per_sec", "%.2f", secs > 0 ? bytes / secs / 1e6 : 0.0);
+	if (l->ckpt.on) {
+		uint64_t file = atomic_load(&l->file_rows);
+		uint64_t base = atomic_load(&l->ckpt.base_rows);
+		int64_t last = atomic_load(&l->ckpt.last_wall);
+
+		put_num(t, "committed", "%llu",
+			(unsigned long long)atomic_load(&l->ckpt.committed));
+		put_num(t, "pending", "%llu",
+			(unsigned long long)(file > base ? file - base : 0));
+		put_num(t, "checkpoints", "%u", atomic_load(&l->ckpt.count));
+		if (last)
+			put_time(t, "last_checkpoint",
+				 (struct timespec){ .tv_sec = (time_t)last });
+		else
+			put_str(t, "last_checkpoint", "none");
+	}
 	rec_end(t);
 }
 
@@ -358,6 +387,11 @@ static void render_record(struct text *t, const struct pcf_record *r)
 	put_num(t, "file_rows", "%llu", (unsigned long long)r->file_rows);
 	put_num(t, "bytes", "%llu", (unsigned long long)r->bytes);
 	put_num(t, "secs", "%.3f", r->secs);
+	if (r->ckpt) {
+		put_num(t, "committed", "%llu", (unsigned long long)r->committed);
+		put_num(t, "pending", "%llu", (unsigned long long)r->pending);
+		put_num(t, "checkpoints", "%u", r->checkpoints);
+	}
 	if (r->err) {
 		put_str(t, "errno", errno_name(r->err));
 		if (r->sqlstate[0])
