@@ -106,9 +106,13 @@ test_writer_killed_commits_nothing() {
 		wait_for "the writer" 10 test -e "$W/ready"
 		kill -s "$sig" "$p"
 		wait "$p"
+		# The kernel closes its file as it dies; when that close is slow
+		# (the sanitizers), calls.c may see the pending SIGKILL first and
+		# end it ("killed by a signal while waiting on the server"): the
+		# same outcome.
 		expect_eq "$(vals)" "" "SIG$sig: no rows"
 		expect_match "$(last_history public.v)" \
-			"outcome=failed .*errno=ECANCELED .*killed by signal" \
+			"outcome=failed .*errno=ECANCELED .*killed by (a )?signal" \
 			"SIG$sig: history"
 		rm -f "$W/ready"
 	done
