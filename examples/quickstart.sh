@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tests/install-deps.sh
+tests/install-deps.sh --run # the tests install the rest
 cmake -S . -B build >/dev/null
 cmake --build build -j2 --target pgcopyfs >/dev/null
 

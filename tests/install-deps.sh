@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Installs, on Debian 12, whatever pgcopyfs needs to build, run and test
-# that is not there yet. Safe to run again: installs nothing when all is in.
+# that is not there yet (with --run: to build and run only). Safe to run
+# again: installs nothing when all is in.
 set -euo pipefail
+
+# --run: only what building, running and examples/quickstart.sh need.
+run_only=0
+[ "${1:-}" = --run ] && run_only=1
 
 pkgs=(
 	build-essential cmake pkg-config   # the build
 	libfuse3-dev fuse3                 # FUSE (Debian's 3.14) and fusermount3
 	libpq-dev postgresql-client        # libpq and psql
 	postgresql                         # the throwaway test servers
+	procps psmisc util-linux           # ps, fuser, mountpoint, runuser
+)
+[ "$run_only" = 1 ] || pkgs+=(
 	libcmocka-dev                      # unit tests
 	python3                            # test writers that fork, pwrite, die
 	clang libclang-rt-dev              # the libFuzzer target
 	valgrind                           # the daemon under memcheck
-	procps psmisc util-linux           # ps, fuser, mountpoint, runuser
 	stress-ng                          # CPU load under the many-holders tests
 	curl wget zstd gawk perl           # after_close.sh: writers that fail after their close
 	pgbouncer                          # pgbouncer.sh: loads through a connection pooler
