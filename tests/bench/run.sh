@@ -216,8 +216,10 @@ posts_bytes() {
 	die "posts_bytes disagrees with the file"
 
 ## One run.
+MOUNT_OPT='' # options for the next mount, such as "-o checkpoint=1"
 mount_fs() { # [CONNINFO]
-	"$BIN" -f "${1:-}" "$MNT" 2>>"$TMP/daemon.log" &
+	# shellcheck disable=SC2086 # MOUNT_OPT is words
+	"$BIN" -f $MOUNT_OPT "${1:-}" "$MNT" 2>>"$TMP/daemon.log" &
 	DPID=$!
 	for _ in $(seq 400); do
 		mountpoint -q "$MNT" && return 0
@@ -292,8 +294,17 @@ methods() { # TABLE ROWS FILE FULL
 		-c "\\copy $t($cols) from '$f' with (format csv, header true)"
 	run "$w" "pgcopyfs cp" "$t" "$n" "$size" fs cp "$f" "$dest"
 	run "$w" "pgcopyfs cat >" "$t" "$n" "$size" fs sh -c 'cat "$1" >"$2"' sh "$f" "$dest"
-	[ "$t" = posts ] &&
+	if [ "$t" = posts ]; then
 		run "$w" "pgcopyfs pipeline >" "$t" "$n" "$size" fs bash -c "$POSTS_PIPE"' >"$2"' sh "$n" "$dest"
+		# The cost of a checkpoint: the same stream committed every 10 s
+		# and every second (-o checkpoint), against one transaction.
+		local c
+		for c in 10 1; do
+			MOUNT_OPT="-o checkpoint=$c"
+			run "$w" "pgcopyfs pipeline ckpt=$c" "$t" "$n" "$size" fs bash -c "$POSTS_PIPE"' >"$2"' sh "$n" "$dest"
+			MOUNT_OPT=''
+		done
+	fi
 	run "$w" "pgcopyfs dd bs=1M" "$t" "$n" "$size" fs dd if="$f" of="$dest" bs=1M status=none
 	[ "$CORE" = 1 ] && return 0 # psql and the file system's ways only
 	if [ "$full" = 1 ]; then
@@ -317,6 +328,7 @@ cat <<EOF
    pgcopyfs cp          cp FILE MOUNT/public/T.csv
    pgcopyfs cat >       cat FILE > MOUNT/public/T.csv
    pgcopyfs pipeline >  { echo message; seq N | sed 's/^/hello world /'; } > MOUNT/public/posts.csv
+   ... ckpt=10, ckpt=1  the same pipeline, mounted with -o checkpoint=10 or =1
    pgcopyfs dd bs=1M    dd if=FILE of=MOUNT/public/T.csv bs=1M
    py ...               tests/bench/pymethods.py METHOD T FILE (SQLAlchemy 1.4 + psycopg2, one
                         commit; its seconds leave out interpreter start, imports, reflection)
