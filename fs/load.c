@@ -713,28 +713,35 @@ static char *server_convert(struct pcf_load *l, const char *bytes, size_t len,
  * The header line is sent too, with HEADER true, so that the line numbers
  * in the server's messages are the file's.
  */
+/* Appends to a buffer the load owns (the first line, the record held
+ * back under checkpoints). 0, or the load fails with ENOMEM. */
+static int buf_append(struct pcf_load *l, char **b, size_t *len, size_t *cap,
+		      const char *buf, size_t size)
+{
+	if (size == 0)
+		return 0; /* *b may still be NULL */
+	if (*len + size > *cap) {
+		size_t c = *cap ? *cap : 4096;
+		char *n;
+
+		while (c < *len + size)
+			c *= 2;
+		if (!(n = realloc(*b, c)))
+			return load_failf(l, ENOMEM, "out of memory");
+		*b = n;
+		*cap = c;
+	}
+	memcpy(*b + *len, buf, size);
+	*len += size;
+	return 0;
+}
+
 /* The record in progress under checkpoints, held back (its length is
  * bounded by -o max_record, scanned_ok). */
 static int tail_append(struct pcf_load *l, const char *buf, size_t size)
 {
-	struct pcf_checkpoints *c = &l->ckpt;
-
-	if (size == 0)
-		return 0;
-	if (c->tail_len + size > c->tail_cap) {
-		size_t cap = c->tail_cap ? c->tail_cap : 4096;
-		char *t;
-
-		while (cap < c->tail_len + size)
-			cap *= 2;
-		if (!(t = realloc(c->tail, cap)))
-			return load_failf(l, ENOMEM, "out of memory");
-		c->tail = t;
-		c->tail_cap = cap;
-	}
-	memcpy(c->tail + c->tail_len, buf, size);
-	c->tail_len += size;
-	return 0;
+	return buf_append(l, &l->ckpt.tail, &l->ckpt.tail_len, &l->ckpt.tail_cap,
+			  buf, size);
 }
 
 /* Sends whole rows into the COPY under checkpoints; the first byte after a
@@ -954,21 +961,7 @@ static int scanned_ok(struct pcf_load *l)
 
 static int head_append(struct pcf_load *l, const char *buf, size_t size)
 {
-	if (l->head_len + size > l->head_cap) {
-		size_t cap = l->head_cap ? l->head_cap : 4096;
-		char *h;
-
-		while (cap < l->head_len + size)
-			cap *= 2;
-		h = realloc(l->head, cap);
-		if (!h)
-			return load_failf(l, ENOMEM, "out of memory");
-		l->head = h;
-		l->head_cap = cap;
-	}
-	memcpy(l->head + l->head_len, buf, size);
-	l->head_len += size;
-	return 0;
+	return buf_append(l, &l->head, &l->head_len, &l->head_cap, buf, size);
 }
 
 /*
@@ -1664,6 +1657,9 @@ int pcf_load_from_fd(struct pcf_load *l, int fd, pid_t tid)
 
 	if (!buf)
 		return pcf_load_refuse(l, ENOMEM, "out of memory");
+	/* A file that is all there loads whole, in one transaction, even
+	 * under -o checkpoint: the rename's outcome is all or nothing. */
+	l->ckpt.on = 0;
 	for (;;) {
 		ssize_t n = pread(fd, buf, FROM_FD_CHUNK, off);
 

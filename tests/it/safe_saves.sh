@@ -112,6 +112,25 @@ test_rename_with_truncate_replaces() {
 	pcf_remount
 }
 
+test_rename_loads_whole_under_checkpoints() {
+	pcf_remount -o checkpoint=0.1
+	reset_t
+	# Long enough to cross several checkpoint intervals, and a bad last row.
+	python3 -c '
+import sys
+out = sys.stdout
+out.write("id,v\n")
+for i in range(1, 1500001):   # about 1 s to load: ten intervals
+    out.write("%d,a row of some length\n" % i)
+out.write("bad,row\n")
+' >"$P/.big"
+	mv "$P/.big" "$P/t.csv" 2>/dev/null
+	expect_eq "$?" 1 "the rename of a file with a bad last row fails"
+	expect_eq "$(count t)" 0 "nothing committed: a rename loads whole, checkpoints or not"
+	rm -f "$P/.big"
+	pcf_remount
+}
+
 test_rsync() {
 	reset_t
 	rsync "$W/good.csv" "$P/t.csv"
