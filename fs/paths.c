@@ -42,6 +42,33 @@ static int drop_folder_name(const char *name, char *table)
 	return 1;
 }
 
+static int ends_with(const char *s, size_t len, const char *tail)
+{
+	size_t t = strlen(tail);
+
+	return len > t && memcmp(s + len - t, tail, t) == 0;
+}
+
+/* A name that reads as a table file of another format: <t>.tsv, .jsonl,
+ * .ndjson, and any of these or .csv with .gz or .zst after it. */
+static int other_format_name(const char *name)
+{
+	static const char *const formats[] = { ".csv", ".tsv", ".jsonl",
+					       ".ndjson" };
+	size_t len = strlen(name);
+	int compressed = 0;
+
+	if (ends_with(name, len, ".gz"))
+		len -= 3, compressed = 1;
+	else if (ends_with(name, len, ".zst"))
+		len -= 4, compressed = 1;
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (ends_with(name, len, formats[i]) &&
+		    (compressed || strcmp(formats[i], ".csv") != 0))
+			return 1;
+	return 0;
+}
+
 int pcf_path_parse(const char *path, struct pcf_path *n)
 {
 	const char *a = path + 1, *slash = strchr(a, '/');
@@ -97,6 +124,11 @@ int pcf_path_parse(const char *path, struct pcf_path *n)
 	    strcmp(n->file + flen - 4, ".csv") == 0) {
 		n->kind = PCF_PATH_TABLE;
 		memcpy(n->table, n->file, flen + 1);
+	} else if (n->file[0] != '.' && other_format_name(n->file)) {
+		/* t.csv.gz, t.tsv, t.jsonl: a table's file in a format this
+		 * version does not read. Not a staged file either: a cp of an
+		 * export must fail, not store it and succeed. */
+		return -ENOENT;
 	}
 	return 0;
 }

@@ -53,6 +53,17 @@ static const struct {
 	{ "/public/t.csv/x", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
 	{ "/public/t.d/a/b", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
 	{ "/public/d/x", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
+	/* other formats' names: neither a table file yet nor staged */
+	{ "/public/t.csv.gz", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
+	{ "/public/t.csv.zst", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
+	{ "/public/t.tsv", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
+	{ "/public/t.jsonl.gz", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
+	{ "/public/t.ndjson", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
+	{ "/public/.t.csv.gz.Ab12", 0, PCF_PATH_STAGED, "public", ".t.csv.gz.Ab12",
+	  "/public", "" },
+	{ "/public/notes.gz", 0, PCF_PATH_STAGED, "public", "notes.gz", "/public", "" },
+	{ "/public/t.d/x.csv.gz", 0, PCF_PATH_DROP_FILE, "public", "x.csv.gz",
+	  "/public/t.d", "t.csv" },
 };
 
 static void test_cases(void **state)
