@@ -361,6 +361,10 @@ if [ -n "$STREAM" ]; then
 	run "$w" "pgcopyfs pipeline >" posts "$STREAM" "$bytes" fs bash -c "$POSTS_PIPE"' >"$2"' sh "$STREAM" "$MNT/public/posts.csv"
 	run "$w" 'psql \copy' posts "$STREAM" "$bytes" cl bash -c "$POSTS_PIPE"' |
 		psql -X -q -v ON_ERROR_STOP=1 -c "\copy posts(message) from pstdin with (format csv, header true)"' sh "$STREAM"
+	# An endless stream's memory: the same, committed every second.
+	MOUNT_OPT="-o checkpoint=1"
+	run "$w" "pgcopyfs pipeline ckpt=1" posts "$STREAM" "$bytes" fs bash -c "$POSTS_PIPE"' >"$2"' sh "$STREAM" "$MNT/public/posts.csv"
+	MOUNT_OPT=''
 fi
 fi # FIXED_ONLY
 
