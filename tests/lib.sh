@@ -111,8 +111,12 @@ pcf_mount() {
 	wait_for "the mount on $MNT" 20 mountpoint -q "$MNT"
 }
 
+# Mounted, also when its daemon is gone (a dead FUSE mount fails every
+# stat with ENOTCONN, which mountpoint(1) takes for "not a mount point").
+pcf_mounted() { grep -qs " ${1:-$MNT} fuse" /proc/self/mounts; }
+
 pcf_unmount() {
-	if mountpoint -q "$MNT" 2>/dev/null; then
+	if pcf_mounted "$MNT"; then
 		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT"
 	fi
 	if [ -n "$PCF_DAEMON_PID" ]; then
