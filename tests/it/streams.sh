@@ -86,6 +86,26 @@ test_rows_show_while_the_stream_runs() {
 		"history records the checkpoints"
 }
 
+test_a_row_a_second_for_20_seconds() {
+	pcf_remount -o checkpoint=2
+	q "TRUNCATE ck"
+	bash -c 'echo n,v; for i in $(seq 1 20); do echo "$i,second $i"; sleep 1; done' >"$P/ck.csv" &
+	local w=$! at5 at12
+	sleep 5.5
+	at5=$(count ck)
+	sleep 7
+	at12=$(count ck)
+	wait "$w"
+	expect_eq "$?" 0 "the writer ends by itself"
+	[ "$at5" -ge 2 ] && [ "$at5" -le 6 ] || fail "after 5 s: $at5 rows visible (2 to 6)"
+	[ "$at12" -ge 9 ] && [ "$at12" -le 13 ] || fail "after 12 s: $at12 rows visible (9 to 13)"
+	expect_eq "$(count ck)" 20 "every row at its close"
+	expect_contiguous "a row a second"
+	expect_match "$(ck_history outcome=committed)" "committed=20 pending=0 checkpoints=([5-9]|1[0-2])( |$)" \
+		"history: the final count and the checkpoints"
+	pcf_remount -o checkpoint=1
+}
+
 test_sigkill_keeps_checkpointed_rows() {
 	q "TRUNCATE ck"
 	setsid bash -c "$LOOP" >"$P/ck.csv" &
