@@ -134,6 +134,32 @@ out.write("bad,row\n")
 	pcf_remount
 }
 
+test_killed_renamer_is_released_and_commits_nothing() {
+	reset_t
+	# A rename that waits on the server: the table is locked by another
+	# session, so the load's first write waits for the lock.
+	cp "$W/good.csv" "$P/.locked"
+	psql -X -q -c "BEGIN" -c "LOCK TABLE t IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(30)" >/dev/null 2>&1 &
+	local locker=$!
+	wait_for "the lock" 10 bash -c "[ \$(psql -XAtc \"SELECT count(*) FROM pg_locks WHERE relation = 't'::regclass AND mode = 'AccessExclusiveLock' AND granted\") = 1 ]"
+	mv "$P/.locked" "$P/t.csv" &
+	local mover=$! start
+	sleep 0.5
+	start=$(date +%s%N)
+	kill -KILL "$mover"
+	wait "$mover"
+	local took=$((($(date +%s%N) - start) / 1000000))
+	[ "$took" -lt 2000 ] || fail "the killed mv took ${took} ms to go"
+	kill "$locker" 2>/dev/null
+	wait "$locker" 2>/dev/null
+	q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()" >/dev/null
+	expect_eq "$(count t)" 0 "nothing committed"
+	expect_match "$(history_of)" "outcome=failed .*errno=ECANCELED" "history"
+	test -e "$P/.locked" || fail "the staged file stays"
+	rm -f "$P/.locked"
+	ls "$P" >/dev/null || fail "the directory answers"
+}
+
 test_rsync() {
 	reset_t
 	rsync "$W/good.csv" "$P/t.csv"
