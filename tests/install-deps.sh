@@ -14,9 +14,9 @@ pkgs=(
 	libpq-dev postgresql-client        # libpq and psql
 	postgresql                         # the throwaway test servers
 	procps psmisc util-linux           # ps, fuser, mountpoint, runuser
+	libcmocka-dev                      # unit tests (cmake's default BUILD_TESTING=ON wants it)
 )
 [ "$run_only" = 1 ] || pkgs+=(
-	libcmocka-dev                      # unit tests
 	python3                            # test writers that fork, pwrite, die
 	clang libclang-rt-dev              # the libFuzzer target
 	valgrind                           # the daemon under memcheck
