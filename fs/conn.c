@@ -247,6 +247,7 @@ static void connect_failure(PGconn *c, enum connect_end end,
 {
 	char m[sizeof(e->message)];
 	char state[6] = "";
+	int needs_password = PQconnectionNeedsPassword(c);
 	const char *found;
 	int err;
 
@@ -254,7 +255,7 @@ static void connect_failure(PGconn *c, enum connect_end end,
 	found = find_sqlstate(m);
 	if (found)
 		snprintf(state, sizeof(state), "%.5s", found);
-	if (PQconnectionNeedsPassword(c))
+	if (needs_password)
 		err = EACCES;
 	else if (end == CONNECT_TIMED_OUT)
 		err = ETIMEDOUT;
@@ -279,7 +280,7 @@ static void connect_failure(PGconn *c, enum connect_end end,
 	} else {
 		pcf_error_set(e, err, "%s", *m ? m : "the connection failed");
 	}
-	e->needs_password = PQconnectionNeedsPassword(c);
+	e->needs_password = needs_password; /* pcf_error_set cleared it */
 	memcpy(e->sqlstate, state, sizeof(state));
 }
 

@@ -1681,7 +1681,7 @@ int pcf_load_from_fd(struct pcf_load *l, int fd, pid_t tid)
 	}
 	free(buf);
 	if (rc < 0)
-		goto failed;
+		return rc;
 	if ((rc = load_lock(l)) != 0)
 		return rc;
 	if (load_over(l, 0, &rc))
@@ -1694,10 +1694,9 @@ int pcf_load_from_fd(struct pcf_load *l, int fd, pid_t tid)
 	rc = load_commit(l, tid);
 out:
 	pthread_mutex_unlock(&l->lock);
-failed:
-	/* A failed rename is not followed to the renamer's exit: rename's
-	 * error is hard to miss, and the tools that get it report it in
-	 * their own way (rsync's receiver exits 0 and its parent 23). */
+	/* A failed rename is not followed to the renamer's exit (as a failed
+	 * close is): its error is hard to miss, and the tools that get it
+	 * report it their own way (rsync's receiver exits 0, its parent 23). */
 	return rc;
 }
 
