@@ -6,6 +6,7 @@
 # ends with pcf_run_tests. Environment:
 #   PGCOPYFS_BIN  the pgcopyfs binary (CTest passes the built one)
 #   PCF_KEEP=1    keep the temporary directory for a post-mortem
+#   PCF_ONLY=RE   run only the tests whose names match the regex RE
 
 set -u
 set -o pipefail
@@ -210,6 +211,7 @@ pcf_tests_in_order() {
 pcf_run_tests() {
 	local t
 	for t in $(pcf_tests_in_order); do
+		[[ $t =~ ${PCF_ONLY:-.} ]] || continue
 		PCF_CURRENT=$t
 		PCF_TEST_OK=1
 		"$t"

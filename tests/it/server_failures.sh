@@ -172,12 +172,30 @@ test_unmount_during_a_load_refuses_cleanly() {
 	expect_eq "$(rows)" 1 "and committed"
 }
 
+# Where fusermount3's auto_unmount helper is, when it did not unmount: it
+# waits for EOF on its socket to the daemon, then opens the mount point
+# and unmounts on ENOTCONN.
+auto_unmount_diagnosis() {
+	local h=$1
+	pcf_log "  auto_unmount helper: ${h:-none found at the kill}"
+	ps -eo pid,ppid,pgid,stat,wchan:32,args | grep -E 'fusermount|pgcopyfs|PID' | grep -v grep >&2
+	[ -n "$h" ] && [ -d "/proc/$h" ] || return 0
+	cat "/proc/$h/stack" >&2 2>/dev/null
+	ls -l "/proc/$h/fd" >&2
+	local ino
+	for ino in $(ls -l "/proc/$h/fd" | sed -n 's/.*socket:\[\([0-9]*\)\]/\1/p'); do
+		ss -xp | grep -w "$ino" >&2
+	done
+}
+
 test_daemon_killed_mid_load() {
 	local opt
 	for opt in auto_unmount plain; do
 		if [ "$opt" = auto_unmount ]; then pcf_remount -o auto_unmount; else pcf_remount; fi
 		fresh
 		start_streamer "$T"
+		local helper
+		helper=$(pgrep -P "$PCF_DAEMON_PID" -x fusermount3)
 		kill -9 "$PCF_DAEMON_PID"
 		wait "$PCF_DAEMON_PID" 2>/dev/null
 		PCF_DAEMON_PID=
@@ -192,7 +210,7 @@ test_daemon_killed_mid_load() {
 			# The mount table, not mountpoint(1): a dead mount's stat
 			# fails, which mountpoint takes for "unmounted".
 			wait_for "the automatic unmount" 20 bash -c "! grep -qs ' $MNT fuse' /proc/self/mounts" ||
-				{ fail "auto_unmount: still mounted"; fusermount3 -u -z "$MNT"; }
+				{ fail "auto_unmount: still mounted"; auto_unmount_diagnosis "$helper"; fusermount3 -u -z "$MNT"; }
 		else
 			expect_status 0 "fusermount3 -u after a crash" fusermount3 -u "$MNT"
 		fi
