@@ -1,6 +1,6 @@
 /*
- * fields.c - splits one CSV record into its unquoted fields, the way COPY's
- * CSV attribute reader does. Used on the first record of a file, to tell a
+ * fields.c - splits one CSV (or text format) record into its fields, the
+ * way COPY's attribute readers do, and resolves names to columns. Used on the first record of a file, to tell a
  * header from data; it never sees the bulk of the stream.
  */
 #include "pgcopyfs.h"
@@ -97,16 +97,120 @@ nomem:
 	return -ENOMEM;
 }
 
-/* The column field f names: its index, -1 for none, -2 for two that
- * differ only in case. */
-static long resolve(const char *f, char *const *cols, size_t ncols)
+static int is_octal(char c)
 {
-	size_t len;
+	return c >= '0' && c <= '7';
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes the escape after a backslash at rec[*i] (the byte after it) into
+ * *out, as COPY's text attribute reader does; advances *i past it. */
+static char text_escape(const char *rec, size_t body, size_t *i)
+{
+	char c = rec[(*i)++];
+	int v;
+
+	if (is_octal(c)) {
+		v = c - '0';
+		for (int k = 0; k < 2 && *i < body && is_octal(rec[*i]); k++)
+			v = v * 8 + (rec[(*i)++] - '0');
+		return (char)(v & 0xff);
+	}
+	if (c == 'x' && *i < body && hex_value(rec[*i]) >= 0) {
+		v = hex_value(rec[(*i)++]);
+		if (*i < body && hex_value(rec[*i]) >= 0)
+			v = v * 16 + hex_value(rec[(*i)++]);
+		return (char)v;
+	}
+	switch (c) {
+	case 'b': return '\b';
+	case 'f': return '\f';
+	case 'n': return '\n';
+	case 'r': return '\r';
+	case 't': return '\t';
+	case 'v': return '\v';
+	default: return c;
+	}
+}
+
+int pcf_split_text_record(char delim, const char *rec, size_t len,
+			  char ***fields, size_t *nfields)
+{
+	size_t cap = 8, n = 0, body = len, i = 0;
+	char **out, *val;
+
+	/* The terminator, unless a backslash escapes it. */
+	if (body > 0 && rec[body - 1] == '\n')
+		body--;
+	if (body > 0 && rec[body - 1] == '\r')
+		body--;
+	out = calloc(cap, sizeof(*out));
+	val = malloc(body + 1);
+	if (!out || !val)
+		goto nomem;
+	for (;;) {
+		size_t vlen = 0;
+		int last = 1;
+
+		while (i < body) {
+			char c = rec[i++];
+
+			if (c == delim) {
+				last = 0;
+				break;
+			}
+			if (c == '\\' && i < body)
+				c = text_escape(rec, body, &i);
+			if (c == '\0') {
+				pcf_fields_free(out, n);
+				free(val);
+				return -EINVAL;
+			}
+			val[vlen++] = c;
+		}
+		if (n == cap) {
+			char **grown = realloc(out, 2 * cap * sizeof(*out));
+
+			if (!grown)
+				goto nomem;
+			out = grown;
+			cap *= 2;
+		}
+		if (!(out[n] = malloc(vlen + 1)))
+			goto nomem;
+		memcpy(out[n], val, vlen);
+		out[n][vlen] = '\0';
+		n++;
+		if (last)
+			break;
+	}
+	free(val);
+	*fields = out;
+	*nfields = n;
+	return 0;
+nomem:
+	pcf_fields_free(out, n);
+	free(val);
+	return -ENOMEM;
+}
+
+long pcf_column_resolve(const char *f, size_t len, char *const *cols,
+			size_t ncols)
+{
 	long ci = -1;
 
-	while (*f == ' ' || *f == '\t')
-		f++;
-	len = strlen(f);
+	while (len > 0 && (*f == ' ' || *f == '\t'))
+		f++, len--;
 	while (len > 0 && (f[len - 1] == ' ' || f[len - 1] == '\t'))
 		len--;
 	if (len == 0)
@@ -139,7 +243,8 @@ enum pcf_header_verdict pcf_header_match(char *const *fields, size_t nfields,
 	if (!at)
 		return PCF_HEADER_UNKNOWN; /* taken as data: the server says */
 	for (size_t i = 0; i < nfields; i++) {
-		at[i] = resolve(fields[i], cols, ncols);
+		at[i] = pcf_column_resolve(fields[i], strlen(fields[i]), cols,
+					   ncols);
 		if (at[i] == -1) {
 			*bad = fields[i];
 			free(at);

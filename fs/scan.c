@@ -1,5 +1,6 @@
 /*
- * scan.c - the incremental CSV record scanner.
+ * scan.c - the incremental record scanner, for CSV and for COPY's text
+ * format (text_walk, at the end).
  *
  * The rules are those of the server's COPY line reader for CSV, so that the
  * rows counted here are the rows the server loads: a quote character toggles
@@ -290,8 +291,102 @@ done:
 	return ret;
 }
 
+void pcf_scan_init_text(struct pcf_scanner *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->d = (struct pcf_dialect){ '\t', '\0', '\0' };
+	s->text = 1;
+}
+
+static int is_eol(unsigned char c)
+{
+	return c == '\n' || c == '\r';
+}
+
+/*
+ * The text format's walk: the backslashes and line ends of p[0..len),
+ * marked as the CSV walk marks quotes (a backslash in the quote mask).
+ * last_was_esc carries a backslash that ended the last call; marker_state
+ * a "\." at its end (2), whose line end decides in this call.
+ */
+static ssize_t text_walk(struct pcf_scanner *s, const unsigned char *p,
+			 size_t len, int one)
+{
+	size_t esc_at = s->last_was_esc ? 0 : SIZE_MAX;
+	size_t lf_at = s->pending_cr ? 0 : SIZE_MAX;
+	size_t end = 0;
+	ssize_t ret = PCF_SCAN_PARTIAL;
+	int ended = 0;
+
+	if (len > 0 && s->marker_state) {
+		if (s->marker_state == 2 && is_eol(p[0]) && !s->end_marker)
+			s->end_marker = s->rows + 1;
+		s->marker_state = 0;
+	}
+	if (len > 0 && esc_at == 0 && p[0] == '.') {
+		if (len < 2)
+			s->marker_state = 2;
+		else if (is_eol(p[1]) && !s->end_marker)
+			s->end_marker = s->rows + 1;
+	}
+	for (size_t i = 0; i < len; i += BLOCK) {
+		size_t n = len - i < BLOCK ? len - i : BLOCK;
+		struct marks m;
+		uint64_t bits;
+
+		mark(p + i, n, '\\', 0, &m);
+		bits = m.quote | m.cr | m.lf;
+		while (bits) {
+			size_t pos = i + (size_t)__builtin_ctzll(bits);
+			unsigned char c = p[pos];
+
+			bits &= bits - 1;
+			if (pos == esc_at) {
+				esc_at = SIZE_MAX; /* escaped: data */
+				continue;
+			}
+			if (c == '\\') {
+				esc_at = pos + 1;
+				if (pos + 1 < len && p[pos + 1] == '.' &&
+				    !s->end_marker) {
+					if (pos + 2 == len)
+						s->marker_state = 2;
+					else if (is_eol(p[pos + 2]))
+						s->end_marker = s->rows + 1;
+				}
+				continue;
+			}
+			end = pos + 1;
+			if (c == '\n' && pos == lf_at)
+				continue;
+			s->rows++;
+			ended = 1;
+			if (c == '\r')
+				lf_at = pos + 1;
+			if (!one)
+				continue;
+			if (c == '\r' && pos + 1 < len) {
+				lf_at = SIZE_MAX;
+				if (p[pos + 1] == '\n')
+					end = pos + 2;
+			}
+			len = end;
+			ret = (ssize_t)end;
+			goto done;
+		}
+	}
+done:
+	s->last_was_esc = (unsigned char)(esc_at == len);
+	if (len > 0)
+		s->pending_cr = lf_at == len;
+	settle(s, len, end, ended);
+	return ret;
+}
+
 ssize_t pcf_scan_record(struct pcf_scanner *s, const char *buf, size_t len)
 {
+	if (s->text)
+		return text_walk(s, (const unsigned char *)buf, len, 1);
 	return walk_blocks(s, (const unsigned char *)buf, len, 1);
 }
 
@@ -336,6 +431,10 @@ uint64_t pcf_scan_chunk(struct pcf_scanner *s, const char *buf, size_t len)
 	uint64_t before = s->rows;
 	size_t pos = 0, from = 0;
 
+	if (s->text) {
+		text_walk(s, p, len, 0);
+		return s->rows - before;
+	}
 	if (s->marker_state && len > 0) {
 		int st = s->marker_state;
 

@@ -49,6 +49,9 @@ struct pcf_scanner {
 	/* Where the current record began, as an offset in the stream: the
 	 * record in progress is bytes - record_start long. */
 	uint64_t record_start;
+	/* COPY's text format (pcf_scan_init_text): a backslash escapes the
+	 * byte after it, a line end too; no quotes. */
+	unsigned char text;
 };
 
 /* Returned by pcf_scan_record when every byte was consumed without a record
@@ -58,6 +61,16 @@ struct pcf_scanner {
 #define PCF_SCAN_UNTERMINATED ((ssize_t)-1)
 
 void pcf_scan_init(struct pcf_scanner *s, struct pcf_dialect d);
+
+/*
+ * The same scanner for COPY ... (FORMAT text), by the server's text line
+ * reader: \n, \r\n and a lone \r end a record unless a backslash escapes
+ * them; a backslash escapes any byte after it (so \\ is one backslash and
+ * the byte after it is plain). end_marker is the first record holding an
+ * unescaped \. right before a line end, wherever in the record: there the
+ * server ends the data (a \. before another byte it refuses itself).
+ */
+void pcf_scan_init_text(struct pcf_scanner *s);
 
 /*
  * Scans buf until the current record ends. Returns the number of bytes
@@ -90,6 +103,14 @@ int pcf_split_record(struct pcf_dialect d, const char *rec, size_t len,
 		     char ***fields, size_t *nfields);
 void pcf_fields_free(char **fields, size_t nfields);
 
+/*
+ * The same for a record of COPY's text format: fields split at every
+ * unescaped delim, backslash escapes decoded as COPY decodes them (\t,
+ * \n, \r, \b, \f, \v, octal \NNN, hex \xHH, any other byte as itself).
+ */
+int pcf_split_text_record(char delim, const char *rec, size_t len,
+			  char ***fields, size_t *nfields);
+
 /* What a first record says about itself against the table's columns. */
 enum pcf_header_verdict {
 	PCF_HEADER_MATCH,     /* every field names a column, each once */
@@ -111,6 +132,11 @@ enum pcf_header_verdict {
 enum pcf_header_verdict pcf_header_match(char *const *fields, size_t nfields,
 					 char *const *cols, size_t ncols,
 					 size_t *match, const char **bad);
+
+/* The column that the name f[0..len) resolves to by those rules: its
+ * index, -1 for none, -2 for two that differ only in case. */
+long pcf_column_resolve(const char *f, size_t len, char *const *cols,
+			size_t ncols);
 
 /* pcf_header_match without the indexes. An empty record is UNKNOWN. */
 enum pcf_header_verdict pcf_header_check(char *const *fields, size_t nfields,

@@ -66,6 +66,53 @@ static void test_split_simple(void **state)
 	SPLIT(TSV, "a\tb,c\t", "a", "b,c", "");
 }
 
+/* COPY's text format: tab-split, backslash escapes decoded as COPY does. */
+static void expect_text(const char *rec, size_t len, const char *const *want,
+			size_t nwant)
+{
+	char *copy = malloc(len ? len : 1);
+	char **fields = NULL;
+	size_t nfields = 0;
+
+	assert_non_null(copy);
+	memcpy(copy, rec, len);
+	assert_int_equal(pcf_split_text_record('\t', copy, len, &fields, &nfields),
+			 0);
+	if (nfields != nwant)
+		fail_msg("text split of \"%.*s\": %zu fields, expected %zu",
+			 (int)len, rec, nfields, nwant);
+	for (size_t i = 0; i < nwant; i++)
+		if (strcmp(fields[i], want[i]) != 0)
+			fail_msg("text split: field %zu is \"%s\", expected \"%s\"",
+				 i, fields[i], want[i]);
+	pcf_fields_free(fields, nfields);
+	free(copy);
+}
+
+#define TEXT_SPLIT(lit, ...)                                            \
+	do {                                                            \
+		static const char *const want_[] = { __VA_ARGS__ };     \
+		expect_text(IN(lit), want_, NELEM(want_));              \
+	} while (0)
+
+static void test_split_text(void **state)
+{
+	char **fields = NULL;
+	size_t n = 0;
+
+	(void)state;
+	TEXT_SPLIT("id\tname\n", "id", "name");
+	TEXT_SPLIT("id\tname\r\n", "id", "name");
+	TEXT_SPLIT("a\\tb\tc", "a\tb", "c");       /* an escaped tab is data */
+	TEXT_SPLIT("a\\\\\tb", "a\\", "b");        /* \\ then a real tab */
+	TEXT_SPLIT("\"x\"\ty", "\"x\"", "y");        /* quotes are plain */
+	TEXT_SPLIT("\\101\\x42\\n", "AB\n");
+	TEXT_SPLIT("a\\ b\t", "a b", "");
+	TEXT_SPLIT("", "");
+	assert_int_equal(pcf_split_text_record('\t', IN("a\\0b"), &fields, &n),
+			 -EINVAL);
+}
+
 static void test_split_quoted_delimiter(void **state)
 {
 	(void)state;
@@ -342,6 +389,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_simple),
+		cmocka_unit_test(test_split_text),
 		cmocka_unit_test(test_split_quoted_delimiter),
 		cmocka_unit_test(test_split_doubled_quotes),
 		cmocka_unit_test(test_split_escape_differs),

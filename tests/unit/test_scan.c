@@ -32,6 +32,16 @@
 #define DQ_BS { ',', '"', '\\' }
 #define SQ { ';', '\'', '\'' }
 #define PIPE_Q { ',', '|', '|' }
+/* COPY's text format: pcf_scan_init_text (no delimiter marks it here) */
+#define TEXT { '\0', '\0', '\0' }
+
+static void scan_init(struct pcf_scanner *s, struct pcf_dialect d)
+{
+	if (d.delimiter == '\0')
+		pcf_scan_init_text(s);
+	else
+		pcf_scan_init(s, d);
+}
 
 struct scan_case {
 	const char *name;
@@ -45,6 +55,16 @@ struct scan_case {
 };
 
 static const struct scan_case cases[] = {
+	{ "text one line", TEXT, IN("a\tb\n"), 1, 0, 1, { 4 } },
+	{ "text escaped newline", TEXT, IN("a\\\nb\n"), 1, 0, 1, { 5 } },
+	{ "text escaped backslash", TEXT, IN("a\\\\\nb\n"), 2, 0, 2, { 4, 6 } },
+	{ "text quotes are data", TEXT, IN("\"a\n\"b\n"), 2, 0, 2, { 3, 6 } },
+	{ "text crlf", TEXT, IN("a\r\nb\r\n"), 2, 0, 2, { 3, 6 } },
+	{ "text escaped cr", TEXT, IN("a\\\rb\n"), 1, 0, 1, { 5 } },
+	{ "text lone cr", TEXT, IN("a\rb\r"), 2, 0, 2, { 2, 4 } },
+	{ "text no final", TEXT, IN("a\tb\nc"), 2, 0, 1, { 4 } },
+	{ "text trailing backslash", TEXT, IN("a\\"), 1, 0, 0, { 0 } },
+	{ "text escapes", TEXT, IN("\\N\t\\t\\\\\n\\\\\\\n\n"), 2, 0, 2, { 8, 13 } },
 	{ "empty input", CSV, IN(""), 0, 0, 0, { 0 } },
 	{ "one line", CSV, IN("a,b\n"), 1, 0, 1, { 4 } },
 	{ "two lines", CSV, IN("a,b\nc,d\n"), 2, 0, 2, { 4, 8 } },
@@ -123,7 +143,7 @@ static void scan_pieces(const struct scan_case *c, const size_t *cuts,
 	size_t from = 0;
 
 	memset(r, 0, sizeof(*r));
-	pcf_scan_init(&s, c->d);
+	scan_init(&s, c->d);
 	for (size_t k = 0; k <= ncuts; k++) {
 		size_t to = k < ncuts ? cuts[k] : c->len;
 		size_t pos = from;
@@ -155,7 +175,7 @@ static uint64_t chunk_pieces(const struct scan_case *c, const size_t *cuts,
 	uint64_t sum = 0;
 	size_t from = 0;
 
-	pcf_scan_init(&s, c->d);
+	scan_init(&s, c->d);
 	for (size_t k = 0; k <= ncuts; k++) {
 		size_t to = k < ncuts ? cuts[k] : c->len;
 
@@ -363,6 +383,15 @@ static const struct marker_case marker_cases[] = {
 	{ IN("a\n\\.\n\\.\n"), 2, CSV },   /* the first one */
 	{ IN("'x\\'\n\\.\n'\n"), 0, SQ_BS }, /* an escaped quote: still quoted */
 	{ IN("'x'\n\\.\n"), 2, SQ_BS },
+	{ IN("a\n\\.\nb\n"), 2, TEXT },
+	{ IN("ab\\.\n"), 1, TEXT },       /* anywhere in a text line */
+	{ IN("x\t\\.\r\n"), 1, TEXT },
+	{ IN("\\.\n"), 1, TEXT },
+	{ IN("a\\\\.\n"), 0, TEXT },     /* an escaped backslash, then . */
+	{ IN("a\\.x\n"), 0, TEXT },       /* the server refuses it itself */
+	{ IN("a\n\\."), 0, TEXT },        /* no line end after it */
+	{ IN("a\\\n\\.\n"), 1, TEXT },   /* after an escaped line end */
+	{ IN("\"\n\\.\n"), 2, TEXT },     /* a quote is plain data */
 };
 
 /* Every case whole, cut in two at every offset, and byte by byte. */
@@ -375,7 +404,7 @@ static void test_scan_end_marker(void **state)
 		struct pcf_scanner s;
 
 		for (size_t cut = 0; cut <= m->len; cut++) {
-			pcf_scan_init(&s, m->d);
+			scan_init(&s, m->d);
 			pcf_scan_chunk(&s, m->in, cut);
 			pcf_scan_chunk(&s, m->in + cut, m->len - cut);
 			if (s.end_marker != m->want)
@@ -383,7 +412,7 @@ static void test_scan_end_marker(void **state)
 					 cut, (unsigned long long)s.end_marker,
 					 (unsigned long long)m->want);
 		}
-		pcf_scan_init(&s, m->d);
+		scan_init(&s, m->d);
 		for (size_t i = 0; i < m->len; i++)
 			pcf_scan_chunk(&s, m->in + i, 1);
 		if (s.end_marker != m->want)
