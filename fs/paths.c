@@ -49,30 +49,38 @@ static int ends_with(const char *s, size_t len, const char *tail)
 	return len > t && memcmp(s + len - t, tail, t) == 0;
 }
 
-/* A name that reads as a table file of another format: <t>.tsv, .jsonl,
- * .ndjson, and any of these or .csv with .gz or .zst after it. */
-static int other_format_name(const char *name)
+int pcf_name_format(const char *name, struct pcf_name_format *f)
 {
-	static const char *const formats[] = { ".csv", ".tsv", ".jsonl",
-					       ".ndjson" };
+	static const struct {
+		const char *suffix;
+		enum pcf_format format;
+	} formats[] = { { ".csv", PCF_FMT_CSV },
+			{ ".tsv", PCF_FMT_TEXT },
+			{ ".jsonl", PCF_FMT_JSONL },
+			{ ".ndjson", PCF_FMT_JSONL } };
 	size_t len = strlen(name);
-	int compressed = 0;
 
+	f->format = PCF_FMT_CSV;
+	f->comp = PCF_COMP_DETECT;
+	f->base_len = len;
 	if (ends_with(name, len, ".gz"))
-		len -= 3, compressed = 1;
+		len -= 3, f->comp = PCF_COMP_GZIP;
 	else if (ends_with(name, len, ".zst"))
-		len -= 4, compressed = 1;
+		len -= 4, f->comp = PCF_COMP_ZSTD;
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-		if (ends_with(name, len, formats[i]) &&
-		    (compressed || strcmp(formats[i], ".csv") != 0))
+		if (ends_with(name, len, formats[i].suffix)) {
+			f->format = formats[i].format;
+			f->base_len = len - strlen(formats[i].suffix);
 			return 1;
+		}
+	f->comp = PCF_COMP_DETECT;
 	return 0;
 }
 
 int pcf_path_parse(const char *path, struct pcf_path *n)
 {
 	const char *a = path + 1, *slash = strchr(a, '/');
-	size_t flen, dlen = strlen(PCF_STATUS_DIR);
+	size_t dlen = strlen(PCF_STATUS_DIR);
 
 	memset(n, 0, sizeof(*n));
 	if (*a == '\0') {
@@ -110,25 +118,22 @@ int pcf_path_parse(const char *path, struct pcf_path *n)
 	if (copy_part(n->file, rest, strlen(rest)))
 		return -ENOENT;
 	snprintf(n->dir, sizeof(n->dir), "/%s", n->schema);
-	flen = strlen(n->file);
 	if (drop_folder_name(n->file, n->table)) {
 		n->kind = PCF_PATH_DROP;
 		return 0;
 	}
 	n->kind = PCF_PATH_STAGED;
 	/* A table's file name never begins with a dot (names.c escapes it):
-	 * dot-names, and names without .csv, are free for staged files. A
-	 * .csv name that is no table stays ENOENT, not a staged file, so
-	 * that a typo in a table's name fails instead of loading nothing. */
-	if (n->file[0] != '.' && flen > 4 &&
-	    strcmp(n->file + flen - 4, ".csv") == 0) {
+	 * dot-names, and names without a format's suffix, are free for
+	 * staged files. A format's name that is no table stays ENOENT, not a
+	 * staged file, so that a typo in a table's name fails instead of
+	 * loading nothing. */
+	struct pcf_name_format f;
+
+	if (n->file[0] != '.' && pcf_name_format(n->file, &f)) {
 		n->kind = PCF_PATH_TABLE;
-		memcpy(n->table, n->file, flen + 1);
-	} else if (n->file[0] != '.' && other_format_name(n->file)) {
-		/* t.csv.gz, t.tsv, t.jsonl: a table's file in a format this
-		 * version does not read. Not a staged file either: a cp of an
-		 * export must fail, not store it and succeed. */
-		return -ENOENT;
+		memcpy(n->table, n->file, f.base_len);
+		memcpy(n->table + f.base_len, ".csv", 5);
 	}
 	return 0;
 }

@@ -56,8 +56,8 @@ test_staged_file_is_a_local_file() {
 	expect_match "$(cp "$W/good.csv" "$P/tt.csv" 2>&1)" "No such file or directory" \
 		"a .csv name that is no table"
 	gzip -c "$W/good.csv" >"$W/good.csv.gz"
-	expect_match "$(cp "$W/good.csv.gz" "$P/t.csv.gz" 2>&1)" "No such file or directory" \
-		"a compressed export's name is not a staged file"
+	expect_match "$(cp "$W/good.csv.gz" "$P/tt.csv.gz" 2>&1)" "No such file or directory" \
+		"a compressed export's name of no table is not a staged file"
 	rm "$P/export.txt"
 }
 

@@ -54,11 +54,16 @@ static const struct {
 	{ "/public/t.d/a/b", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
 	{ "/public/d/x", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
 	/* other formats' names: neither a table file yet nor staged */
-	{ "/public/t.csv.gz", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
-	{ "/public/t.csv.zst", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
-	{ "/public/t.tsv", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
-	{ "/public/t.jsonl.gz", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
-	{ "/public/t.ndjson", -ENOENT, PCF_PATH_ROOT, NULL, NULL, NULL, NULL },
+	/* the other formats' names: the table's file, read another way */
+	{ "/public/t.csv.gz", 0, PCF_PATH_TABLE, "public", "t.csv.gz", "/public", "t.csv" },
+	{ "/public/t.csv.zst", 0, PCF_PATH_TABLE, "public", "t.csv.zst", "/public", "t.csv" },
+	{ "/public/t.tsv", 0, PCF_PATH_TABLE, "public", "t.tsv", "/public", "t.csv" },
+	{ "/public/t.jsonl.gz", 0, PCF_PATH_TABLE, "public", "t.jsonl.gz", "/public", "t.csv" },
+	{ "/public/t.ndjson", 0, PCF_PATH_TABLE, "public", "t.ndjson", "/public", "t.csv" },
+	{ "/public/a.tsv.csv", 0, PCF_PATH_TABLE, "public", "a.tsv.csv", "/public",
+	  "a.tsv.csv" }, /* table "a.tsv" */
+	{ "/public/csv.gz", 0, PCF_PATH_STAGED, "public", "csv.gz", "/public", "" },
+	{ "/public/.t.tsv", 0, PCF_PATH_STAGED, "public", ".t.tsv", "/public", "" },
 	{ "/public/.t.csv.gz.Ab12", 0, PCF_PATH_STAGED, "public", ".t.csv.gz.Ab12",
 	  "/public", "" },
 	{ "/public/notes.gz", 0, PCF_PATH_STAGED, "public", "notes.gz", "/public", "" },
@@ -85,6 +90,38 @@ static void test_cases(void **state)
 		assert_string_equal(n.file, cases[i].file);
 		assert_string_equal(n.dir, cases[i].dir);
 		assert_string_equal(n.table, cases[i].table);
+	}
+}
+
+static void test_name_format(void **state)
+{
+	static const struct {
+		const char *name;
+		int known;
+		enum pcf_format format;
+		enum pcf_compression comp;
+		size_t base;
+	} f[] = {
+		{ "t.csv", 1, PCF_FMT_CSV, PCF_COMP_DETECT, 1 },
+		{ "t.tsv", 1, PCF_FMT_TEXT, PCF_COMP_DETECT, 1 },
+		{ "events.jsonl.zst", 1, PCF_FMT_JSONL, PCF_COMP_ZSTD, 6 },
+		{ "e.ndjson.gz", 1, PCF_FMT_JSONL, PCF_COMP_GZIP, 1 },
+		{ "orders.csv.gz", 1, PCF_FMT_CSV, PCF_COMP_GZIP, 6 },
+		{ "part-aa", 0, PCF_FMT_CSV, PCF_COMP_DETECT, 7 },
+		{ "notes.gz", 0, PCF_FMT_CSV, PCF_COMP_DETECT, 8 },
+		{ ".tsv", 0, PCF_FMT_CSV, PCF_COMP_DETECT, 4 },
+		{ "x.gz.tsv", 1, PCF_FMT_TEXT, PCF_COMP_DETECT, 4 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(f); i++) {
+		struct pcf_name_format nf;
+
+		if (pcf_name_format(f[i].name, &nf) != f[i].known ||
+		    nf.format != f[i].format || nf.comp != f[i].comp ||
+		    nf.base_len != f[i].base)
+			fail_msg("%s: %d %d %zu", f[i].name, (int)nf.format,
+				 (int)nf.comp, nf.base_len);
 	}
 }
 
@@ -141,6 +178,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_name_format),
 		cmocka_unit_test(test_status_rel),
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_join_and_ino),
