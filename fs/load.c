@@ -225,11 +225,11 @@ static int load_fail_as(struct pcf_load *l, const struct pcf_error *e,
 	if (st == PCF_LOAD_FAILED)
 		return -l->error.err;
 	l->error = *e;
-	/* After a checkpoint the server counts the lines of its own COPY:
-	 * the message names the file's. */
-	if (l->ckpt.line_base && e->sqlstate[0])
+	/* After a checkpoint (or a text header not sent) the server counts
+	 * the lines of its own COPY: the message names the file's. */
+	if (l->line_base && e->sqlstate[0])
 		shift_copy_line(l->error.message, sizeof(l->error.message),
-				l->ckpt.line_base);
+				l->line_base);
 	if (atomic_load(&l->ckpt.count) > 0) {
 		/* Not "nothing": the checkpoints' rows stay. */
 		char *p = strstr(l->error.message, "nothing committed");
@@ -339,7 +339,18 @@ int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
 	l->flags = flags;
 	l->replace = fs->opts.truncate && (flags & O_TRUNC);
 	l->off_known = !(flags & O_APPEND);
-	pcf_scan_init(&l->scan, fs->opts.dialect);
+	{
+		const char *base = strrchr(path, '/');
+		struct pcf_name_format nf;
+
+		pcf_name_format(base ? base + 1 : path, &nf);
+		l->format = nf.format;
+		l->comp = nf.comp;
+	}
+	if (l->format == PCF_FMT_TEXT)
+		pcf_scan_init_text(&l->scan);
+	else
+		pcf_scan_init(&l->scan, fs->opts.dialect);
 	clock_gettime(CLOCK_REALTIME, &l->started);
 	clock_gettime(CLOCK_MONOTONIC, &l->mono);
 	l->writer_pid = pcf_task_tgid(pid);
@@ -623,13 +634,18 @@ static char *copy_sql(struct pcf_load *l, char **cols, size_t ncols,
 	for (size_t i = 0; !bad && i < ncols; i++)
 		bad = sql_plain(&sql, i ? ", " : " (") ||
 		      sql_quoted(l, &sql, cols[i], 1);
-	bad = bad || (ncols && sql_plain(&sql, ")")) ||
-	      sql_plain(&sql, " FROM STDIN WITH (FORMAT csv") ||
-	      (header && sql_plain(&sql, ", HEADER true")) ||
-	      sql_option(l, &sql, ", DELIMITER ", o->dialect.delimiter, ',') ||
-	      sql_option(l, &sql, ", QUOTE ", o->dialect.quote, '"') ||
-	      sql_option(l, &sql, ", ESCAPE ", o->dialect.escape,
-			 o->dialect.quote) ||
+	bad = bad || (ncols && sql_plain(&sql, ")"));
+	if (l->format == PCF_FMT_CSV)
+		bad = bad || sql_plain(&sql, " FROM STDIN WITH (FORMAT csv") ||
+		      (header && sql_plain(&sql, ", HEADER true")) ||
+		      sql_option(l, &sql, ", DELIMITER ", o->dialect.delimiter,
+				 ',') ||
+		      sql_option(l, &sql, ", QUOTE ", o->dialect.quote, '"') ||
+		      sql_option(l, &sql, ", ESCAPE ", o->dialect.escape,
+				 o->dialect.quote);
+	else /* its header line, if any, is not sent */
+		bad = bad || sql_plain(&sql, " FROM STDIN WITH (FORMAT text");
+	bad = bad ||
 	      (o->null_string && (sql_plain(&sql, ", NULL ") ||
 				  sql_quoted(l, &sql, o->null_string, 0))) ||
 	      (o->encoding && (sql_plain(&sql, ", ENCODING ") ||
@@ -744,16 +760,17 @@ static int tail_append(struct pcf_load *l, const char *buf, size_t size)
 			  buf, size);
 }
 
-/* Sends whole rows into the COPY under checkpoints; the first byte after a
- * checkpoint taken between a \r and its \n is that \n: not sent. */
-static int ckpt_copy_send(struct pcf_load *l, const char *buf, size_t size)
+/* Sends bytes into the COPY; the first byte after a checkpoint (or a
+ * header not sent) that ended between a \r and its \n is that \n: not
+ * sent. */
+static int copy_send(struct pcf_load *l, const char *buf, size_t size)
 {
 	struct pcf_error e;
 
-	if (size && l->ckpt.skip_lf && buf[0] == '\n')
+	if (size && l->skip_lf && buf[0] == '\n')
 		buf++, size--;
 	if (size)
-		l->ckpt.skip_lf = 0;
+		l->skip_lf = 0;
 	if (size && pcf_copy_send(l->conn, buf, size, &e) != 0)
 		return load_fail(l, &e);
 	return 0;
@@ -775,12 +792,29 @@ static int ckpt_feed(struct pcf_load *l, const char *buf, size_t size,
 	else
 		whole = 0; /* the record in progress goes on */
 	if (whole > 0) {
-		if ((rc = ckpt_copy_send(l, l->ckpt.tail, l->ckpt.tail_len)) != 0 ||
-		    (rc = ckpt_copy_send(l, buf, whole)) != 0)
+		if ((rc = copy_send(l, l->ckpt.tail, l->ckpt.tail_len)) != 0 ||
+		    (rc = copy_send(l, buf, whole)) != 0)
 			return rc;
 		l->ckpt.tail_len = 0;
 	}
 	return tail_append(l, buf + whole, size - whole);
+}
+
+/* COPY's end-of-data marker on line `line`: the server would end the data
+ * there, dropping the rest, so the load fails first. */
+static int marker_refused(struct pcf_load *l, uint64_t line)
+{
+	if (l->format == PCF_FMT_TEXT)
+		return load_failf(l, EIO,
+				  "line %llu holds \\. right before its line end, "
+				  "which ends COPY's data (the rest would be "
+				  "dropped): write it as \\\\. if it is a value",
+				  (unsigned long long)line);
+	return load_failf(l, EIO,
+			  "line %llu holds only \\., which ends COPY's data "
+			  "(the rest would be dropped): quote it as \"\\.\" "
+			  "if it is a value",
+			  (unsigned long long)line);
 }
 
 static int load_start_copy(struct pcf_load *l, int complete)
@@ -804,13 +838,12 @@ static int load_start_copy(struct pcf_load *l, int complete)
 	/* The transaction begins now, with the COPY right after it. */
 	if (l->backend_pid <= 0 && (l->backend_pid = pcf_begin(l->conn, &e)) < 0)
 		return load_fail(l, &e);
-	/* The first line may be COPY's end-of-data marker too. */
-	if (len >= 3 && data[0] == '\\' && data[1] == '.' &&
-	    (data[2] == '\n' || data[2] == '\r'))
-		return load_failf(l, EIO,
-				  "line 1 holds only \\., which ends COPY's data "
-				  "(the rest would be dropped): quote it as "
-				  "\"\\.\" if it is a value");
+	/* The first line may be COPY's end-of-data marker too (in the text
+	 * format, a \. anywhere before its line end: the scanner saw it). */
+	if ((len >= 3 && data[0] == '\\' && data[1] == '.' &&
+	     (data[2] == '\n' || data[2] == '\r')) ||
+	    l->scan.end_marker == 1)
+		return marker_refused(l, 1);
 	if (o->header_mode != PCF_HEADER_FALSE && complete) {
 		enum pcf_header_verdict v;
 		const char *bad;
@@ -826,8 +859,11 @@ static int load_start_copy(struct pcf_load *l, int complete)
 		if (o->encoding && !is_utf8_name(o->encoding) &&
 		    (utf8 = server_convert(l, data, len, o->encoding)) != NULL)
 			ulen = strlen(utf8);
-		if (pcf_split_record(o->dialect, utf8 ? utf8 : data, ulen, &fields,
-				     &nfields) != 0) {
+		if ((l->format == PCF_FMT_TEXT
+			     ? pcf_split_text_record('\t', utf8 ? utf8 : data, ulen,
+						     &fields, &nfields)
+			     : pcf_split_record(o->dialect, utf8 ? utf8 : data,
+						ulen, &fields, &nfields)) != 0) {
 			fields = NULL;
 			nfields = 0;
 		}
@@ -915,8 +951,14 @@ static int load_start_copy(struct pcf_load *l, int complete)
 		 * and a COPY under checkpoints holds only whole rows. */
 		if ((rc = tail_append(l, data, len)) != 0)
 			return rc;
-	} else if (len > 0 && pcf_copy_send(l->conn, data, len, &e) != 0) {
-		return load_fail(l, &e);
+	} else if (take && l->format == PCF_FMT_TEXT) {
+		/* The text format's header is not sent (a server before 15
+		 * takes no HEADER with it): the server's line 1 is the file's
+		 * line 2. */
+		l->line_base = 1;
+		l->skip_lf = l->scan.pending_cr;
+	} else if (len > 0 && (rc = copy_send(l, data, len)) != 0) {
+		return rc;
 	}
 	free(l->head);
 	l->head = NULL;
@@ -945,11 +987,7 @@ static int scanned_ok(struct pcf_load *l)
 	uint64_t len = l->scan.bytes - l->scan.record_start;
 
 	if (l->scan.end_marker)
-		return load_failf(l, EIO,
-				  "line %llu holds only \\., which ends COPY's "
-				  "data (the rest would be dropped): quote it "
-				  "as \"\\.\" if it is a value",
-				  (unsigned long long)l->scan.end_marker);
+		return marker_refused(l, l->scan.end_marker);
 	if (len > l->fs->opts.max_record_bytes)
 		return load_failf(l, EFBIG,
 				  "line %llu is longer than %llu bytes "
@@ -1030,8 +1068,8 @@ static int load_checkpoint(struct pcf_load *l)
 	atomic_store(&l->ckpt.last_wall, (int64_t)time(NULL));
 	clock_gettime(CLOCK_MONOTONIC, &l->ckpt.last);
 	/* Every line the server has seen: the header and the records. */
-	l->ckpt.line_base = l->scan.rows;
-	l->ckpt.skip_lf = pending_cr;
+	l->line_base = l->scan.rows;
+	l->skip_lf = pending_cr;
 	pcf_status_record(l, "checkpoint");
 	if ((l->backend_pid = pcf_begin(l->conn, &e)) < 0)
 		return load_fail(l, &e);
@@ -1044,7 +1082,6 @@ static int load_checkpoint(struct pcf_load *l)
 /* Feeds one write's bytes into the header wait or the COPY. 0/-errno. */
 static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 {
-	struct pcf_error e;
 	int rc;
 
 	if (load_state(l) == PCF_LOAD_WAITING) {
@@ -1070,8 +1107,8 @@ static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 		if (l->ckpt.on) {
 			if ((rc = ckpt_feed(l, buf, size, start)) != 0)
 				return rc;
-		} else if (pcf_copy_send(l->conn, buf, size, &e) != 0) {
-			return load_fail(l, &e);
+		} else if ((rc = copy_send(l, buf, size)) != 0) {
+			return rc;
 		}
 	}
 	publish_rows(l);
@@ -1255,7 +1292,7 @@ static int load_end_copy(struct pcf_load *l)
 	/* Under checkpoints, the last record (no line end after it, or an
 	 * open quote the server will refuse) was held back. */
 	if (l->ckpt.on && l->ckpt.tail_len) {
-		if ((rc = ckpt_copy_send(l, l->ckpt.tail, l->ckpt.tail_len)) != 0)
+		if ((rc = copy_send(l, l->ckpt.tail, l->ckpt.tail_len)) != 0)
 			return rc;
 		l->ckpt.tail_len = 0;
 	}

@@ -12,6 +12,7 @@
 #include "catalog.h"
 #include "closer.h"
 #include "holders.h"
+#include "paths.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -46,7 +47,15 @@ struct pcf_load {
 	int replace;          /* O_TRUNC under -o truncate: TRUNCATE first */
 	PGconn *conn;
 
+	enum pcf_format format;     /* by the file's name (paths.h) */
+	enum pcf_compression comp;
 	struct pcf_scanner scan;
+	uint64_t line_base;   /* the file's lines before the running COPY's
+			       * first (a text header not sent, checkpoints):
+			       * added to the server's line numbers */
+	int skip_lf;          /* the next byte is the \n of a \r\n whose \r
+			       * ended what the COPY was not sent, or what a
+			       * checkpoint committed */
 	long long next_off;   /* where the next write must start */
 	int off_known;        /* 0 until the first O_APPEND write */
 	char *head;           /* bytes held until the first line is complete */
@@ -110,13 +119,10 @@ struct pcf_load {
 		char *tail;         /* the record in progress, held back: a
 				     * COPY only ever holds whole rows */
 		size_t tail_len, tail_cap;
-		int skip_lf;        /* the next byte is the \n of a \r\n whose
-				     * \r the last checkpoint committed */
 		struct timespec last;      /* CLOCK_MONOTONIC */
 		_Atomic int64_t last_wall; /* CLOCK_REALTIME seconds; 0: none */
 		_Atomic uint64_t committed; /* rows the checkpoints committed */
 		_Atomic uint64_t base_rows; /* file rows at the last one */
-		uint64_t line_base; /* lines the server saw before this COPY */
 		_Atomic unsigned count;
 	} ckpt;
 };
