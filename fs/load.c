@@ -62,6 +62,7 @@ static void load_free(struct pcf_load *l)
 	pthread_mutex_destroy(&l->abort_lock);
 	pthread_cond_destroy(&l->abort_cond);
 	free(l->head);
+	pcf_inflate_free(l->inflate);
 	free(l->ckpt.copy_sql);
 	free(l->ckpt.tail);
 	free(l->path);
@@ -346,6 +347,15 @@ int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
 		pcf_name_format(base ? base + 1 : path, &nf);
 		l->format = nf.format;
 		l->comp = nf.comp;
+	}
+	l->inflate = pcf_inflate_new(
+		l->comp == PCF_COMP_GZIP   ? PCF_INFLATE_GZIP
+		: l->comp == PCF_COMP_ZSTD ? PCF_INFLATE_ZSTD
+		: fs->opts.decompress_off  ? PCF_INFLATE_PLAIN
+					   : PCF_INFLATE_DETECT);
+	if (!l->inflate) {
+		load_free(l);
+		return -ENOMEM;
 	}
 	if (l->format == PCF_FMT_TEXT)
 		pcf_scan_init_text(&l->scan);
@@ -1117,6 +1127,42 @@ static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 	return load_check_server(l);
 }
 
+static int inflated(void *ctx, const char *buf, size_t len)
+{
+	return load_feed(ctx, buf, len);
+}
+
+/* A decompression failure (or the stream's end, finish) as the load's. */
+static int inflate_result(struct pcf_load *l, int rc, const char *why)
+{
+	if (rc == 0 || load_state(l) == PCF_LOAD_FAILED)
+		return rc;
+	if (rc == -ENOMEM)
+		return load_failf(l, ENOMEM, "out of memory");
+	return load_failf(l, -rc, "%s: nothing committed", why);
+}
+
+/* One write's bytes, through the decompression stage into load_feed. */
+static int load_input(struct pcf_load *l, const char *buf, size_t size)
+{
+	char why[200] = "";
+
+	return inflate_result(l, pcf_inflate_feed(l->inflate, buf, size,
+						  inflated, l, why, sizeof(why)),
+			      why);
+}
+
+/* The stream's end at the decompression stage: held bytes pass on, and a
+ * compressed stream that stopped inside a member or frame fails. */
+static int load_input_end(struct pcf_load *l)
+{
+	char why[200] = "";
+
+	return inflate_result(l, pcf_inflate_finish(l->inflate, inflated, l, why,
+						    sizeof(why)),
+			      why);
+}
+
 /* Remembers who writes, for the close rule and the status files. */
 static void note_writer(struct pcf_load *l, pid_t tid)
 {
@@ -1260,7 +1306,7 @@ int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
 	if (tid != l->last_tid)
 		note_writer(l, tid);
 	atomic_fetch_add(&l->bytes, size);
-	if (size > 0 && (rc = load_feed(l, buf, size)) != 0)
+	if (size > 0 && (rc = load_input(l, buf, size)) != 0)
 		goto out;
 	l->next_off += (long long)size;
 	rc = (int)size;
@@ -1280,6 +1326,8 @@ static int load_end_copy(struct pcf_load *l)
 	struct pcf_error e;
 	int rc;
 
+	if ((rc = load_input_end(l)) != 0)
+		return rc;
 	if (load_state(l) == PCF_LOAD_WAITING &&
 	    (rc = load_start_copy(l, 1)) != 0)
 		return rc;

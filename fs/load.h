@@ -2,8 +2,9 @@
  * load.h - one open table file: its connection, its COPY and its outcome.
  *
  * A byte written by cat travels: fsops.c pcf_op_write -> load.c
- * pcf_load_write (offset check, header, row count) -> copy.c pcf_copy_send
- * -> PQputCopyData. The last close travels: pcf_op_flush -> pcf_load_flush
+ * pcf_load_write (offset check) -> inflate.c (gzip, zstd, or passed
+ * through) -> load_feed (header, row count: scan.c) -> copy.c
+ * pcf_copy_send -> PQputCopyData. The last close travels: pcf_op_flush -> pcf_load_flush
  * (dying writer? other holders? see registry.c) -> pcf_copy_end -> COMMIT.
  */
 #ifndef PCF_LOAD_H
@@ -12,6 +13,7 @@
 #include "catalog.h"
 #include "closer.h"
 #include "holders.h"
+#include "inflate.h"
 #include "paths.h"
 
 #include <pthread.h>
@@ -49,6 +51,7 @@ struct pcf_load {
 
 	enum pcf_format format;     /* by the file's name (paths.h) */
 	enum pcf_compression comp;
+	struct pcf_inflate *inflate; /* the first stage: gzip, zstd or plain */
 	struct pcf_scanner scan;
 	uint64_t line_base;   /* the file's lines before the running COPY's
 			       * first (a text header not sent, checkpoints):

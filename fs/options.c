@@ -38,6 +38,8 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("password_stdin", password_stdin, 1),
 	PCF_OPT("gid=%s", gid, 0),
 	PCF_OPT("spool=%s", spool, 0),
+	PCF_OPT("decompress=%s", decompress, 0),
+	PCF_OPT("json_unknown=%s", json_unknown, 0),
 	FUSE_OPT_KEY("auto", KEY_FSTAB_ONLY),
 	FUSE_OPT_KEY("noauto", KEY_FSTAB_ONLY),
 	FUSE_OPT_KEY("user", KEY_FSTAB_ONLY),
@@ -215,6 +217,19 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 			return -1;
 		}
 	}
+	if (o->decompress && strcmp(o->decompress, "auto") != 0 &&
+	    strcmp(o->decompress, "off") != 0) {
+		snprintf(err, errlen, "-o decompress= takes auto or off");
+		return -1;
+	}
+	o->decompress_off = o->decompress && strcmp(o->decompress, "off") == 0;
+	if (o->json_unknown && strcmp(o->json_unknown, "error") != 0 &&
+	    strcmp(o->json_unknown, "ignore") != 0) {
+		snprintf(err, errlen, "-o json_unknown= takes error or ignore");
+		return -1;
+	}
+	o->json_ignore_unknown =
+		o->json_unknown && strcmp(o->json_unknown, "ignore") == 0;
 	if (o->close_wait) {
 		char *end;
 		double secs = strtod(o->close_wait, &end);
@@ -291,6 +306,8 @@ void pcf_options_free(struct pcf_options *o)
 	free(o->encoding);
 	free(o->close_wait);
 	free(o->checkpoint);
+	free(o->decompress);
+	free(o->json_unknown);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -303,6 +320,9 @@ void pcf_options_help(const char *progname)
 	       "streamed into COPY ... FROM STDIN and committed when the\n"
 	       "writer closes it. CONNINFO is a libpq connection string or URI;\n"
 	       "\"\" takes everything from PG* variables, ~/.pgpass and services.\n"
+	       "The same table takes other formats under other names (not\n"
+	       "listed): <table>.tsv (COPY's text format), <table>.jsonl or\n"
+	       ".ndjson (a JSON object per line), and any of them + .gz or .zst.\n"
 	       "\n"
 	       "pgcopyfs options:\n"
 	       "    -o header=auto|true|false  first line names columns: auto\n"
@@ -347,6 +367,12 @@ void pcf_options_help(const char *progname)
 	       "                           a table) are kept, in a private\n"
 	       "                           directory made there (default:\n"
 	       "                           /var/tmp)\n"
+	       "    -o decompress=auto|off gzip or zstd data written to a name\n"
+	       "                           without .gz or .zst is recognised by\n"
+	       "                           its magic bytes (default: auto)\n"
+	       "    -o json_unknown=error|ignore  a JSON key that names no\n"
+	       "                           column fails the load, or is left out\n"
+	       "                           (default: error)\n"
 	       "    -o notruncate          the default: O_TRUNC appends (undoes\n"
 	       "                           an earlier -o truncate)\n"
 	       "    -o max_threads=N       (libfuse's) the most worker threads;\n"

@@ -42,6 +42,8 @@ struct pcf_options {
 	char *password;      /* from stdin or the terminal; never in argv */
 	char *gid;
 	char *spool;         /* where staged files' bytes are kept (staged.h) */
+	char *decompress;    /* auto|off: gzip/zstd by magic bytes */
+	char *json_unknown;  /* error|ignore: a JSON key that is no column */
 	/* Derived from uid= and gid= (-1: the daemon's own). */
 	long owner_uid, owner_gid;
 	int nargs;           /* non-option arguments seen */
@@ -54,6 +56,8 @@ struct pcf_options {
 	int close_wait_ms;   /* how long a closer that runs on may still fail */
 	int checkpoint_ms;   /* commit whole rows this often; 0: at the close */
 	uint64_t max_record_bytes; /* the longest record a load takes */
+	int decompress_off;  /* a plain name's bytes are never decompressed */
+	int json_ignore_unknown;
 	struct pcf_dialect dialect;
 };
 

@@ -27,10 +27,11 @@ same_as_psql() {
 	expect_eq "$(table_md5 t)" "$(table_md5 twin)" "$1: md5 of the table"
 }
 
-# load_every_way FILE NAME COPYOPTS: FILE into $P/NAME by cp, cat >, a
-# pipeline, and dd writes of 1, 7, 4095 and 65537 bytes, each compared.
+# load_every_way FILE NAME COPYOPTS [REF]: FILE into $P/NAME by cp, cat >,
+# a pipeline, and dd writes of 1, 7, 4095 and 65537 bytes, each compared
+# with psql \copy of REF (default: FILE itself) with COPYOPTS.
 load_every_way() {
-	local f=$1 name=$2 opts=$3 how
+	local f=$1 name=$2 opts=$3 ref=${4:-$1} how
 	for how in cp cat pipe 1 7 4095 65537; do
 		q "TRUNCATE t"
 		case $how in
@@ -40,7 +41,7 @@ load_every_way() {
 		*) dd if="$f" of="$P/$name" bs="$how" status=none ;;
 		esac
 		expect_eq "$?" 0 "$name by $how: the writer's status"
-		same_as_psql "$name by $how" "$f" "$opts"
+		same_as_psql "$name by $how" "$ref" "$opts"
 	done
 }
 
@@ -114,6 +115,77 @@ test_tsv_errors_name_the_files_line() {
 	out=$(printf '1\ta\n2\tb\\.\n3\tc\n' 2>&1 >"$P/t.tsv")
 	expect_eq "$?" 1 "a \\. before a line end is refused"
 	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/t.csv")" 'line 2 holds \\\\. right before its line end' "the marker's line"
+	expect_eq "$(q "SELECT count(*) FROM t")" 0 "nothing committed"
+}
+
+test_compressed_csv_every_way() {
+	python3 -c '
+import random
+random.seed(3)
+print("id,v,n")
+for i in range(1, 20001):
+    print(f"{i},\"row {i} {random.random()}, quoted\",{i}.5")' >"$W/c.csv"
+	gzip -c "$W/c.csv" >"$W/c.csv.gz"
+	zstd -q -c "$W/c.csv" >"$W/c.csv.zst"
+	load_every_way "$W/c.csv.gz" t.csv.gz "FORMAT csv, HEADER true" "$W/c.csv"
+	load_every_way "$W/c.csv.zst" t.csv.zst "FORMAT csv, HEADER true" "$W/c.csv"
+}
+
+test_compressed_by_magic_bytes() {
+	q "TRUNCATE t"
+	gzip -c "$W/c.csv" | cat >"$P/t.csv"
+	expect_eq "$?" 0 "gzip into t.csv"
+	expect_eq "$(q "SELECT count(*) FROM t")" 20000 "gzip recognised by its magic bytes"
+	q "TRUNCATE t"
+	zstd -q -c "$W/c.csv" | dd of="$P/t.csv" bs=3 status=none
+	expect_eq "$?" 0 "zstd into t.csv, 3 bytes a write"
+	expect_eq "$(q "SELECT count(*) FROM t")" 20000 "zstd recognised by its magic bytes"
+	q "TRUNCATE t"
+	printf '\037x,1,2\n' | cat >"$P/t.csv"
+	expect_eq "$?" 1 "a first byte like gzip's, then not: plain (and a bad row)"
+	pcf_remount -o decompress=off
+	gzip -c "$W/c.csv" | cat >"$P/t.csv" 2>/dev/null
+	expect_eq "$?" 1 "-o decompress=off: gzip bytes are data (refused)"
+	expect_eq "$(q "SELECT count(*) FROM t")" 0 "nothing committed"
+	pcf_remount
+}
+
+test_gzip_members_and_broken_streams() {
+	q "TRUNCATE t"
+	{ head -n 5001 "$W/c.csv" | gzip -c; tail -n +5002 "$W/c.csv" | gzip -c; } >"$W/members.gz"
+	expect_eq "$(zcat "$W/members.gz" | wc -l)" 20001 "zcat reads both members"
+	cp "$W/members.gz" "$P/t.csv.gz"
+	expect_eq "$?" 0 "two gzip members"
+	expect_eq "$(q "SELECT count(*) FROM t")" 20000 "every row of both members"
+	local size out
+	q "TRUNCATE t"
+	size=$(stat -c %s "$W/c.csv.gz")
+	head -c $((size - 10)) "$W/c.csv.gz" >"$W/trunc.gz"
+	out=$(cp "$W/trunc.gz" "$P/t.csv.gz" 2>&1)
+	expect_eq "$?" 1 "a truncated .gz fails the writer"
+	expect_eq "$(q "SELECT count(*) FROM t")" 0 "nothing committed"
+	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/t.csv")" "the gzip data ends early \(truncated\): nothing committed" "the cause"
+	size=$(stat -c %s "$W/c.csv.zst")
+	head -c $((size / 2)) "$W/c.csv.zst" >"$W/trunc.zst"
+	out=$(cp "$W/trunc.zst" "$P/t.csv.zst" 2>&1)
+	expect_eq "$?" 1 "a truncated .zst fails the writer"
+	expect_eq "$(q "SELECT count(*) FROM t")" 0 "nothing committed"
+	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/t.csv")" "the zstd data ends early \(truncated\)" "the cause"
+	python3 -c '
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+d[-6] ^= 0xff  # in the CRC-32: every byte inflates, the check fails
+open(sys.argv[2], "wb").write(d)' "$W/c.csv.gz" "$W/corrupt.gz"
+	out=$(cp "$W/corrupt.gz" "$P/t.csv.gz" 2>&1)
+	expect_eq "$?" 1 "a corrupt .gz fails the writer"
+	expect_eq "$(q "SELECT count(*) FROM t")" 0 "nothing committed"
+	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/t.csv")" "corrupt gzip data: incorrect data check" "the cause"
+	out=$(cp "$W/c.csv" "$P/t.csv.gz" 2>&1)
+	expect_eq "$?" 1 "plain bytes under .gz"
+	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/t.csv")" "not gzip data" "the cause"
+	{ cat "$W/c.csv.gz"; echo garbage; } >"$W/garbage.gz"
+	out=$(cp "$W/garbage.gz" "$P/t.csv.gz" 2>&1)
+	expect_eq "$?" 1 "trailing garbage after the gzip data"
 	expect_eq "$(q "SELECT count(*) FROM t")" 0 "nothing committed"
 }
 
