@@ -22,6 +22,7 @@
 #include "load.h"
 
 #include "copy.h"
+#include "jsonl.h"
 #include "fs.h"
 #include "holders.h"
 #include "log.h"
@@ -63,6 +64,10 @@ static void load_free(struct pcf_load *l)
 	pthread_cond_destroy(&l->abort_cond);
 	free(l->head);
 	pcf_inflate_free(l->inflate);
+	pcf_jsonl_free(l->jsonl);
+	pcf_fields_free(l->jcols, l->njcols);
+	free(l->jline);
+	free(l->jout);
 	free(l->ckpt.copy_sql);
 	free(l->ckpt.tail);
 	free(l->path);
@@ -928,6 +933,8 @@ static int load_start_copy(struct pcf_load *l, int complete)
 	}
 	if (rc == 0 && l->replace && load_truncate(l, &e) != 0)
 		rc = load_fail(l, &e);
+	else if (rc == 0 && l->replace)
+		l->tx_truncated = 1;
 	if (rc == 0) {
 		sql = copy_sql(l, take ? fields : NULL, take ? nfields : 0, take);
 		if (!sql)
@@ -1063,10 +1070,13 @@ static int load_checkpoint(struct pcf_load *l)
 
 	if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
 		return load_fail(l, &e);
+	loaded += l->seg_rows;
+	l->seg_rows = 0;
 	if (pcf_tx_prepare_commit(l->conn, l->xid, sizeof(l->xid), &e) != 0)
 		return load_fail(l, &e);
 	atomic_store(&l->rows, loaded);
 	rc = pcf_tx_commit(l->conn, &l->fs->opts, l->xid, &e);
+	l->tx_truncated = 0;
 	l->xid[0] = '\0';
 	if (rc == -EREMOTEIO)
 		return load_fail_as(l, &e, "unknown");
@@ -1078,7 +1088,7 @@ static int load_checkpoint(struct pcf_load *l)
 	atomic_store(&l->ckpt.last_wall, (int64_t)time(NULL));
 	clock_gettime(CLOCK_MONOTONIC, &l->ckpt.last);
 	/* Every line the server has seen: the header and the records. */
-	l->line_base = l->scan.rows;
+	l->line_base = l->format == PCF_FMT_JSONL ? l->jlines : l->scan.rows;
 	l->skip_lf = pending_cr;
 	pcf_status_record(l, "checkpoint");
 	if ((l->backend_pid = pcf_begin(l->conn, &e)) < 0)
@@ -1090,9 +1100,231 @@ static int load_checkpoint(struct pcf_load *l)
 }
 
 /* Feeds one write's bytes into the header wait or the COPY. 0/-errno. */
+/* --- .jsonl: lines to rows (jsonl.c), COPYs by key set -------------- */
+
+/* COPY "s"."t" (the current set's columns) FROM STDIN WITH (FORMAT text,
+ * ENCODING 'UTF8'): JSON is UTF-8 whatever the connection's encoding. */
+static char *jsonl_copy_sql(struct pcf_load *l, int freeze)
+{
+	const size_t *idx = NULL;
+	size_t n = l->jsonl ? pcf_jsonl_columns(l->jsonl, &idx) : 0;
+	char *sql = strdup("");
+	int bad = !sql;
+
+	bad = bad || sql_plain(&sql, "COPY ") ||
+	      sql_quoted(l, &sql, l->table.schema, 1) || sql_plain(&sql, ".") ||
+	      sql_quoted(l, &sql, l->table.name, 1);
+	for (size_t i = 0; !bad && i < n; i++)
+		bad = sql_plain(&sql, i ? ", " : " (") ||
+		      sql_quoted(l, &sql, l->jcols[idx[i]], 1);
+	bad = bad || (n && sql_plain(&sql, ")")) ||
+	      sql_plain(&sql, " FROM STDIN WITH (FORMAT text, ENCODING 'UTF8'") ||
+	      (freeze && sql_plain(&sql, ", FREEZE true")) ||
+	      sql_plain(&sql, ")");
+	if (bad) {
+		free(sql);
+		return NULL;
+	}
+	return sql;
+}
+
+/* The converted rows go to the server. */
+static int jsonl_flush(struct pcf_load *l)
+{
+	int rc = 0;
+
+	if (l->jout_len && load_state(l) == PCF_LOAD_COPYING)
+		rc = copy_send(l, l->jout, l->jout_len);
+	l->jout_len = 0;
+	return rc;
+}
+
+/* The transaction begins with the first row: BEGIN, the table's columns,
+ * -o truncate's TRUNCATE. */
+static int jsonl_begin(struct pcf_load *l)
+{
+	struct pcf_error e;
+
+	if (l->backend_pid <= 0 && (l->backend_pid = pcf_begin(l->conn, &e)) < 0)
+		return load_fail(l, &e);
+	if (!l->jsonl) {
+		if (table_columns(l, &l->jcols, &l->njcols, &e) != 0)
+			return load_fail(l, &e);
+		l->jsonl = pcf_jsonl_new(l->jcols, l->njcols,
+					 l->fs->opts.json_ignore_unknown);
+		if (!l->jsonl)
+			return load_failf(l, ENOMEM, "out of memory");
+		if (l->replace) {
+			if (load_truncate(l, &e) != 0)
+				return load_fail(l, &e);
+			l->tx_truncated = 1;
+		}
+	}
+	return 0;
+}
+
+/* Ends the running COPY (its rows stay in the transaction) and starts the
+ * next for the current set, numbered from the file's line `first`. */
+static int jsonl_restart(struct pcf_load *l, uint64_t first)
+{
+	uint64_t loaded = 0;
+	struct pcf_error e;
+	char *sql;
+	int rc;
+
+	if ((rc = jsonl_flush(l)) != 0)
+		return rc;
+	if (load_state(l) == PCF_LOAD_COPYING) {
+		if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
+			return load_fail(l, &e);
+		l->seg_rows += loaded;
+	}
+	if (!(sql = jsonl_copy_sql(l, l->tx_truncated &&
+					   l->table.relkind == 'r')))
+		return load_failf(l, ENOMEM, "out of memory");
+	rc = pcf_copy_start(l->conn, sql, &e);
+	free(sql);
+	if (rc)
+		return load_fail(l, &e);
+	if (l->ckpt.on) {
+		free(l->ckpt.copy_sql);
+		if (!(l->ckpt.copy_sql = jsonl_copy_sql(l, 0)))
+			return load_failf(l, ENOMEM, "out of memory");
+		if (load_state(l) != PCF_LOAD_COPYING)
+			clock_gettime(CLOCK_MONOTONIC, &l->ckpt.last);
+	}
+	atomic_store(&l->state, PCF_LOAD_COPYING);
+	l->line_base = first - 1;
+	l->jrestart = 0;
+	l->checked = (struct timespec){ 0 };
+	return 0;
+}
+
+/* One whole line (its \n not included), the file's line l->jlines. */
+static int jsonl_line(struct pcf_load *l, const char *line, size_t len)
+{
+	char why[400];
+	int changed, rc;
+
+	l->jlines++;
+	if (len > l->fs->opts.max_record_bytes)
+		return load_failf(l, EFBIG,
+				  "line %llu is longer than %llu bytes "
+				  "(-o max_record=)",
+				  (unsigned long long)l->jlines,
+				  (unsigned long long)l->fs->opts.max_record_bytes);
+	if (!l->jsonl) {
+		/* A blank line before the first row: nothing to begin. */
+		for (size_t i = 0; i < len; i++)
+			if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+				goto begin;
+		return 0;
+begin:
+		if ((rc = jsonl_begin(l)) != 0)
+			return rc;
+	}
+	switch (pcf_jsonl_parse(l->jsonl, line, len, &changed, why,
+				sizeof(why))) {
+	case PCF_JSONL_BLANK:
+		l->jrestart = load_state(l) == PCF_LOAD_COPYING;
+		return 0;
+	case PCF_JSONL_NOMEM:
+		return load_failf(l, ENOMEM, "out of memory");
+	case PCF_JSONL_ERROR:
+		return load_failf(l, EIO, "line %llu: %s%s%s%s",
+				  (unsigned long long)l->jlines, why,
+				  strstr(why, "names no column") ? " of " : "",
+				  strstr(why, "names no column") ? l->label : "",
+				  strstr(why, "names no column")
+					  ? " (-o json_unknown=ignore leaves "
+					    "such keys out)"
+					  : "");
+	case PCF_JSONL_ROW:
+		break;
+	}
+	if (changed)
+		pcf_jsonl_adopt(l->jsonl);
+	if ((changed || l->jrestart || load_state(l) != PCF_LOAD_COPYING) &&
+	    (rc = jsonl_restart(l, l->jlines)) != 0)
+		return rc;
+	if (pcf_jsonl_emit(l->jsonl, &l->jout, &l->jout_len, &l->jout_cap))
+		return load_failf(l, ENOMEM, "out of memory");
+	l->scan.rows++;
+	if (l->jout_len >= (256u << 10))
+		return jsonl_flush(l);
+	return 0;
+}
+
+/* One write's text, split into lines; a line cut by the write waits in
+ * jline for the rest. */
+static int jsonl_feed(struct pcf_load *l, const char *buf, size_t size)
+{
+	int rc = 0;
+
+	while (size > 0) {
+		const char *nl = memchr(buf, '\n', size);
+		size_t n = nl ? (size_t)(nl - buf) : size;
+
+		if (l->jline_len + n > l->fs->opts.max_record_bytes)
+			return load_failf(l, EFBIG,
+					  "line %llu is longer than %llu bytes "
+					  "(-o max_record=)",
+					  (unsigned long long)l->jlines + 1,
+					  (unsigned long long)
+						  l->fs->opts.max_record_bytes);
+		if (!nl || l->jline_len) {
+			if ((rc = buf_append(l, &l->jline, &l->jline_len,
+					     &l->jline_cap, buf, n)) != 0)
+				return rc;
+		}
+		if (!nl)
+			break;
+		if (l->jline_len) {
+			rc = jsonl_line(l, l->jline, l->jline_len);
+			l->jline_len = 0;
+		} else {
+			rc = jsonl_line(l, buf, n);
+		}
+		if (rc)
+			return rc;
+		buf += n + 1;
+		size -= n + 1;
+	}
+	if ((rc = jsonl_flush(l)) != 0)
+		return rc;
+	publish_rows(l);
+	if (checkpoint_due(l) && (rc = load_checkpoint(l)) != 0)
+		return rc;
+	return load_check_server(l);
+}
+
+/* The stream ended: its last line (no \n after it), and a COPY even for
+ * a file without a row (-o truncate then empties the table). */
+static int jsonl_end(struct pcf_load *l)
+{
+	int rc;
+
+	if (l->jline_len) {
+		rc = jsonl_line(l, l->jline, l->jline_len);
+		l->jline_len = 0;
+		if (rc)
+			return rc;
+	}
+	if (load_state(l) == PCF_LOAD_WAITING &&
+	    ((rc = jsonl_begin(l)) != 0 ||
+	     (rc = jsonl_restart(l, l->jlines + 1)) != 0))
+		return rc;
+	rc = jsonl_flush(l);
+	publish_rows(l);
+	return rc;
+}
+
 static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 {
 	int rc;
+
+	if (l->format == PCF_FMT_JSONL)
+		return jsonl_feed(l, buf, size);
 
 	if (load_state(l) == PCF_LOAD_WAITING) {
 		ssize_t n = pcf_scan_record(&l->scan, buf, size);
@@ -1328,9 +1560,13 @@ static int load_end_copy(struct pcf_load *l)
 
 	if ((rc = load_input_end(l)) != 0)
 		return rc;
-	if (load_state(l) == PCF_LOAD_WAITING &&
-	    (rc = load_start_copy(l, 1)) != 0)
+	if (l->format == PCF_FMT_JSONL) {
+		if ((rc = jsonl_end(l)) != 0)
+			return rc;
+	} else if (load_state(l) == PCF_LOAD_WAITING &&
+		   (rc = load_start_copy(l, 1)) != 0) {
 		return rc;
+	}
 	pcf_scan_finish(&l->scan); /* an unterminated quote: the server says */
 	publish_rows(l);
 	expected = atomic_load(&l->rows);
@@ -1346,6 +1582,8 @@ static int load_end_copy(struct pcf_load *l)
 	}
 	if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
 		return load_fail(l, &e);
+	loaded += l->seg_rows;
+	l->seg_rows = 0;
 	/* The server's count may be lower than the file's: a BEFORE INSERT
 	 * trigger that returns NULL (routing, de-duplication) keeps a row out,
 	 * as with psql \copy. History shows both; the end-of-data marker that

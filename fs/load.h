@@ -52,6 +52,23 @@ struct pcf_load {
 	enum pcf_format format;     /* by the file's name (paths.h) */
 	enum pcf_compression comp;
 	struct pcf_inflate *inflate; /* the first stage: gzip, zstd or plain */
+	/* .jsonl: lines become rows of COPY's text format (jsonl.c); a row
+	 * with other keys than the running COPY's columns starts the next
+	 * COPY in the same transaction. */
+	struct pcf_jsonl *jsonl;
+	char **jcols;         /* the table's columns, in order */
+	size_t njcols;
+	char *jline;          /* the line in progress across writes */
+	size_t jline_len, jline_cap;
+	char *jout;           /* rows converted, not yet sent */
+	size_t jout_len, jout_cap;
+	uint64_t jlines;      /* the file's lines so far */
+	int jrestart;         /* a blank line came: the next row starts a new
+			       * COPY, so that line numbers stay the file's */
+	int tx_truncated;     /* -o truncate's TRUNCATE ran in this
+			       * transaction: a COPY may FREEZE */
+	uint64_t seg_rows;    /* rows the earlier COPYs of this transaction
+			       * loaded */
 	struct pcf_scanner scan;
 	uint64_t line_base;   /* the file's lines before the running COPY's
 			       * first (a text header not sent, checkpoints):

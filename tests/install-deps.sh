@@ -13,6 +13,7 @@ pkgs=(
 	libfuse3-dev fuse3                 # FUSE (Debian's 3.14) and fusermount3
 	libpq-dev postgresql-client        # libpq and psql
 	zlib1g-dev libzstd-dev             # .gz and .zst loads
+	libyajl-dev                        # .jsonl loads (yajl: see doc/formats.md)
 	postgresql                         # the throwaway test servers
 	procps psmisc util-linux           # ps, fuser, mountpoint, runuser
 	libcmocka-dev                      # unit tests (cmake's default BUILD_TESTING=ON wants it)

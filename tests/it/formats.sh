@@ -10,7 +10,9 @@
 pcf_setup
 
 q "CREATE TABLE t (id int, v text, n numeric);
-   CREATE TABLE twin (LIKE t)"
+   CREATE TABLE twin (LIKE t);
+   CREATE TABLE j (id int, v text, n numeric, d text DEFAULT 'dflt', doc jsonb, ok boolean);
+   CREATE TABLE jtwin (LIKE j)"
 P=$MNT/public
 wait_for "t.csv" 5 test -e "$P/t.csv"
 
@@ -187,6 +189,119 @@ open(sys.argv[2], "wb").write(d)' "$W/c.csv.gz" "$W/corrupt.gz"
 	out=$(cp "$W/garbage.gz" "$P/t.csv.gz" 2>&1)
 	expect_eq "$?" 1 "trailing garbage after the gzip data"
 	expect_eq "$(q "SELECT count(*) FROM t")" 0 "nothing committed"
+}
+
+# JSON lines and the same rows as CSV (a missing key written as the
+# default, 'dflt'): unicode escapes, surrogate pairs, nested objects into
+# jsonb, numbers in exponent form, keys in another order on every line.
+gen_jsonl() { # ROWS JSONL CSV
+	python3 - "$@" <<-'PY'
+	import json, random, sys, csv
+	random.seed(11)
+	n, jpath, cpath = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+	words = ["plain", "é", "日本語", "😀", 'quo"te', "back\\slash", "tab\there",
+	         "new\nline", "cr\rx", "ctl\x01", "comma,", "\\N", "", " "]
+	with open(jpath, "w") as jf, open(cpath, "w", newline="") as cf:
+	    w = csv.writer(cf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+	    for i in range(1, n + 1):
+	        v = "".join(random.choice(words) for _ in range(random.randint(0, 4)))
+	        num = random.choice(["1.5e3", "-2E-2", "12345678901234567890.5", "0", "-0", str(i)])
+	        doc = {"k": i, "tags": ["a", v], "nested": {"x": None, "y": [1.10, True]}}
+	        row = {"id": i, "v": v if i % 17 else None, "n": num, "doc": doc, "ok": i % 2 == 0}
+	        if i % 5:
+	            row["d"] = "given " + str(i)
+	        items = list(row.items())
+	        random.shuffle(items)
+	        parts = []
+	        for k, val in items:
+	            if k == "n":
+	                parts.append(json.dumps(k) + ":" + val)  # the number as written
+	            else:
+	                parts.append(json.dumps(k) + ":" + json.dumps(val, ensure_ascii=(i % 3 == 0)))
+	        jf.write("{" + ", ".join(parts) + "}\n")
+	        w.writerow([i, "" if row["v"] is None else row["v"], num,
+	                    row.get("d", "dflt"), json.dumps(doc), "t" if row["ok"] else "f"])
+	PY
+}
+
+# same_jsonl NAME: j against jtwin (loaded by psql \copy from $W/j.csv).
+same_jsonl() {
+	expect_eq "$(q "SELECT count(*) FROM j")" "$(q "SELECT count(*) FROM jtwin")" "$1: rows"
+	expect_eq "$(table_md5 j)" "$(table_md5 jtwin)" "$1: md5 of the table"
+}
+
+test_jsonl_every_way_like_psql() {
+	gen_jsonl 2000 "$W/j.jsonl" "$W/j.csv"
+	q "TRUNCATE jtwin"
+	psql -XAtq -v ON_ERROR_STOP=1 -c "\\copy jtwin FROM '$W/j.csv' WITH (FORMAT csv)" >/dev/null
+	q "UPDATE jtwin SET v = NULL WHERE id % 17 = 0"
+	local how
+	for how in cp cat pipe 1 7 4095 65537; do
+		q "TRUNCATE j"
+		case $how in
+		cp) cp "$W/j.jsonl" "$P/j.jsonl" ;;
+		cat) cat "$W/j.jsonl" >"$P/j.jsonl" ;;
+		pipe) cat "$W/j.jsonl" | cat | cat >"$P/j.ndjson" ;;
+		*) dd if="$W/j.jsonl" of="$P/j.jsonl" bs="$how" status=none ;;
+		esac
+		expect_eq "$?" 0 "jsonl by $how: the writer's status"
+		same_jsonl "jsonl by $how"
+	done
+	expect_eq "$(q "SELECT count(*) FROM j WHERE d = 'dflt'")" 400 "a missing key gets the column's default"
+	expect_eq "$(q "SELECT n FROM j WHERE id = (SELECT min(id) FROM j WHERE n = 1500)")" 1500 "1.5e3 as numeric"
+	zstd -q -c "$W/j.jsonl" >"$W/j.jsonl.zst"
+	q "TRUNCATE j"
+	cp "$W/j.jsonl.zst" "$P/j.jsonl.zst"
+	expect_eq "$?" 0 "jsonl.zst"
+	same_jsonl "jsonl.zst"
+	q "TRUNCATE j"
+	gzip -c "$W/j.jsonl" | cat >"$P/j.jsonl"
+	expect_eq "$?" 0 "gzip'd JSON lines by their magic bytes"
+	same_jsonl "jsonl by magic bytes"
+}
+
+test_jsonl_values() {
+	q "TRUNCATE j"
+	printf '%s\n' '{"id":1,"v":"\u00e9\ud83d\ude00","n":1e3,"doc":{"a":[1,2.50,"x\"y"]},"ok":true}' \
+		'{"ok":false,"id":2,"v":null,"n":-0.0,"doc":[]}' \
+		'' \
+		'{"ID":3, "v":"tab\there\\back", "doc":"[1, 2]"}  ' >"$P/j.jsonl"
+	expect_eq "$?" 0 "the load"
+	expect_eq "$(q "SELECT v FROM j WHERE id = 1")" "é😀" "unicode escapes and a surrogate pair"
+	expect_eq "$(q "SELECT n FROM j WHERE id = 1")" 1000 "1e3 into numeric"
+	expect_eq "$(q "SELECT doc::text FROM j WHERE id = 1")" '{"a": [1, 2.50, "x\"y"]}' "a nested object into jsonb"
+	expect_eq "$(q "SELECT v IS NULL AND NOT ok AND d = 'dflt' FROM j WHERE id = 2")" t "null, false, a missing key's default"
+	expect_eq "$(q "SELECT v FROM j WHERE id = 3")" "$(printf 'tab\there\\back')" "escapes in a string, a key spelled in another case"
+	expect_eq "$(q "SELECT doc::text FROM j WHERE id = 3")" "[1, 2]" "a JSON string into jsonb: its text, as JSON"
+}
+
+test_jsonl_errors_name_the_line() {
+	local out
+	q "TRUNCATE j"
+	out=$(printf '{"id":1}\n{"id":2,"color":"red"}\n' 2>&1 >"$P/j.jsonl")
+	expect_eq "$?" 1 "an unknown key fails the load"
+	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/j.csv")" 'line 2: key .*color.* names no column of public.j' "naming the key and the line"
+	expect_eq "$(q "SELECT count(*) FROM j")" 0 "nothing committed"
+	out=$(printf '{"id":1}\n{"id":2,"v":"x"\n{"id":3}\n' 2>&1 >"$P/j.jsonl")
+	expect_eq "$?" 1 "a broken line"
+	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/j.csv")" 'line 2: not JSON' "its line"
+	out=$(printf '{"id":1}\n[1,2]\n' 2>&1 >"$P/j.jsonl")
+	expect_eq "$?" 1 "an array"
+	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/j.csv")" 'line 2: not a JSON object' "its line"
+	out=$(printf '{"id":1}\n{"id":2,"v":"\\ud800x"}\n' 2>&1 >"$P/j.jsonl")
+	expect_eq "$?" 1 "a lone surrogate"
+	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/j.csv")" 'line 2: .*ud800 is half of a UTF-16 surrogate pair' "its line"
+	# The server's error, numbered as the file: after a blank line and a
+	# change of keys (each a new COPY) the line is still the file's.
+	out=$(printf '{"id":1}\n\n{"id":2,"v":"a"}\n{"v":"b","id":3}\n{"id":"x","v":"c"}\n' 2>&1 >"$P/j.jsonl")
+	expect_eq "$?" 1 "a bad value"
+	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/j.csv")" 'integer: .*x.*COPY j, line 5, column id' "the file's line 5"
+	expect_eq "$(q "SELECT count(*) FROM j")" 0 "nothing committed"
+	pcf_remount -o json_unknown=ignore
+	printf '{"id":1,"color":"red","extra":{"deep":[1]}}\n{"id":2}\n' >"$P/j.jsonl"
+	expect_eq "$?" 0 "-o json_unknown=ignore"
+	expect_eq "$(q "SELECT string_agg(id::text, ',' ORDER BY id) FROM j")" "1,2" "the known keys load"
+	pcf_remount
 }
 
 pcf_run_tests
