@@ -12,6 +12,10 @@
 #   tests/bench/run.sh --core   posts 1M and 10M by psql \copy, cp, cat and dd
 #                               (3 runs each, no Python, no wide table, no
 #                               stream), then the last two tables; ~10 min
+#   tests/bench/run.sh --formats  posts 1M and wide 2M by psql \copy, cp, and
+#                               cp of the other formats (.tsv, .jsonl, .csv.gz,
+#                               .csv.zst, .jsonl.zst), 3 runs each, then the
+#                               last two tables; ~15 min
 #   tests/bench/run.sh --fixed  only the last two tables: a load's fixed cost
 #                               (one-row loads, also beside 200,000 unrelated
 #                               descriptors) and a 10,000-table tree; ~2 min
@@ -31,13 +35,14 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/../.." && pwd)
 
-TINY=0 FIXED_ONLY=0 CORE=0
+TINY=0 FIXED_ONLY=0 CORE=0 FORMATS=0
 case "${1:-}" in
 --tiny) TINY=1 ;;
+--formats) FORMATS=1 ;;
 --fixed) FIXED_ONLY=1 ;;
 --core) CORE=1 ;;
 "") ;;
-*) echo "usage: $0 [--tiny | --core | --fixed]" >&2; exit 2 ;;
+*) echo "usage: $0 [--tiny | --core | --formats | --fixed]" >&2; exit 2 ;;
 esac
 
 # Debian's interpreter: python3-sqlalchemy and python3-psycopg2 install
@@ -65,6 +70,7 @@ FIXED_REPS=21 NTABLES=10000 UNRELATED_FDS=200000
 if [ "$CORE" = 1 ]; then
 	STREAM='' WIDE=1000 PY_WIDE=1000 ORM_ROWS=1000
 fi
+[ "$FORMATS" = 1 ] && POSTS_BIG='' STREAM=''
 if [ "$FIXED_ONLY" = 1 ]; then
 	POSTS_SMALL=1000 POSTS_BIG='' STREAM='' WIDE=1000 ORM_ROWS=1000 PY_WIDE=1000
 	SHARED_BUFFERS=1GB MAX_WAL=4GB MIN_WAL=1GB
@@ -91,6 +97,7 @@ as_pg() { (cd / && runuser -u postgres -- "$@"); }
 
 ## Packages: install only what is missing, and update the lists only then.
 pkgs=(build-essential cmake pkg-config libfuse3-dev libpq-dev fuse3
+	zlib1g-dev libzstd-dev libyajl-dev gzip zstd
 	postgresql postgresql-client python3-sqlalchemy python3-psycopg2 time
 	util-linux procps)
 missing=()
@@ -283,6 +290,25 @@ label() { # 1000000 -> 1M
 	if [ $((n % 1000000)) = 0 ]; then echo "$((n / 1000000))M"; else echo "$((n / 1000))k"; fi
 }
 
+# The same rows in the other formats, each by cp into its name: x psql is
+# against psql \copy of the CSV (the target: .tsv and compressed CSV at
+# 0.95x or better, .jsonl at 0.8x). Converted once, outside the timing.
+formats() { # TABLE ROWS CSVFILE
+	local t=$1 n=$2 f=$3 w base ext
+	w="$t $(label "$n")"
+	base=${f%.csv}
+	if [ ! -e "$base.jsonl.zst" ]; then
+		"$PY" "$BENCH/convert.py" "$f" "$base.tsv" "$base.jsonl"
+		gzip -6 -c "$f" >"$base.csv.gz"
+		zstd -q -3 -c "$f" >"$base.csv.zst"
+		zstd -q -3 -c "$base.jsonl" >"$base.jsonl.zst"
+	fi
+	for ext in tsv jsonl csv.gz csv.zst jsonl.zst; do
+		run "$w" "pgcopyfs cp .$ext" "$t" "$n" "$(stat -c %s "$base.$ext")" fs \
+			cp "$base.$ext" "$MNT/public/$t.$ext"
+	done
+}
+
 # The methods on one file. FULL=1: the Python INSERT ways too.
 methods() { # TABLE ROWS FILE FULL
 	local t=$1 n=$2 f=$3 full=$4 w
@@ -293,6 +319,10 @@ methods() { # TABLE ROWS FILE FULL
 	run "$w" 'psql \copy' "$t" "$n" "$size" cl psql -X -q -v ON_ERROR_STOP=1 \
 		-c "\\copy $t($cols) from '$f' with (format csv, header true)"
 	run "$w" "pgcopyfs cp" "$t" "$n" "$size" fs cp "$f" "$dest"
+	if [ "$FORMATS" = 1 ]; then
+		formats "$t" "$n" "$f"
+		return 0
+	fi
 	run "$w" "pgcopyfs cat >" "$t" "$n" "$size" fs sh -c 'cat "$1" >"$2"' sh "$f" "$dest"
 	if [ "$t" = posts ]; then
 		run "$w" "pgcopyfs pipeline >" "$t" "$n" "$size" fs bash -c "$POSTS_PIPE"' >"$2"' sh "$n" "$dest"
@@ -306,6 +336,7 @@ methods() { # TABLE ROWS FILE FULL
 		done
 	fi
 	run "$w" "pgcopyfs dd bs=1M" "$t" "$n" "$size" fs dd if="$f" of="$dest" bs=1M status=none
+	[ "$full" = 1 ] && formats "$t" "$n" "$f"
 	[ "$CORE" = 1 ] && return 0 # psql and the file system's ways only
 	if [ "$full" = 1 ]; then
 		local small=$D/${t}_$ORM_ROWS.csv mid=$f
@@ -330,6 +361,9 @@ cat <<EOF
    pgcopyfs pipeline >  { echo message; seq N | sed 's/^/hello world /'; } > MOUNT/public/posts.csv
    ... ckpt=10, ckpt=1  the same pipeline, mounted with -o checkpoint=10 or =1
    pgcopyfs dd bs=1M    dd if=FILE of=MOUNT/public/T.csv bs=1M
+   pgcopyfs cp .EXT     cp FILE.EXT MOUNT/public/T.EXT: the same rows as .tsv (COPY's text
+                        format), .jsonl (numbers, booleans, a nested doc), gzip -6 and
+                        zstd -3 of the CSV, zstd -3 of the JSON lines
    py ...               tests/bench/pymethods.py METHOD T FILE (SQLAlchemy 1.4 + psycopg2, one
                         commit; its seconds leave out interpreter start, imports, reflection)
 EOF
