@@ -304,4 +304,78 @@ test_jsonl_errors_name_the_line() {
 	pcf_remount
 }
 
+test_formats_in_drop_folders_and_renames() {
+	q "TRUNCATE j"
+	printf '{"id":1}\n{"id":2}\n' | gzip -c >"$W/part.jsonl.gz"
+	cp "$W/part.jsonl.gz" "$P/j.d/part-0001.jsonl.gz"
+	expect_eq "$?" 0 "a .jsonl.gz file in the drop folder"
+	printf '{"id":3}\n' >"$P/j.d/part-0002.ndjson"
+	expect_eq "$?" 0 "an .ndjson file in the drop folder"
+	expect_eq "$(q "SELECT string_agg(id::text, ',' ORDER BY id) FROM j")" "1,2,3" "each loaded by its name's format"
+	q "TRUNCATE t"
+	printf 'id\tv\n1\t"a"\n' >"$W/r.tsv"
+	rsync "$W/r.tsv" "$P/t.tsv"
+	expect_eq "$?" 0 "rsync onto t.tsv (a temp file renamed onto it)"
+	expect_eq "$(q "SELECT v FROM t")" '"a"' "loaded as the text format"
+	q "TRUNCATE t"
+	printf '1\tb\\.\n' >"$W/bad.tsv"
+	rsync "$W/bad.tsv" "$P/t.tsv" 2>/dev/null
+	expect_eq "$?" 23 "a rename onto t.tsv returns the load's failure"
+	expect_eq "$(q "SELECT count(*) FROM t")" 0 "nothing committed"
+}
+
+test_jsonl_truncate_and_key_changes() {
+	pcf_remount -o truncate
+	q "TRUNCATE j; INSERT INTO j (id) VALUES (100), (101)"
+	printf '{"id":1,"v":"a"}\n{"id":2}\n{"v":"c","id":3,"n":1}\n' >"$P/j.jsonl"
+	expect_eq "$?" 0 "-o truncate, three key sets (three COPYs, FREEZE after the TRUNCATE)"
+	expect_eq "$(q "SELECT string_agg(id || ':' || coalesce(v, '-'), ',' ORDER BY id) FROM j")" "1:a,2:-,3:c" "the old rows replaced"
+	pcf_remount
+	q "TRUNCATE j"
+	: >"$P/j.jsonl"
+	expect_eq "$?" 0 "an empty file"
+	printf '\n\n' >"$P/j.jsonl"
+	expect_eq "$?" 0 "blank lines only"
+	expect_eq "$(q "SELECT count(*) FROM j")" 0 "no rows"
+	expect_match "$(grep -F 'table=public.j ' "$MNT/.pgcopyfs/history" | tail -n 1)" \
+		'outcome=committed .*rows=0 file_rows=0 .*file=/public/j.jsonl' "history"
+}
+
+test_checkpoints_in_other_formats() {
+	pcf_remount -o checkpoint=1
+	q "TRUNCATE j; TRUNCATE t"
+	local w i seen=0
+	setsid bash -c 'i=0; while :; do i=$((i+1)); echo "{\"id\":$i,\"v\":\"row $i\"}"; sleep 0.1; done' >"$P/j.jsonl" &
+	w=$!
+	for i in $(seq 1 40); do
+		sleep 0.1
+		[ "$(q "SELECT count(*) FROM j")" -gt 0 ] && { seen=1; break; }
+	done
+	expect_eq "$seen" 1 "JSON rows visible while the writer runs"
+	sleep 1.2
+	kill -KILL -- -"$w"
+	wait "$w"
+	sleep 0.3
+	local n
+	n=$(q "SELECT count(*) FROM j")
+	[ "$n" -ge 10 ] || fail "the checkpoints' rows stay after SIGKILL: $n"
+	expect_eq "$(q "SELECT count(*) = max(id) FROM j")" t "rows 1..N, each once"
+	setsid bash -c 'printf "id\tv\n"; i=0; while :; do i=$((i+1)); printf "%d\tx\\\\\ty %d\n" $i $i; sleep 0.1; done' >"$P/t.tsv" &
+	w=$!
+	sleep 2.5
+	kill -TERM -- -"$w"
+	wait "$w"
+	sleep 0.3
+	n=$(q "SELECT count(*) FROM t")
+	[ "$n" -ge 10 ] || fail "text-format rows checkpointed: $n"
+	expect_eq "$(q "SELECT count(*) FROM t WHERE v = 'x' || chr(9) || 'y ' || id")" "$n" "escapes intact across checkpoints"
+	# A bad JSON row after a checkpoint: its line is the file's.
+	q "TRUNCATE j"
+	(printf '{"id":1}\n{"id":2}\n'; sleep 1.6; printf '{"id":3}\n{"id":"x"}\n') | cat >"$P/j.jsonl" 2>/dev/null
+	expect_eq "$?" 1 "a bad row after a checkpoint"
+	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/j.csv")" 'COPY j, line 4, column id' "the file's line 4"
+	expect_eq "$(q "SELECT count(*) FROM j")" 2 "the checkpoint's rows stay"
+	pcf_remount
+}
+
 pcf_run_tests
