@@ -2,7 +2,7 @@
 # The daemon under valgrind's memcheck, through the paths that allocate and
 # free the most: loads that commit, fail on a bad row, append, lose their
 # backend, lose their writer to SIGKILL, two loads of one table at once, and
-# the status files. At unmount memcheck must have found no invalid read or
+# the status files, and the other formats. At unmount memcheck must have found no invalid read or
 # write, no use of uninitialised memory, and nothing left allocated.
 # AddressSanitizer covers leaks in the other build; memcheck also sees
 # uninitialised reads, which it does not. Not built into the ASan build
@@ -20,6 +20,19 @@ test_a_load_that_commits() {
 	printf 'v\na\n"b\nc"\n' >"$W/ok.csv"
 	expect_status 0 "cp" cp "$W/ok.csv" "$T"
 	expect_eq "$(rows)" 2 "rows"
+}
+
+test_a2_other_formats() {
+	q "DROP TABLE IF EXISTS jm; CREATE TABLE jm (id int, v text, doc jsonb)"
+	printf '{"id":1,"v":"\\u00e9","doc":{"a":[1,2]}}\n{"v":"x","id":2}\n' | gzip -c >"$W/m.jsonl.gz"
+	expect_status 0 "cp .jsonl.gz" cp "$W/m.jsonl.gz" "$MNT/public/jm.jsonl.gz"
+	printf 'id\tv\n3\ta\\tb\n' | zstd -q -c | cat >"$MNT/public/jm.tsv"
+	expect_eq "$?" 0 "zstd'd text format by its magic bytes"
+	printf '{"id":4}\n[5]\n' | cat >"$MNT/public/jm.jsonl" 2>/dev/null
+	expect_eq "$?" 1 "a line that is no object"
+	head -c 30 "$W/m.jsonl.gz" | cat >"$MNT/public/jm.jsonl.gz" 2>/dev/null
+	expect_eq "$?" 1 "a truncated .gz"
+	expect_eq "$(count jm)" 3 "rows"
 }
 
 test_b_bad_row_fails_with_the_servers_message() {
