@@ -608,11 +608,6 @@ enum pcf_jsonl_verdict pcf_jsonl_parse(struct pcf_jsonl *j, const char *line,
 	yajl_free(h);
 	if (st != yajl_status_ok)
 		return PCF_JSONL_ERROR;
-	if (j->nkeys_line == 0) {
-		snprintf(err, errlen, "an object without a key that names a "
-				      "column");
-		return PCF_JSONL_ERROR;
-	}
 	if (j->nkeys_line != j->ncur) {
 		*changed = 1;
 	} else {

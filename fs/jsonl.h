@@ -47,7 +47,8 @@ enum pcf_jsonl_verdict pcf_jsonl_parse(struct pcf_jsonl *j, const char *line,
 				       size_t errlen);
 
 /* The parsed row's columns become the current set (in the table's
- * order). */
+ * order). An empty set ({}, or only keys left out) is a row of every
+ * column's default, which no COPY can carry: the caller inserts it. */
 void pcf_jsonl_adopt(struct pcf_jsonl *j);
 
 /* The current set: *idx[0..n) are indexes into the table's columns. */

@@ -1200,6 +1200,55 @@ static int jsonl_restart(struct pcf_load *l, uint64_t first)
 	return 0;
 }
 
+/*
+ * A line whose object names no column ({}, or only keys left out): a row of
+ * every column's default. COPY cannot carry it (a column list is never
+ * empty), so the running COPY ends, INSERT ... DEFAULT VALUES runs in the
+ * same transaction, and the next row starts a new COPY.
+ */
+static int jsonl_default_row(struct pcf_load *l)
+{
+	uint64_t loaded = 0;
+	struct pcf_error e;
+	PGresult *r;
+	char *sql;
+	int rc;
+
+	if ((rc = jsonl_flush(l)) != 0)
+		return rc;
+	if (load_state(l) == PCF_LOAD_COPYING) {
+		if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
+			return load_fail(l, &e);
+		l->seg_rows += loaded;
+		atomic_store(&l->state, PCF_LOAD_WAITING);
+	}
+	sql = strdup("INSERT INTO ");
+	if (!sql || sql_quoted(l, &sql, l->table.schema, 1) ||
+	    sql_plain(&sql, ".") || sql_quoted(l, &sql, l->table.name, 1) ||
+	    sql_plain(&sql, " DEFAULT VALUES")) {
+		free(sql);
+		return load_failf(l, ENOMEM, "out of memory");
+	}
+	r = PQexec(l->conn, sql);
+	free(sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		char m[sizeof(e.message)];
+
+		pcf_error_from_result(&e, l->conn, r);
+		PQclear(r);
+		memcpy(m, e.message, sizeof(m));
+		snprintf(e.message, sizeof(e.message),
+			 "line %llu ({}: every column's default): %.900s",
+			 (unsigned long long)l->jlines, m);
+		return load_fail(l, &e);
+	}
+	/* A BEFORE INSERT trigger may keep it out, as for COPY's rows. */
+	l->seg_rows += strtoull(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	l->scan.rows++;
+	return 0;
+}
+
 /* One whole line (its \n not included), the file's line l->jlines. */
 static int jsonl_line(struct pcf_load *l, const char *line, size_t len)
 {
@@ -1244,6 +1293,8 @@ begin:
 	}
 	if (changed)
 		pcf_jsonl_adopt(l->jsonl);
+	if (pcf_jsonl_columns(l->jsonl, &(const size_t *){ NULL }) == 0)
+		return jsonl_default_row(l);
 	if ((changed || l->jrestart || load_state(l) != PCF_LOAD_COPYING) &&
 	    (rc = jsonl_restart(l, l->jlines)) != 0)
 		return rc;

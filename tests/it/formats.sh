@@ -298,10 +298,28 @@ test_jsonl_errors_name_the_line() {
 	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/j.csv")" 'integer: .*x.*COPY j, line 5, column id' "the file's line 5"
 	expect_eq "$(q "SELECT count(*) FROM j")" 0 "nothing committed"
 	pcf_remount -o json_unknown=ignore
-	printf '{"id":1,"color":"red","extra":{"deep":[1]}}\n{"id":2}\n' >"$P/j.jsonl"
+	printf '{"id":1,"color":"red","extra":{"deep":[1]}}\n{"id":2}\n{"color":"blue"}\n' >"$P/j.jsonl"
 	expect_eq "$?" 0 "-o json_unknown=ignore"
-	expect_eq "$(q "SELECT string_agg(id::text, ',' ORDER BY id) FROM j")" "1,2" "the known keys load"
+	expect_eq "$(q "SELECT string_agg(coalesce(id::text, d), ',' ORDER BY id) FROM j")" "1,2,dflt" \
+		"the known keys load; an object of unknown keys only is a row of defaults"
 	pcf_remount
+}
+
+test_jsonl_empty_object_is_a_row_of_defaults() {
+	q "TRUNCATE j"
+	printf '{"id":1,"v":"a"}\n{}\n{"v":"b","id":2}\n{}\n' >"$P/j.jsonl"
+	expect_eq "$?" 0 "{} between rows"
+	expect_eq "$(q "SELECT count(*) FROM j WHERE id IS NULL AND d = 'dflt'")" 2 "two rows of defaults"
+	expect_eq "$(q "SELECT count(*) FROM j")" 4 "and the others"
+	expect_match "$(grep -F 'table=public.j ' "$MNT/.pgcopyfs/history" | tail -n 1)" \
+		'outcome=committed .*rows=4 file_rows=4' "history counts them"
+	q "CREATE TABLE jn (id int NOT NULL, v text)"
+	wait_for "jn.csv" 5 test -e "$P/jn.csv"
+	local out
+	out=$(printf '{"id":1}\n{}\n' 2>&1 >"$P/jn.jsonl")
+	expect_eq "$?" 1 "{} for a NOT NULL column without a default"
+	expect_match "$(cat "$MNT/.pgcopyfs/errors/public/jn.csv")" 'line 2 .*null value in column .*id' "the line and the server's reason"
+	expect_eq "$(q "SELECT count(*) FROM jn")" 0 "nothing committed"
 }
 
 test_formats_in_drop_folders_and_renames() {
