@@ -9,6 +9,13 @@
  * checked as a header, and a NUL-free prefix is run through the name
  * escaping both ways.
  *
+ * Bit 7 of byte 0, which no CSV dialect uses, selects COPY's text format
+ * instead (bits 0-1 then pick the delimiter, tab first): the scanner must
+ * agree with a transcription of the server's text line reader (record
+ * ends, rows, the end-of-data marker and when it is known), and every
+ * record is split with pcf_split_text_record against a transcription of
+ * the server's text attribute reader.
+ *
  * Built with -fsanitize=fuzzer for fuzzing, and with the plain compiler into
  * the regression driver (regress.c), which replays the corpus and crashes.
  */
@@ -35,12 +42,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Inputs larger than this are not fed one byte at a time (too slow). */
 #define BYTEWISE_MAX 4096
 
+/* Byte 0's bit that selects COPY's text format (the CSV dialects use the
+ * low six bits only, so every CSV input keeps its meaning). */
+#define TEXT_MODE 0x80
+
 struct scan_out {
 	size_t *ends;   /* offset just past each terminated record */
 	size_t nends;
 	uint64_t rows;  /* after finish */
 	ssize_t finish;
 	uint64_t bytes;
+	uint64_t marker; /* end_marker after finish (text format only) */
+};
+
+/* What the text format's reference expects of the end-of-data marker:
+ * the record holding the first one (1-based, 0 for none) and the offset
+ * of the line end that completes it (the scanner cannot know before). */
+struct marker_ref {
+	uint64_t record;
+	size_t eol;
 };
 
 static struct pcf_dialect pick_dialect(uint8_t b)
@@ -108,6 +128,147 @@ static uint64_t ref_scan(struct pcf_dialect d, const unsigned char *p,
 	return rows;
 }
 
+/*
+ * The reference for COPY's text format: CopyReadLineText's rules for the
+ * non-CSV case (PostgreSQL 15, src/backend/commands/copyfromparse.c)
+ * written out byte by byte over the whole stream. No quotes; a backslash
+ * takes the byte after it with it, whatever it is (a line end too), and a
+ * backslash that is the stream's last byte is plain data; \n, \r\n and a
+ * lone \r end a record. The server refuses line ends of mixed styles;
+ * like the scanner, the model takes each one as it comes.
+ *
+ * A backslash followed by '.' is the end-of-data marker when a line end
+ * follows (the server stops there; its record is *marker); before any other
+ * byte, or the end of the stream, the server refuses it ("end-of-copy
+ * marker corrupt"), and the model reads on with the '.' as the escaped
+ * byte. Fills ends and term (the terminator's length, 2 for \r\n) with
+ * room for len entries and returns the rows after the stream's end.
+ */
+static uint64_t ref_scan_text(const unsigned char *p, size_t len, size_t *ends,
+			      unsigned char *term, size_t *nends,
+			      struct marker_ref *marker)
+{
+	size_t start = 0, i = 0;
+	uint64_t rows = 0;
+
+	*nends = 0;
+	marker->record = 0;
+	marker->eol = SIZE_MAX;
+	while (i < len) {
+		unsigned char c = p[i++];
+
+		if (c == '\\') {
+			if (i == len)
+				break; /* a backslash at the very end: data */
+			if (p[i++] != '.')
+				continue; /* the escaped byte, whatever it is */
+			if (i < len && (p[i] == '\r' || p[i] == '\n') &&
+			    !marker->record) {
+				marker->record = rows + 1;
+				marker->eol = i;
+			}
+			continue; /* the line end, if any, ends the record below */
+		}
+		if (c != '\r' && c != '\n')
+			continue;
+		term[*nends] = 1;
+		if (c == '\r' && i < len && p[i] == '\n') {
+			i++;
+			term[*nends] = 2;
+		}
+		ends[(*nends)++] = i;
+		rows++;
+		start = i;
+	}
+	if (start < len)
+		rows++; /* COPY loads a last line without a terminator too */
+	return rows;
+}
+
+static int hex_digit(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The reference for a text record's fields: CopyReadAttributesText's
+ * decoding of the line as CopyReadLine hands it over (without its own
+ * terminator). Fields end at every delim not taken by a backslash; \b \f
+ * \n \r \t \v, one to three octal digits (the value taken mod 256), x and
+ * one or two hex digits (x alone is an x), any other byte as itself; a
+ * backslash ending the line is dropped (*dangling set). Writes the decoded
+ * bytes to out (room for n) and each field's length to flen (room for
+ * n + 1); *nul is set when a decoded byte is NUL. Returns the fields.
+ */
+static size_t ref_split_text(unsigned char delim, const unsigned char *b,
+			     size_t n, unsigned char *out, size_t *flen,
+			     int *nul, int *dangling)
+{
+	size_t i = 0, o = 0, nf = 0;
+
+	*nul = *dangling = 0;
+	for (;;) {
+		size_t first = o;
+		int more = 0;
+
+		while (i < n) {
+			unsigned char c = b[i++];
+
+			if (c == delim) {
+				more = 1;
+				break;
+			}
+			if (c == '\\') {
+				if (i == n) {
+					*dangling = 1;
+					break;
+				}
+				c = b[i++];
+				if (c >= '0' && c <= '7') {
+					unsigned v = (unsigned)(c - '0');
+
+					for (int k = 0; k < 2 && i < n &&
+							b[i] >= '0' && b[i] <= '7';
+					     k++)
+						v = v * 8 + (unsigned)(b[i++] - '0');
+					c = (unsigned char)(v & 0377);
+				} else if (c == 'x') {
+					if (i < n && hex_digit(b[i]) >= 0) {
+						int v = hex_digit(b[i++]);
+
+						if (i < n && hex_digit(b[i]) >= 0)
+							v = v * 16 +
+							    hex_digit(b[i++]);
+						c = (unsigned char)v;
+					}
+				} else {
+					switch (c) {
+					case 'b': c = '\b'; break;
+					case 'f': c = '\f'; break;
+					case 'n': c = '\n'; break;
+					case 'r': c = '\r'; break;
+					case 't': c = '\t'; break;
+					case 'v': c = '\v'; break;
+					default: break;
+					}
+				}
+			}
+			if (c == '\0')
+				*nul = 1;
+			out[o++] = c;
+		}
+		flen[nf++] = o - first;
+		if (!more)
+			return nf;
+	}
+}
+
 /* Next value of a small xorshift generator; any fixed sequence will do. */
 static uint32_t next_rand(uint32_t *x)
 {
@@ -117,21 +278,37 @@ static uint32_t next_rand(uint32_t *x)
 	return *x;
 }
 
+/* A fresh scanner for the dialect, or for the text format. */
+static void scanner_init(struct pcf_scanner *s, struct pcf_dialect d, int text)
+{
+	if (text)
+		pcf_scan_init_text(s);
+	else
+		pcf_scan_init(s, d);
+}
+
 /*
  * Feeds p[0..len) to a fresh scanner in pieces no longer than maxpiece
  * (random lengths from seed; maxpiece 0 = all at once), through
- * pcf_scan_record, and again through pcf_scan_chunk, which must agree.
- * out->ends needs room for len entries.
+ * pcf_scan_record, again through pcf_scan_chunk, which must agree, and a
+ * third time the way a load feeds it (pcf_scan_record up to the first
+ * record's end, pcf_scan_chunk from there on, on the same scanner).
+ * out->ends needs room for len entries. In the text format (mk not NULL)
+ * every scanner must also know the end-of-data marker as soon as the line
+ * end completing it has been fed, and not before.
  */
-static void scan_cut(struct pcf_dialect d, const char *p, size_t len,
-		     size_t maxpiece, uint32_t seed, struct scan_out *out)
+static void scan_cut(struct pcf_dialect d, int text, const char *p, size_t len,
+		     size_t maxpiece, uint32_t seed,
+		     const struct marker_ref *mk, struct scan_out *out)
 {
-	struct pcf_scanner s, c;
+	struct pcf_scanner s, c, m;
 	uint64_t chunk_sum = 0;
 	size_t from = 0;
+	int m_first = 1; /* m is still looking for the first record's end */
 
-	pcf_scan_init(&s, d);
-	pcf_scan_init(&c, d);
+	scanner_init(&s, d, text);
+	scanner_init(&c, d, text);
+	scanner_init(&m, d, text);
 	out->nends = 0;
 	seed |= 1;
 	while (from < len) {
@@ -152,23 +329,56 @@ static void scan_cut(struct pcf_dialect d, const char *p, size_t len,
 		CHECK(s.rows == out->nends);
 		chunk_sum += pcf_scan_chunk(&c, p + from, to - from);
 		CHECK(c.rows == s.rows && chunk_sum == c.rows);
+
+		pos = from;
+		if (m_first) {
+			ssize_t n = pcf_scan_record(&m, p + from, to - from);
+
+			if (n != PCF_SCAN_PARTIAL) {
+				CHECK(n > 0 && (size_t)n <= to - from);
+				CHECK(out->nends >= 1 &&
+				      from + (size_t)n == out->ends[0]);
+				pos += (size_t)n;
+				m_first = 0;
+			} else {
+				pos = to;
+			}
+		}
+		if (pos < to)
+			pcf_scan_chunk(&m, p + pos, to - pos);
+		CHECK(m.rows == s.rows && m.bytes == to && s.bytes == to);
+		if (mk) {
+			uint64_t want = mk->eol < to ? mk->record : 0;
+
+			CHECK(s.end_marker == want);
+			CHECK(c.end_marker == want);
+			CHECK(m.end_marker == want);
+		}
 		from = to;
 	}
 	out->bytes = s.bytes;
 	CHECK(c.bytes == s.bytes);
 	out->finish = pcf_scan_finish(&s);
 	out->rows = s.rows;
+	out->marker = c.end_marker;
 	CHECK(pcf_scan_finish(&c) == out->finish && c.rows == s.rows);
+	CHECK(pcf_scan_finish(&m) == out->finish && m.rows == s.rows);
+	if (mk)
+		CHECK(s.end_marker == out->marker &&
+		      m.end_marker == out->marker);
 }
 
 /*
  * Checks a cut scan against the reference. An end may be one byte early
  * where a cut fell between a \r and its \n (the next call swallows the \n,
- * as pgcopyfs.h says); nothing else may move.
+ * as pgcopyfs.h says); nothing else may move. term, when given (the text
+ * format), says which ends are such a pair: an escaped \r before a \n is
+ * not one.
  */
 static void check_against(const struct scan_out *got, const size_t *ends,
-			  size_t nends, uint64_t rows, ssize_t finish,
-			  const char *p, size_t len)
+			  const unsigned char *term, size_t nends,
+			  uint64_t rows, ssize_t finish, const char *p,
+			  size_t len)
 {
 	CHECK(got->rows == rows);
 	CHECK(got->finish == finish);
@@ -179,7 +389,7 @@ static void check_against(const struct scan_out *got, const size_t *ends,
 
 		CHECK(got->ends[k] == e ||
 		      (got->ends[k] == e - 1 && e >= 2 && p[e - 2] == '\r' &&
-		       p[e - 1] == '\n'));
+		       p[e - 1] == '\n' && (!term || term[k] == 2)));
 	}
 }
 
@@ -226,15 +436,12 @@ static long model_resolve(const char *f, char *const *cols, size_t ncols)
 	return found;
 }
 
+static void check_header(char *const *fields, size_t nfields);
+
 static void check_record(struct pcf_dialect d, const char *rec, size_t len)
 {
-	static char *const cols[] = { "id", "name", "value", "Created At",
-				      "" };
-	const size_t ncols = sizeof(cols) / sizeof(cols[0]);
 	size_t body = len, ndelim = 0, total = 0, nfields = 0;
 	char **fields = NULL;
-	const char *bad = "unset";
-	enum pcf_header_verdict v;
 	int rc;
 
 	if (body > 0 && rec[body - 1] == '\n')
@@ -252,7 +459,18 @@ static void check_record(struct pcf_dialect d, const char *rec, size_t len)
 	for (size_t i = 0; i < nfields; i++)
 		total += strlen(fields[i]);
 	CHECK(total <= body);
+	check_header(fields, nfields);
+	pcf_fields_free(fields, nfields);
+}
 
+/* Checks split fields as a header against a fixed column list. */
+static void check_header(char *const *fields, size_t nfields)
+{
+	static char *const cols[] = { "id", "name", "value", "Created At",
+				      "" };
+	const size_t ncols = sizeof(cols) / sizeof(cols[0]);
+	const char *bad = "unset";
+	enum pcf_header_verdict v;
 	size_t match[64];
 
 	v = pcf_header_match(fields, nfields, cols, ncols,
@@ -283,7 +501,6 @@ static void check_record(struct pcf_dialect d, const char *rec, size_t len)
 			CHECK(same >= 2);
 		}
 	}
-	pcf_fields_free(fields, nfields);
 }
 
 /*
@@ -322,55 +539,156 @@ static void check_names(const char *p, size_t len)
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * Splits one text-format record (terminator included, term bytes of it;
+ * 0 for a last record without one) with pcf_split_text_record and checks
+ * it against the reference decoding: -EINVAL exactly when a field decodes
+ * to a NUL byte, else the same fields. out and flen are scratch room for
+ * len and len + 1 entries.
+ */
+static void check_text_record(char delim, const char *rec, size_t len,
+			      size_t term, unsigned char *out, size_t *flen)
 {
-	struct pcf_dialect d;
-	const char *p;
-	size_t len, *ref_ends, start = 0;
+	size_t body = len - term, nref, nfields = 0, lit = len, o = 0;
+	char **fields = NULL;
+	int nul, dangling, rc;
+
+	nref = ref_split_text((unsigned char)delim, (const unsigned char *)rec,
+			      body, out, flen, &nul, &dangling);
+	rc = pcf_split_text_record(delim, rec, len, &fields, &nfields);
+	CHECK(rc == (nul ? -EINVAL : 0));
+	if (rc != 0)
+		return;
+	CHECK(nfields == nref);
+	/*
+	 * Where the splitter differs from the server, knowingly, the field
+	 * bytes are not compared: it drops a trailing \n and \r even when a
+	 * backslash escapes them (a last record at the end of the stream, or
+	 * an escaped \r before the \n), and keeps a backslash that ends the
+	 * line as itself, where the server drops it.
+	 */
+	if (lit > 0 && rec[lit - 1] == '\n')
+		lit--;
+	if (lit > 0 && rec[lit - 1] == '\r')
+		lit--;
+	if (lit == body && !dangling) {
+		for (size_t i = 0; i < nfields; i++) {
+			CHECK(strlen(fields[i]) == flen[i]);
+			CHECK(memcmp(fields[i], out + o, flen[i]) == 0);
+			o += flen[i];
+		}
+	}
+	check_header(fields, nfields);
+	pcf_fields_free(fields, nfields);
+}
+
+/* The text format: byte 0's bits 0-1 pick the splitter's delimiter. */
+static void fuzz_text(const uint8_t *data, const char *p, size_t len)
+{
+	static const char delims[] = { '\t', ',', '|', ';' };
+	const struct pcf_dialect none = { 0, 0, 0 };
+	const char delim = delims[data[0] & 3];
+	size_t *ref_ends, *flen, nends, start = 0;
+	unsigned char *term, *out;
+	struct marker_ref mk;
+	struct scan_out got;
+	uint64_t rows;
+
+	/* +1, +2: malloc(0) may return NULL */
+	ref_ends = malloc((len + 1) * sizeof(*ref_ends));
+	got.ends = malloc((len + 1) * sizeof(*got.ends));
+	term = malloc(len + 1);
+	out = malloc(len + 1);
+	flen = malloc((len + 2) * sizeof(*flen));
+	CHECK(ref_ends && got.ends && term && out && flen);
+
+	rows = ref_scan_text((const unsigned char *)p, len, ref_ends, term,
+			     &nends, &mk);
+
+	/* whole, then random pieces, then byte by byte */
+	scan_cut(none, 1, p, len, 0, 0, &mk, &got);
+	CHECK(got.rows == rows && got.finish == 0);
+	CHECK(got.nends == nends);
+	CHECK(memcmp(got.ends, ref_ends, nends * sizeof(*ref_ends)) == 0);
+	CHECK(got.marker == mk.record);
+	scan_cut(none, 1, p, len, 1 + data[1] % 64, data[2], &mk, &got);
+	check_against(&got, ref_ends, term, nends, rows, 0, p, len);
+	CHECK(got.marker == mk.record);
+	if (len <= BYTEWISE_MAX) {
+		scan_cut(none, 1, p, len, 1, 0, &mk, &got);
+		check_against(&got, ref_ends, term, nends, rows, 0, p, len);
+		CHECK(got.marker == mk.record);
+	}
+
+	for (size_t k = 0; k < nends; k++) {
+		check_text_record(delim, p + start, ref_ends[k] - start,
+				  term[k], out, flen);
+		start = ref_ends[k];
+	}
+	if (start < len)
+		check_text_record(delim, p + start, len - start, 0, out, flen);
+
+	free(ref_ends);
+	free(got.ends);
+	free(term);
+	free(out);
+	free(flen);
+}
+
+/* CSV in the dialect byte 0 picks. */
+static void fuzz_csv(const uint8_t *data, const char *p, size_t len)
+{
+	struct pcf_dialect d = pick_dialect(data[0]);
+	size_t *ref_ends, nends, start = 0;
 	struct scan_out got;
 	uint64_t rows;
 	ssize_t finish;
-
-	if (size < 3)
-		return 0;
-	d = pick_dialect(data[0]);
-	p = (const char *)data + 3;
-	len = size - 3;
 
 	/* +1: malloc(0) may return NULL */
 	ref_ends = malloc((len + 1) * sizeof(*ref_ends));
 	got.ends = malloc((len + 1) * sizeof(*got.ends));
 	CHECK(ref_ends && got.ends);
-	{
-		size_t nends;
 
-		rows = ref_scan(d, (const unsigned char *)p, len, ref_ends,
-				&nends, &finish);
+	rows = ref_scan(d, (const unsigned char *)p, len, ref_ends, &nends,
+			&finish);
 
-		/* whole, then random pieces, then byte by byte */
-		scan_cut(d, p, len, 0, 0, &got);
-		CHECK(got.rows == rows && got.finish == finish);
-		CHECK(got.nends == nends);
-		CHECK(memcmp(got.ends, ref_ends, nends * sizeof(*ref_ends)) ==
-		      0);
-		scan_cut(d, p, len, 1 + data[1] % 64, data[2], &got);
-		check_against(&got, ref_ends, nends, rows, finish, p, len);
-		if (len <= BYTEWISE_MAX) {
-			scan_cut(d, p, len, 1, 0, &got);
-			check_against(&got, ref_ends, nends, rows, finish, p,
-				      len);
-		}
-
-		for (size_t k = 0; k < nends; k++) {
-			check_record(d, p + start, ref_ends[k] - start);
-			start = ref_ends[k];
-		}
-		if (start < len)
-			check_record(d, p + start, len - start);
+	/* whole, then random pieces, then byte by byte */
+	scan_cut(d, 0, p, len, 0, 0, NULL, &got);
+	CHECK(got.rows == rows && got.finish == finish);
+	CHECK(got.nends == nends);
+	CHECK(memcmp(got.ends, ref_ends, nends * sizeof(*ref_ends)) == 0);
+	scan_cut(d, 0, p, len, 1 + data[1] % 64, data[2], NULL, &got);
+	check_against(&got, ref_ends, NULL, nends, rows, finish, p, len);
+	if (len <= BYTEWISE_MAX) {
+		scan_cut(d, 0, p, len, 1, 0, NULL, &got);
+		check_against(&got, ref_ends, NULL, nends, rows, finish, p,
+			      len);
 	}
-	check_names(p, len);
+
+	for (size_t k = 0; k < nends; k++) {
+		check_record(d, p + start, ref_ends[k] - start);
+		start = ref_ends[k];
+	}
+	if (start < len)
+		check_record(d, p + start, len - start);
 
 	free(ref_ends);
 	free(got.ends);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *p;
+	size_t len;
+
+	if (size < 3)
+		return 0;
+	p = (const char *)data + 3;
+	len = size - 3;
+	if (data[0] & TEXT_MODE)
+		fuzz_text(data, p, len);
+	else
+		fuzz_csv(data, p, len);
+	check_names(p, len);
 	return 0;
 }
