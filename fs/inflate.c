@@ -201,8 +201,10 @@ static int feed_zstd(struct pcf_inflate *z, const unsigned char *p,
 		z->zstd_left = r;
 		if ((rc = emit(z, z->out, o.pos, out, ctx)) != 0)
 			return rc;
-		/* A full buffer may hold back more of what is in hand. */
-		while (o.pos == o.size) {
+		/* A full buffer may hold back more of what is in hand; a frame
+		 * that just ended (0) holds nothing, and calling again with
+		 * no input would begin reading a next frame's header. */
+		while (o.pos == o.size && r != 0) {
 			o.pos = 0;
 			r = ZSTD_decompressStream(z->zd, &o, &in);
 			if (ZSTD_isError(r))
@@ -280,6 +282,8 @@ int pcf_inflate_feed(struct pcf_inflate *z, const char *buf, size_t len,
 {
 	const unsigned char *p = (const unsigned char *)buf;
 
+	unsigned long long before = z->in_bytes;
+
 	if (z->state == FAILED)
 		return fail(z, err, errlen, "%s", NULL);
 	z->in_bytes += len;
@@ -294,8 +298,8 @@ int pcf_inflate_feed(struct pcf_inflate *z, const char *buf, size_t len,
 		if (rc)
 			return rc;
 	}
-	if (z->state == GZIP && !z->in_member && z->out_bytes == 0 &&
-	    len > 0 && z->mode == PCF_INFLATE_GZIP &&
+	if (z->state == GZIP && before == 0 && len > 0 &&
+	    z->mode == PCF_INFLATE_GZIP &&
 	    (p[0] != GZIP_MAGIC[0] || (len > 1 && p[1] != GZIP_MAGIC[1])))
 		return fail(z, err, errlen,
 			    "not gzip data, though the file's name ends in "
