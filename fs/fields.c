@@ -143,6 +143,16 @@ static char text_escape(const char *rec, size_t body, size_t *i)
 	}
 }
 
+/* Whether rec[i] follows an odd run of backslashes (is escaped). */
+static int escaped(const char *rec, size_t i)
+{
+	size_t n = 0;
+
+	while (i > n && rec[i - n - 1] == '\\')
+		n++;
+	return n % 2;
+}
+
 int pcf_split_text_record(char delim, const char *rec, size_t len,
 			  char ***fields, size_t *nfields)
 {
@@ -150,9 +160,9 @@ int pcf_split_text_record(char delim, const char *rec, size_t len,
 	char **out, *val;
 
 	/* The terminator, unless a backslash escapes it. */
-	if (body > 0 && rec[body - 1] == '\n')
+	if (body > 0 && rec[body - 1] == '\n' && !escaped(rec, body - 1))
 		body--;
-	if (body > 0 && rec[body - 1] == '\r')
+	if (body > 0 && rec[body - 1] == '\r' && !escaped(rec, body - 1))
 		body--;
 	out = calloc(cap, sizeof(*out));
 	val = malloc(body + 1);
@@ -169,7 +179,9 @@ int pcf_split_text_record(char delim, const char *rec, size_t len,
 				last = 0;
 				break;
 			}
-			if (c == '\\' && i < body)
+			if (c == '\\' && i == body)
+				break; /* a backslash ending the line: dropped */
+			if (c == '\\')
 				c = text_escape(rec, body, &i);
 			if (c == '\0') {
 				pcf_fields_free(out, n);

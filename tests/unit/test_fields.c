@@ -109,6 +109,8 @@ static void test_split_text(void **state)
 	TEXT_SPLIT("\\101\\x42\\n", "AB\n");
 	TEXT_SPLIT("a\\ b\t", "a b", "");
 	TEXT_SPLIT("", "");
+	TEXT_SPLIT("a\\\r\n", "a\r");         /* an escaped \r is data */
+	TEXT_SPLIT("ab\\", "ab");               /* a backslash ending the line */
 	assert_int_equal(pcf_split_text_record('\t', IN("a\\0b"), &fields, &n),
 			 -EINVAL);
 }
