@@ -2,7 +2,8 @@
  * inflate.c - gzip and zstd decompression as a stream stage (inflate.h).
  *
  * States: DETECT holds up to four first bytes until they say gzip
- * (1f 8b), zstd (28 b5 2f fd) or neither; PLAIN passes bytes through;
+ * (1f 8b), zstd (28 b5 2f fd, or a skippable frame's 5? 2a 4d 18) or
+ * neither; PLAIN passes bytes through;
  * GZIP and ZSTD decompress; FAILED keeps the first error. Between gzip
  * members (gzip -c a >x; gzip -c b >>x) the next bytes must begin a new
  * member, as zcat reads them; zero bytes there (tape padding) are skipped
@@ -268,6 +269,15 @@ static enum state verdict(const struct pcf_inflate *z, int ended)
 	} else if (n >= 1 && z->magic[0] == ZSTD_MAGIC[0]) {
 		for (size_t i = 1; i < n; i++)
 			if (z->magic[i] != ZSTD_MAGIC[i])
+				return PLAIN;
+		if (n >= 4)
+			return ZSTD;
+	} else if (n >= 1 && (z->magic[0] & 0xf0) == 0x50) {
+		/* A zstd skippable frame first: 0x184D2A5? little-endian. */
+		static const unsigned char skip[4] = { 0, 0x2a, 0x4d, 0x18 };
+
+		for (size_t i = 1; i < n; i++)
+			if (z->magic[i] != skip[i])
 				return PLAIN;
 		if (n >= 4)
 			return ZSTD;

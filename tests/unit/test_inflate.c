@@ -493,6 +493,9 @@ static void test_concatenated(void **state)
 	buf_add(&s, zb.p, zb.len);
 	check_every_way(PCF_INFLATE_ZSTD, s.p, s.len, both.p, both.len,
 			"zstd", 1);
+	/* ... and first by its magic bytes too, as zstd -d reads it */
+	check_every_way(PCF_INFLATE_DETECT, s.p, s.len, both.p, both.len,
+			"zstd", 1);
 	buf_free(&s);
 
 	buf_free(&a);
