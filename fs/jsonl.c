@@ -205,6 +205,8 @@ static int put_text(struct pcf_jsonl *j, const char *s, size_t n)
 {
 	char *o;
 
+	if (n == 0)
+		return 0;
 	if (vals_reserve(j, 2 * n))
 		return -ENOMEM;
 	o = j->vals + j->vals_len;
@@ -236,7 +238,7 @@ static int put_json_string(struct pcf_jsonl *j, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (t + 6 > sizeof(tmp)) {
+		if (t + 7 > sizeof(tmp)) { /* an escape, and the quote */
 			if (put_text(j, tmp, t))
 				return -ENOMEM;
 			t = 0;
@@ -659,7 +661,7 @@ int pcf_jsonl_emit(struct pcf_jsonl *j, char **buf, size_t *len, size_t *cap)
 		if (j->is_null[c]) {
 			*o++ = '\\';
 			*o++ = 'N';
-		} else {
+		} else if (j->len[c]) {
 			memcpy(o, j->vals + j->off[c], j->len[c]);
 			o += j->len[c];
 		}
