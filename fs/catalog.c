@@ -49,7 +49,9 @@ static const char catalog_sql[] =
 	"  ELSE has_table_privilege(c.oid, 'TRUNCATE') END,"
 	/* The same on every row: is the server read-only, and why. */
 	" pg_catalog.pg_is_in_recovery(),"
-	" pg_catalog.current_setting('transaction_read_only')"
+	" pg_catalog.current_setting('transaction_read_only'),"
+	" CASE WHEN c.oid IS NULL THEN false"
+	"  ELSE has_table_privilege(c.oid, 'SELECT') END"
 	" FROM pg_catalog.pg_namespace n"
 	" LEFT JOIN pg_catalog.pg_class c"
 	"  ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'f')"
@@ -194,6 +196,7 @@ static int catalog_fetch(struct pcf_catalog *c, struct pcf_snapshot **out,
 		x->relkind = PQgetvalue(r, i, 2)[0];
 		x->can_insert = PQgetvalue(r, i, 3)[0] == 't';
 		x->can_truncate = PQgetvalue(r, i, 4)[0] == 't';
+		x->can_select = PQgetvalue(r, i, 7)[0] == 't';
 	}
 	PQclear(r);
 	r = NULL;
@@ -504,6 +507,7 @@ int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
 		info->relkind = t->relkind;
 		info->can_insert = t->can_insert;
 		info->can_truncate = t->can_truncate;
+		info->can_select = t->can_select;
 		info->read_only = sn->read_only;
 		if (!info->schema || !info->name) {
 			pcf_table_info_free(info);

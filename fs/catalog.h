@@ -23,6 +23,7 @@ struct pcf_table {
 	char relkind;      /* 'r' ordinary, 'p' partitioned */
 	unsigned char can_insert;
 	unsigned char can_truncate;
+	unsigned char can_select;  /* reading the file streams it out */
 };
 
 /* Why nothing can be written: a hot standby, or read-only by default. */
@@ -35,6 +36,7 @@ struct pcf_table_info {
 	char relkind;
 	int can_insert;
 	int can_truncate;
+	int can_select;
 	enum pcf_read_only read_only; /* the server's, at the last read */
 };
 

@@ -22,6 +22,8 @@
 #include "calls.h"
 #include "clock.h"
 #include "fs.h"
+#include "export.h"
+#include "log.h"
 #include "handles.h"
 #include "holders.h"
 #include "load.h"
@@ -99,8 +101,11 @@ static mode_t schema_mode(const struct pcf_fs *fs)
 static mode_t table_file_mode(const struct pcf_fs *fs,
 			      const struct pcf_table_info *t)
 {
-	return t->can_insert && !t->read_only ? fs->opts.table_mode
-					      : fs->opts.table_mode & 0444;
+	mode_t m = t->can_insert && !t->read_only ? fs->opts.table_mode
+						  : fs->opts.table_mode & 0444;
+
+	/* The read bits say whether reading streams the table out. */
+	return t->can_select ? m : m & ~(mode_t)0444;
 }
 
 /* A drop folder: like its schema, where its table may be written; else
@@ -492,15 +497,30 @@ static int open_load(fuse_req_t req, const char *path, const struct pcf_path *n,
 			}
 		}
 	}
+	struct pcf_export *x = NULL;
+
+	if (rc == 0 && !l && n->kind == PCF_PATH_TABLE) {
+		/* A table file opened for reading: the table, streamed. */
+		struct pcf_error e;
+
+		if (!t.can_select) {
+			rc = -EACCES;
+		} else if ((rc = pcf_export_open(fs, &t, path, &x, &e)) != 0) {
+			pcf_err("read of %s.%s refused: %s\n", t.schema, t.name,
+				e.message);
+		}
+	}
 	pcf_table_info_free(&t);
 	if (rc)
 		return rc;
 	if (!(h = pcf_handle_new(l ? H_LOAD : H_TABLE_READ))) {
 		if (l)
 			pcf_load_release(l);
+		pcf_export_close(x);
 		return -ENOMEM;
 	}
 	h->load = l;
+	h->export = x;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1; /* no page cache: bytes go straight to the load */
 	fi->keep_cache = 0;
@@ -761,6 +781,11 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
+static int read_interrupted(void *req)
+{
+	return fuse_req_interrupted(req);
+}
+
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -776,9 +801,20 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		else
 			fuse_reply_buf(req, buf, (size_t)n);
 		free(buf);
+	} else if (h && h->kind == H_TABLE_READ && h->export) {
+		char *buf = malloc(size ? size : 1);
+		ssize_t n = buf ? pcf_export_read(h->export, buf, size, off,
+						  read_interrupted, req)
+				: -ENOMEM;
+
+		if (n < 0)
+			fuse_reply_err(req, (int)-n);
+		else
+			fuse_reply_buf(req, buf, (size_t)n);
+		free(buf);
 	} else if (!h || h->kind != H_STATUS || off < 0 ||
 		   (size_t)off >= h->len) {
-		fuse_reply_buf(req, NULL, 0); /* table files read as empty */
+		fuse_reply_buf(req, NULL, 0); /* a drop folder's file: empty */
 	} else {
 		if (size > h->len - (size_t)off)
 			size = h->len - (size_t)off;

@@ -3,6 +3,8 @@
  */
 #include "handles.h"
 
+#include "export.h"
+
 #include "load.h"
 #include "nodes.h"
 #include "staged.h"
@@ -21,6 +23,7 @@ static void handle_final(struct handle *h)
 	if (h->staged && h->load)
 		pcf_staged_handles(h->staged, -1); /* a drop file's */
 	pcf_staged_put(h->staged);
+	pcf_export_close(h->export);
 	for (size_t i = 0; i < h->dir.n; i++)
 		free(h->dir.names[i]);
 	free(h->dir.names);

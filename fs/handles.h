@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct pcf_export;
 struct pcf_load;
 struct pcf_node;
 struct pcf_staged;
@@ -28,6 +29,7 @@ struct handle {
 	int open;              /* handles_lock: not released yet (hashed) */
 	struct handle *hnext;  /* handles_lock: hash chain */
 	struct pcf_load *load; /* H_LOAD */
+	struct pcf_export *export; /* H_TABLE_READ: the table streamed out */
 	struct pcf_node *node; /* H_LOAD: counted in its writers */
 	struct pcf_staged *staged; /* H_STAGED (held) */
 	char *text;            /* H_STATUS: rendered at open */

@@ -253,7 +253,8 @@ test_allow_other_lets_users_load_what_modes_allow() {
 	gid=$(getent group pcfload | cut -d: -f3)
 	fresh
 	q "DROP TABLE IF EXISTS ro; CREATE TABLE ro (v text);
-	   CREATE ROLE limited LOGIN; GRANT INSERT ON TABLE v TO limited"
+	   CREATE ROLE limited LOGIN; GRANT INSERT, SELECT ON TABLE v TO limited;
+	   GRANT SELECT ON TABLE ro TO limited"
 	chmod 755 "$PCF_TMP" "$PCF_TMP/sock"
 	PCF_CONNINFO="user=limited" pcf_remount -o allow_other,gid="$gid",table_mode=0664
 	expect_eq "$(stat -c '%A %g' "$T")" "-rw-rw-r-- $gid" "an INSERT table"

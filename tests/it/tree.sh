@@ -75,10 +75,11 @@ test_cp_right_after_create_table_every_time() {
 	for i in $(seq 1 25); do q "DROP TABLE public.just$i"; done
 }
 
-test_file_modes_follow_insert_privilege() {
+test_file_modes_follow_insert_and_select_privileges() {
 	PCF_CONNINFO="user=loader" pcf_remount
-	expect_eq "$(stat -c %A "$MNT/public/events.csv")" "-rw-r--r--" "INSERT"
-	expect_eq "$(stat -c %A "$MNT/sales/orders.csv")" "-r--r--r--" "no INSERT"
+	# Write bits: INSERT; read bits: SELECT (reading streams the table).
+	expect_eq "$(stat -c %A "$MNT/public/events.csv")" "--w-------" "INSERT, no SELECT"
+	expect_eq "$(stat -c %A "$MNT/sales/orders.csv")" "-r--r--r--" "SELECT, no INSERT"
 	expect_eq "$(ls "$MNT/sales" | tr '\n' ' ')" "orders.csv parted.csv parted_1.csv " \
 		"tables visible in a schema with USAGE"
 	local err
@@ -123,7 +124,9 @@ test_everything_else_is_refused() {
 	expect_eq "$(q "SELECT count(*) FROM pg_stat_activity
 		WHERE application_name = 'pgcopyfs catalog'")" 1 "the catalog connection's name"
 	expect_eq "$(q "SELECT count(*) FROM pg_class")" "$before" "no DDL happened"
-	expect_eq "$(cat "$MNT/public/events.csv" | wc -c)" 0 "reading gives nothing"
+	expect_eq "$(cat "$MNT/public/events.csv")" \
+		"$(psql -XAtq -c "\\copy public.events TO STDOUT WITH (FORMAT csv, HEADER true)")" \
+		"reading gives the table, as COPY TO does"
 }
 
 # Start-up: connect and check before mounting; one line, non-zero exit.

@@ -1,0 +1,373 @@
+/*
+ * export.c - a table file read: COPY ... TO STDOUT streamed to the reader
+ * (export.h).
+ *
+ * The COPY's output arrives as libpq buffers, one row each; a read takes
+ * bytes from the buffer in hand and asks for the next while it has room.
+ * What was given out last stays in a window (WINDOW bytes) for a reader
+ * that seeks back a little (less, tail); a reader further back gets
+ * ESPIPE, never wrong bytes. A read waits for the server in slices of
+ * POLL_MS, asking between them whether the reader was killed.
+ */
+#include "export.h"
+
+#include "fs.h"
+#include "log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WINDOW (1u << 20)
+#define POLL_MS 100
+
+struct pcf_export {
+	pthread_mutex_t lock; /* one read at a time */
+	PGconn *conn;
+	char label[600];     /* schema.table, for the log */
+	int done;            /* the COPY's output ended */
+	int err;             /* once failed: every later read's errno */
+	uint64_t pos;        /* stream offset of the next byte not yet read */
+	char *row;           /* the libpq buffer in hand */
+	size_t row_len, row_off;
+	char *win;           /* the last bytes given out, a ring */
+	size_t win_len;      /* bytes of it valid: [pos - win_len, pos) */
+};
+
+static int sql_append(PGconn *c, char **sql, const char *s, int ident)
+{
+	char *q = NULL, *joined;
+
+	if (ident >= 0) {
+		q = ident ? PQescapeIdentifier(c, s, strlen(s))
+			  : PQescapeLiteral(c, s, strlen(s));
+		if (!q)
+			return -ENOMEM;
+	}
+	if (asprintf(&joined, "%s%s", *sql, q ? q : s) < 0)
+		joined = NULL;
+	PQfreemem(q);
+	if (!joined)
+		return -ENOMEM;
+	free(*sql);
+	*sql = joined;
+	return 0;
+}
+
+/* A one-byte option (DELIMITER ',') when it differs from COPY's. */
+static int char_option(PGconn *c, char **sql, const char *name, char v,
+		       char dflt)
+{
+	char s[2] = { v, '\0' };
+
+	if (v == dflt)
+		return 0;
+	return sql_append(c, sql, name, -1) || sql_append(c, sql, s, 0);
+}
+
+/* The COPY TO for the file's format, every name quoted by libpq. */
+static char *export_sql(PGconn *c, const struct pcf_options *o,
+			const struct pcf_table_info *t, enum pcf_format f)
+{
+	char *sql = strdup(""), *rel = strdup("");
+	int bad = !sql || !rel;
+
+	bad = bad || sql_append(c, &rel, t->schema, 1) ||
+	      sql_append(c, &rel, ".", -1) || sql_append(c, &rel, t->name, 1);
+	if (f == PCF_FMT_JSONL)
+		/* row_to_json escapes every control character: no line end
+		 * or quote CSV would act on, with these two never in JSON. */
+		bad = bad || sql_append(c, &sql, "COPY (SELECT pg_catalog.row_to_json(x) FROM ", -1) ||
+		      sql_append(c, &sql, rel, -1) ||
+		      sql_append(c, &sql, " x) TO STDOUT (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02', ENCODING 'UTF8')", -1);
+	else
+		bad = bad || sql_append(c, &sql, "COPY ", -1) ||
+		      sql_append(c, &sql, rel, -1) ||
+		      sql_append(c, &sql, f == PCF_FMT_TEXT
+					? " TO STDOUT (FORMAT text"
+					: " TO STDOUT (FORMAT csv", -1) ||
+		      /* HEADER with the text format: servers from 15 on. */
+		      ((f == PCF_FMT_CSV || PQserverVersion(c) >= 150000) &&
+		       sql_append(c, &sql, ", HEADER true", -1)) ||
+		      (f == PCF_FMT_CSV &&
+		       (char_option(c, &sql, ", DELIMITER ", o->dialect.delimiter, ',') ||
+			char_option(c, &sql, ", QUOTE ", o->dialect.quote, '"') ||
+			char_option(c, &sql, ", ESCAPE ", o->dialect.escape,
+				    o->dialect.quote))) ||
+		      (o->null_string && (sql_append(c, &sql, ", NULL ", -1) ||
+					  sql_append(c, &sql, o->null_string, 0))) ||
+		      (o->encoding && (sql_append(c, &sql, ", ENCODING ", -1) ||
+				       sql_append(c, &sql, o->encoding, 0))) ||
+		      sql_append(c, &sql, ")", -1);
+	free(rel);
+	if (bad) {
+		free(sql);
+		return NULL;
+	}
+	return sql;
+}
+
+int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
+		    const char *path, struct pcf_export **out,
+		    struct pcf_error *e)
+{
+	const char *base = strrchr(path, '/');
+	struct pcf_name_format nf;
+	struct pcf_export *x;
+	PGresult *r;
+	char *sql;
+
+	pcf_name_format(base ? base + 1 : path, &nf);
+	if (nf.comp != PCF_COMP_DETECT) {
+		pcf_error_set(e, EOPNOTSUPP, "reading a compressed name is not "
+					     "supported yet: read %.*s and "
+					     "compress it", (int)nf.base_len,
+			      base ? base + 1 : path);
+		return -EOPNOTSUPP;
+	}
+	if (!(x = calloc(1, sizeof(*x))) || !(x->win = malloc(WINDOW))) {
+		free(x);
+		pcf_error_set(e, ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&x->lock, NULL);
+	snprintf(x->label, sizeof(x->label), "%s.%s", t->schema, t->name);
+	if (pcf_conn_budget_take(e) != 0) {
+		free(x->win);
+		free(x);
+		return -e->err;
+	}
+	if (!(x->conn = pcf_connect_as(&fs->opts, "pgcopyfs read", e)))
+		goto fail;
+	if (pcf_exec(x->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+		     e) != 0)
+		goto fail;
+	if (!(sql = export_sql(x->conn, &fs->opts, t, nf.format))) {
+		pcf_error_set(e, ENOMEM, "out of memory");
+		goto fail;
+	}
+	r = PQexec(x->conn, sql);
+	free(sql);
+	if (PQresultStatus(r) != PGRES_COPY_OUT) {
+		pcf_error_from_result(e, x->conn, r);
+		PQclear(r);
+		goto fail;
+	}
+	PQclear(r);
+	*out = x;
+	return 0;
+fail:
+	if (x->conn)
+		PQfinish(x->conn);
+	pcf_conn_budget_give();
+	pthread_mutex_destroy(&x->lock);
+	free(x->win);
+	free(x);
+	return -e->err;
+}
+
+/* Keeps bytes given out in the window. */
+static void remember(struct pcf_export *x, const char *p, size_t n)
+{
+	uint64_t start = x->pos; /* p's offset in the stream */
+
+	if (n >= WINDOW) {
+		start += n - WINDOW;
+		p += n - WINDOW;
+		n = WINDOW;
+	}
+	/* A byte at offset k lives at k % WINDOW. */
+	size_t at = (size_t)(start % WINDOW), first = WINDOW - at;
+
+	if (first > n)
+		first = n;
+	memcpy(x->win + at, p, first);
+	memcpy(x->win, p + first, n - first);
+	x->win_len = x->win_len + n > WINDOW ? WINDOW : x->win_len + n;
+}
+
+static ssize_t failed(struct pcf_export *x, int err, const char *why)
+{
+	if (!x->err) {
+		x->err = err;
+		pcf_err("read of %s failed: %s\n", x->label, why);
+	}
+	return -x->err;
+}
+
+/* The next row buffer from the server: 1, 0 at the COPY's end, or -errno. */
+static int next_row(struct pcf_export *x, pcf_export_interrupted intr,
+		    void *ctx)
+{
+	for (;;) {
+		char *buf = NULL;
+		int n = PQgetCopyData(x->conn, &buf, 1);
+
+		if (n > 0) {
+			x->row = buf;
+			x->row_len = (size_t)n;
+			x->row_off = 0;
+			return 1;
+		}
+		if (n == -1) {
+			PGresult *r = PQgetResult(x->conn);
+			int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+			struct pcf_error e;
+
+			if (!ok)
+				pcf_error_from_result(&e, x->conn, r);
+			PQclear(r);
+			while ((r = PQgetResult(x->conn)) != NULL)
+				PQclear(r);
+			if (!ok)
+				return (int)failed(x, e.err ? e.err : EIO, e.message);
+			x->done = 1;
+			return 0;
+		}
+		if (n == -2)
+			return (int)failed(x, EIO, PQerrorMessage(x->conn));
+		/* Nothing in hand: wait for the socket, a slice at a time. */
+		struct pollfd p = { .fd = PQsocket(x->conn), .events = POLLIN };
+
+		if (intr && intr(ctx))
+			return -EINTR;
+		if (poll(&p, 1, POLL_MS) < 0 && errno != EINTR)
+			return (int)failed(x, EIO, strerror(errno));
+		if (p.revents && !PQconsumeInput(x->conn))
+			return (int)failed(x, EIO, PQerrorMessage(x->conn));
+	}
+}
+
+static ssize_t export_read(struct pcf_export *x, char *buf, size_t size,
+			   off_t off, pcf_export_interrupted intr, void *ctx)
+{
+	size_t got = 0;
+	uint64_t o = (uint64_t)off;
+
+	if (x->err)
+		return -x->err;
+	if (off < 0)
+		return -EINVAL;
+	if (o < x->pos) {
+		/* Behind: from the window, then on from the stream. */
+		if (x->pos - o > x->win_len) {
+			pcf_warn("read of %s at byte %llu, but only bytes %llu "
+				 "to %llu are kept behind the stream: ESPIPE\n",
+				 x->label, (unsigned long long)o,
+				 (unsigned long long)(x->pos - x->win_len),
+				 (unsigned long long)x->pos);
+			return -ESPIPE;
+		}
+		while (got < size && o + got < x->pos) {
+			size_t at = (size_t)((o + got) % WINDOW);
+			size_t n = WINDOW - at;
+
+			if (n > x->pos - (o + got))
+				n = (size_t)(x->pos - (o + got));
+			if (n > size - got)
+				n = size - got;
+			memcpy(buf + got, x->win + at, n);
+			got += n;
+		}
+		if (got == size)
+			return (ssize_t)got;
+		o += got;
+	}
+	while (got < size || o > x->pos) {
+		size_t n;
+		int rc;
+
+		if (x->row && x->row_off == x->row_len) {
+			PQfreemem(x->row);
+			x->row = NULL;
+		}
+		if (!x->row) {
+			if (x->done)
+				break;
+			if ((rc = next_row(x, intr, ctx)) < 0)
+				return got ? (ssize_t)got : rc;
+			if (rc == 0)
+				break;
+		}
+		n = x->row_len - x->row_off;
+		if (o > x->pos) { /* a read further on: skip to it */
+			if (n > o - x->pos)
+				n = (size_t)(o - x->pos);
+			remember(x, x->row + x->row_off, n);
+			x->row_off += n;
+			x->pos += n;
+			continue;
+		}
+		if (n > size - got)
+			n = size - got;
+		memcpy(buf + got, x->row + x->row_off, n);
+		remember(x, x->row + x->row_off, n);
+		x->row_off += n;
+		x->pos += n;
+		o += n;
+		got += n;
+	}
+	return (ssize_t)got;
+}
+
+ssize_t pcf_export_read(struct pcf_export *x, char *buf, size_t size, off_t off,
+			pcf_export_interrupted intr, void *ctx)
+{
+	ssize_t n;
+
+	pthread_mutex_lock(&x->lock);
+	n = export_read(x, buf, size, off, intr, ctx);
+	pthread_mutex_unlock(&x->lock);
+	return n;
+}
+
+/* The close's work, off the releasing request's thread: a cancel request
+ * connects to the server, which may be slow to answer. */
+static void *close_main(void *arg)
+{
+	struct pcf_export *x = arg;
+
+	if (!x->done && !x->err && PQstatus(x->conn) == CONNECTION_OK) {
+		/* Read only in part: the server stops now, not when its next
+		 * send fails. */
+		PGcancel *c = PQgetCancel(x->conn);
+		char err[256];
+
+		if (c) {
+			PQcancel(c, err, sizeof(err));
+			PQfreeCancel(c);
+		}
+	}
+	if (x->row)
+		PQfreemem(x->row);
+	PQsetnonblocking(x->conn, 1);
+	PQfinish(x->conn);
+	pcf_conn_budget_give();
+	pthread_mutex_destroy(&x->lock);
+	free(x->win);
+	free(x);
+	return NULL;
+}
+
+void pcf_export_close(struct pcf_export *x)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int started;
+
+	if (!x)
+		return;
+	if (x->done || x->err) {
+		close_main(x); /* nothing to cancel */
+		return;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	started = pthread_create(&t, &attr, close_main, x) == 0;
+	pthread_attr_destroy(&attr);
+	if (!started)
+		close_main(x);
+}

@@ -1,0 +1,50 @@
+/*
+ * export.h - reading a table file: the table streamed out by
+ * COPY ... TO STDOUT on the open file's own connection.
+ *
+ *   open  -> connect, BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY,
+ *            COPY "s"."t" TO STDOUT (the file's format)
+ *   read  -> the next bytes of the COPY's output (PQgetCopyData), or bytes
+ *            read a moment ago, kept in a window (less, tail seek back)
+ *   close -> a COPY not read to its end is cancelled (the server stops at
+ *            once), the connection closed
+ *
+ * One snapshot per open: committed rows only, never a load in progress.
+ */
+#ifndef PCF_EXPORT_H
+#define PCF_EXPORT_H
+
+#include "catalog.h"
+#include "conn.h"
+
+#include <sys/types.h>
+
+struct pcf_fs;
+struct pcf_export;
+
+/* Whether the reader's request was interrupted (the reader killed): the
+ * wait for the server then stops with EINTR. */
+typedef int (*pcf_export_interrupted)(void *ctx);
+
+/*
+ * Starts the export of table t for the file at path (relative to the
+ * mount; its name says the format: .csv, .tsv, .jsonl). 0 with *out, or
+ * -errno with e filled in (EACCES without SELECT on the table).
+ */
+int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
+		    const char *path, struct pcf_export **out,
+		    struct pcf_error *e);
+
+/*
+ * Up to size bytes at off: the stream's next bytes (off where the last
+ * read ended), or bytes within the window kept behind it. A read further
+ * on skips ahead. 0 at the end; -ESPIPE for an offset behind the window;
+ * -EIO (and the reason logged) when the server fails.
+ */
+ssize_t pcf_export_read(struct pcf_export *x, char *buf, size_t size, off_t off,
+			pcf_export_interrupted intr, void *ctx);
+
+/* The close: cancels a COPY still running, disconnects, frees x. */
+void pcf_export_close(struct pcf_export *x);
+
+#endif

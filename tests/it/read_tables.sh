@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Reading a table file streams the table out, byte for byte what psql's
+# COPY ... TO STDOUT gives: .csv (HEADER true, the mount's dialect), .tsv
+# (the text format), .jsonl (row_to_json per row). One snapshot per open,
+# committed rows only; the read bits are the SELECT privilege; an early
+# close ends the server's COPY at once; a read a little behind the stream
+# is served from a window, one further back fails with ESPIPE.
+. "$(dirname "$0")/../lib.sh"
+pcf_setup
+
+q "CREATE TABLE r (id int, v text, n numeric, doc jsonb);
+   INSERT INTO r SELECT i, CASE WHEN i % 7 = 0 THEN NULL ELSE
+     'row ' || i || E' \"quoted\", comma\\nnew line\\ttab é 😀 \\\\ back' END,
+     i * 1.5, jsonb_build_object('i', i, 'a', jsonb_build_array(1, 'x'))
+   FROM generate_series(1, 20000) i;
+   CREATE TABLE big (id int, v text);
+   INSERT INTO big SELECT i, 'hello world ' || i FROM generate_series(1, 2000000) i;
+   CREATE SCHEMA other; CREATE TABLE other.r (LIKE r);
+   CREATE ROLE ins_only LOGIN; GRANT USAGE ON SCHEMA public TO ins_only;
+   GRANT INSERT ON r TO ins_only"
+P=$MNT/public
+wait_for "r.csv" 5 test -e "$P/r.csv"
+
+copy_to() { # TABLE OPTIONS: psql's own COPY TO output
+	psql -XAtq -v ON_ERROR_STOP=1 -c "\\copy $1 TO STDOUT WITH ($2)"
+}
+
+test_csv_tsv_jsonl_byte_for_byte() {
+	copy_to r "FORMAT csv, HEADER true" >"$W/want.csv"
+	copy_to r "FORMAT text, HEADER true" >"$W/want.tsv"
+	psql -XAtq -c "SELECT row_to_json(x) FROM r x" >"$W/want.jsonl"
+	expect_status 0 "cat r.csv" cmp "$W/want.csv" "$P/r.csv"
+	expect_status 0 "cat r.tsv" cmp "$W/want.tsv" "$P/r.tsv"
+	expect_status 0 "cat r.jsonl" cmp "$W/want.jsonl" "$P/r.jsonl"
+	expect_eq "$(md5sum <"$P/r.csv")" "$(md5sum <"$W/want.csv")" "md5sum"
+	expect_eq "$(wc -l <"$P/r.csv")" "$(wc -l <"$W/want.csv")" "wc -l"
+	expect_eq "$(grep -c 'row 1999' "$P/r.csv")" "$(grep -c 'row 1999' "$W/want.csv")" "grep"
+	expect_status 0 "diff" diff -q "$W/want.csv" "$P/r.csv"
+	expect_eq "$(tail -n 5 "$P/r.csv" | md5sum)" "$(tail -n 5 "$W/want.csv" | md5sum)" "tail -n 5"
+	expect_eq "$(python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], newline=""))))' "$P/r.csv")" 20001 \
+		"python csv.reader: the header and every row"
+	cp "$P/r.csv" "$W/copy.csv"
+	expect_status 0 "cp out of the mount" cmp "$W/want.csv" "$W/copy.csv"
+}
+
+test_the_mounts_dialect() {
+	pcf_remount -o delimiter=';' -o null=NULL
+	copy_to r "FORMAT csv, HEADER true, DELIMITER ';', NULL 'NULL'" >"$W/want2.csv"
+	expect_status 0 "delimiter and null as mounted" cmp "$W/want2.csv" "$P/r.csv"
+	pcf_remount
+}
+
+test_table_to_table() {
+	cp "$P/r.csv" "$MNT/other/r.csv"
+	expect_eq "$?" 0 "cp of one table file onto another"
+	expect_eq "$(q "SELECT count(*) FROM (SELECT * FROM r EXCEPT SELECT * FROM other.r) d")" 0 "no row differs"
+	expect_eq "$(q "SELECT count(*) FROM other.r")" 20000 "every row"
+}
+
+test_early_close_ends_the_copy() {
+	local first
+	first=$(head -n 3 "$P/big.csv")
+	expect_eq "$first" "$(printf 'id,v\n1,hello world 1\n2,hello world 2')" "head -n 3"
+	wait_for "the server's COPY to end" 5 bash -c \
+		"[ \$(psql -XAtc \"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcopyfs read'\") = 0 ]" ||
+		fail "a reader's backend left after head: $(q "SELECT state, query FROM pg_stat_activity WHERE application_name = 'pgcopyfs read'")"
+}
+
+test_one_snapshot_committed_rows_only() {
+	q "CREATE TABLE s (v text); INSERT INTO s VALUES ('committed')"
+	wait_for "s.csv" 5 test -e "$P/s.csv"
+	held_writer "$P/s.csv" 'v\nin progress\n' snap
+	expect_eq "$(cat "$P/s.csv")" "$(printf 'v\ncommitted')" "a load in progress is not seen"
+	release_writer snap
+	wait "$HELD_PID"
+	expect_eq "$(cat "$P/s.csv")" "$(printf 'v\ncommitted\nin progress')" "after its commit it is"
+	# An open sees the rows of its start, whatever commits meanwhile.
+	python3 - "$P/s.csv" "$PCF_TMP/sock" <<-'PY'
+	import subprocess, sys
+	f = open(sys.argv[1], "rb", buffering=0)
+	subprocess.run(["psql", "-h", sys.argv[2], "-U", "postgres", "-XAtqc",
+	                "INSERT INTO s VALUES ('later')"], check=True)
+	data = f.read()
+	assert b"later" not in data, data
+	PY
+	expect_eq "$?" 0 "one snapshot per open"
+}
+
+test_window_behind_the_stream() {
+	python3 - "$P/big.csv" <<-'PY'
+	import errno, os, sys
+	fd = os.open(sys.argv[1], os.O_RDONLY)
+	a = os.read(fd, 300000)
+	os.lseek(fd, 100000, 0)
+	b = os.read(fd, 50000)
+	assert b == a[100000:150000], "a read behind the stream, from the window"
+	os.lseek(fd, 0, 0)
+	for _ in range(40):
+	    os.read(fd, 1 << 20)
+	os.lseek(fd, 0, 0)
+	try:
+	    os.read(fd, 10)
+	    sys.exit("a read far behind the stream must fail")
+	except OSError as e:
+	    assert e.errno == errno.ESPIPE, e
+	PY
+	expect_eq "$?" 0 "window served, ESPIPE beyond it"
+}
+
+test_read_bits_are_select() {
+	PCF_CONNINFO="user=ins_only" pcf_remount
+	expect_match "$(stat -c %A "$P/r.csv")" '^--w-------$' "INSERT without SELECT: write bits only"
+	expect_match "$(cat "$P/r.csv" 2>&1)" "Permission denied" "reading without SELECT: EACCES"
+	PCF_CONNINFO='' pcf_remount
+	expect_match "$(stat -c %A "$P/r.csv")" '^-rw-r--r--$' "with both"
+}
+
+pcf_run_tests
