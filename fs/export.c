@@ -20,9 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #define WINDOW (1u << 20)
 #define POLL_MS 100
+#define CBUF (128u << 10) /* a compressed piece handed out at a time */
 
 struct pcf_export {
 	pthread_mutex_t lock; /* one read at a time */
@@ -33,6 +36,16 @@ struct pcf_export {
 	uint64_t pos;        /* stream offset of the next byte not yet read */
 	char *row;           /* the libpq buffer in hand */
 	size_t row_len, row_off;
+	int from_libpq;      /* row is libpq's (PQfreemem), not cbuf */
+	/* .gz, .zst: rows go through the compressor into cbuf, and the
+	 * reader gets cbuf's bytes. */
+	enum pcf_compression comp;
+	z_stream zs;
+	int zs_ready;
+	ZSTD_CCtx *zc;
+	char *cbuf;
+	size_t cbuf_cap;
+	int comp_done;       /* the compressed stream's end was written */
 	char *win;           /* the last bytes given out, a ring */
 	size_t win_len;      /* bytes of it valid: [pos - win_len, pos) */
 };
@@ -110,6 +123,72 @@ static char *export_sql(PGconn *c, const struct pcf_options *o,
 	return sql;
 }
 
+/* gzip -6 or zstd -3: what the tools default to. */
+static int compressor_init(struct pcf_export *x)
+{
+	if (!(x->cbuf = malloc(CBUF)))
+		return -ENOMEM;
+	x->cbuf_cap = CBUF;
+	if (x->comp == PCF_COMP_GZIP) {
+		if (deflateInit2(&x->zs, 6, Z_DEFLATED, 15 + 16, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK)
+			return -ENOMEM;
+		x->zs_ready = 1;
+		return 0;
+	}
+	if (!(x->zc = ZSTD_createCCtx()) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(x->zc, ZSTD_c_compressionLevel, 3)))
+		return -ENOMEM;
+	return 0;
+}
+
+static void compressor_free(struct pcf_export *x)
+{
+	if (x->zs_ready)
+		deflateEnd(&x->zs);
+	x->zs_ready = 0;
+	ZSTD_freeCCtx(x->zc);
+	x->zc = NULL;
+	free(x->cbuf);
+	x->cbuf = NULL;
+}
+
+/* Compresses in[0..n) (end: and ends the stream) into cbuf after *len.
+ * 1 when cbuf is full (call again with what is left: *used says how much
+ * of in was taken), 0 when all of in was taken, -1 on error. */
+static int compress_some(struct pcf_export *x, const char *in, size_t n,
+			 int end, size_t *used, size_t *len)
+{
+	if (x->comp == PCF_COMP_GZIP) {
+		int zr;
+
+		x->zs.next_in = (unsigned char *)in;
+		x->zs.avail_in = (uInt)n;
+		x->zs.next_out = (unsigned char *)x->cbuf + *len;
+		x->zs.avail_out = (uInt)(x->cbuf_cap - *len);
+		zr = deflate(&x->zs, end ? Z_FINISH : Z_NO_FLUSH);
+		*used = n - x->zs.avail_in;
+		*len = x->cbuf_cap - x->zs.avail_out;
+		if (zr == Z_STREAM_ERROR)
+			return -1;
+		if (end)
+			return zr == Z_STREAM_END ? 0 : 1;
+		return x->zs.avail_out == 0 ? 1 : 0;
+	}
+	ZSTD_inBuffer ib = { in, n, 0 };
+	ZSTD_outBuffer ob = { x->cbuf, x->cbuf_cap, *len };
+	size_t r = ZSTD_compressStream2(x->zc, &ob, &ib,
+					end ? ZSTD_e_end : ZSTD_e_continue);
+
+	*used = ib.pos;
+	*len = ob.pos;
+	if (ZSTD_isError(r))
+		return -1;
+	if (end)
+		return r == 0 ? 0 : 1;
+	return ib.pos < ib.size || ob.pos == ob.size ? 1 : 0;
+}
+
 int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 		    const char *path, struct pcf_export **out,
 		    struct pcf_error *e)
@@ -121,14 +200,15 @@ int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 	char *sql;
 
 	pcf_name_format(base ? base + 1 : path, &nf);
-	if (nf.comp != PCF_COMP_DETECT) {
-		pcf_error_set(e, EOPNOTSUPP, "reading a compressed name is not "
-					     "supported yet: read %.*s and "
-					     "compress it", (int)nf.base_len,
-			      base ? base + 1 : path);
-		return -EOPNOTSUPP;
-	}
 	if (!(x = calloc(1, sizeof(*x))) || !(x->win = malloc(WINDOW))) {
+		free(x);
+		pcf_error_set(e, ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	x->comp = nf.comp;
+	if (x->comp != PCF_COMP_DETECT && compressor_init(x) != 0) {
+		compressor_free(x);
+		free(x->win);
 		free(x);
 		pcf_error_set(e, ENOMEM, "out of memory");
 		return -ENOMEM;
@@ -164,6 +244,7 @@ fail:
 		PQfinish(x->conn);
 	pcf_conn_budget_give();
 	pthread_mutex_destroy(&x->lock);
+	compressor_free(x);
 	free(x->win);
 	free(x);
 	return -e->err;
@@ -210,6 +291,7 @@ static int next_row(struct pcf_export *x, pcf_export_interrupted intr,
 			x->row = buf;
 			x->row_len = (size_t)n;
 			x->row_off = 0;
+			x->from_libpq = 1;
 			return 1;
 		}
 		if (n == -1) {
@@ -239,6 +321,66 @@ static int next_row(struct pcf_export *x, pcf_export_interrupted intr,
 		if (p.revents && !PQconsumeInput(x->conn))
 			return (int)failed(x, EIO, PQerrorMessage(x->conn));
 	}
+}
+
+/* The next piece for the reader: a row, or (compressed) a cbuf of the
+ * compressed rows. 1, 0 at the end, or -errno. */
+static int next_piece(struct pcf_export *x, pcf_export_interrupted intr,
+		      void *ctx)
+{
+	size_t len = 0, used;
+	int rc;
+
+	if (x->comp == PCF_COMP_DETECT)
+		return next_row(x, intr, ctx);
+	if (x->comp_done)
+		return 0;
+	/* Rows into the compressor until a piece is worth handing out. */
+	while (len < x->cbuf_cap / 2) {
+		char *row = NULL;
+		size_t n = 0, off = 0;
+
+		if (!x->done) {
+			if ((rc = next_row(x, intr, ctx)) < 0)
+				return rc;
+			if (rc == 1) {
+				row = x->row;
+				n = x->row_len;
+			}
+		}
+		for (;;) {
+			rc = compress_some(x, row ? row + off : "", n - off,
+					   !row, &used, &len);
+			off += used;
+			if (rc < 0)
+				return (int)failed(x, EIO, "the compressor failed");
+			if (rc == 0)
+				break;
+			if (len == x->cbuf_cap) {
+				/* Full: what is left of this row waits in a
+				 * bigger buffer rather than being lost. */
+				char *nb = realloc(x->cbuf, 2 * x->cbuf_cap);
+
+				if (!nb)
+					return (int)failed(x, ENOMEM,
+							   "out of memory");
+				x->cbuf = nb;
+				x->cbuf_cap *= 2;
+			}
+		}
+		if (row) {
+			PQfreemem(row);
+			x->row = NULL;
+		} else {
+			x->comp_done = 1;
+			break;
+		}
+	}
+	x->row = x->cbuf;
+	x->row_len = len;
+	x->row_off = 0;
+	x->from_libpq = 0;
+	return len > 0 ? 1 : 0;
 }
 
 static ssize_t export_read(struct pcf_export *x, char *buf, size_t size,
@@ -281,13 +423,14 @@ static ssize_t export_read(struct pcf_export *x, char *buf, size_t size,
 		int rc;
 
 		if (x->row && x->row_off == x->row_len) {
-			PQfreemem(x->row);
+			if (x->from_libpq)
+				PQfreemem(x->row);
 			x->row = NULL;
 		}
 		if (!x->row) {
-			if (x->done)
+			if (x->done && (x->comp == PCF_COMP_DETECT || x->comp_done))
 				break;
-			if ((rc = next_row(x, intr, ctx)) < 0)
+			if ((rc = next_piece(x, intr, ctx)) < 0)
 				return got ? (ssize_t)got : rc;
 			if (rc == 0)
 				break;
@@ -341,8 +484,9 @@ static void *close_main(void *arg)
 			PQfreeCancel(c);
 		}
 	}
-	if (x->row)
+	if (x->row && x->from_libpq)
 		PQfreemem(x->row);
+	compressor_free(x);
 	PQsetnonblocking(x->conn, 1);
 	PQfinish(x->conn);
 	pcf_conn_budget_give();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reading a table file streams the table out, byte for byte what psql's
 # COPY ... TO STDOUT gives: .csv (HEADER true, the mount's dialect), .tsv
-# (the text format), .jsonl (row_to_json per row). One snapshot per open,
+# (the text format), .jsonl (row_to_json per row), and .gz/.zst of any of
+# them compressed as they stream. One snapshot per open,
 # committed rows only; the read bits are the SELECT privilege; an early
 # close ends the server's COPY at once; a read a little behind the stream
 # is served from a window, one further back fails with ESPIPE.
@@ -41,6 +42,19 @@ test_csv_tsv_jsonl_byte_for_byte() {
 		"python csv.reader: the header and every row"
 	cp "$P/r.csv" "$W/copy.csv"
 	expect_status 0 "cp out of the mount" cmp "$W/want.csv" "$W/copy.csv"
+}
+
+test_compressed_names_compress() {
+	copy_to r "FORMAT csv, HEADER true" >"$W/want.csv"
+	psql -XAtq -c "SELECT row_to_json(x) FROM r x" >"$W/want.jsonl"
+	expect_status 0 "zcat r.csv.gz is cat r.csv" cmp "$W/want.csv" <(zcat "$P/r.csv.gz")
+	expect_status 0 "zstd -dc r.jsonl.zst" cmp "$W/want.jsonl" <(zstd -q -dc "$P/r.jsonl.zst")
+	expect_status 0 "gzip -t" gzip -t "$P/r.tsv.gz"
+	expect_eq "$(zcat "$P/big.csv.gz" | wc -l)" 2000001 "a big table through gzip"
+	expect_eq "$(zcat "$P/big.csv.gz" | head -n 2 | tail -n 1)" "1,hello world 1" "and its first row, closing early"
+	wait_for "the server's COPY to end" 5 bash -c \
+		"[ \$(psql -XAtc \"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcopyfs read'\") = 0 ]" ||
+		fail "a reader's backend left after an early close"
 }
 
 test_the_mounts_dialect() {
