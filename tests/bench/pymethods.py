@@ -147,8 +147,8 @@ def report(path):
             w, m, rows, secs, nbytes, ckb, dkb, dcpu, ccpu = \
                 line.rstrip("\n").split("\t")
             runs.setdefault((w, m), []).append(
-                (int(rows), float(secs), int(nbytes), int(ckb), dkb, dcpu,
-                 float(ccpu)))
+                (int(rows), float(secs), int(nbytes) if nbytes != "-" else None,
+                 int(ckb), dkb, dcpu, float(ccpu)))
 
     def med(xs):
         return statistics.median(xs)
@@ -165,7 +165,8 @@ def report(path):
         rows = rs[0][0]
         secs = med([r[1] for r in rs])
         rate = rows / secs
-        mbs = rs[0][2] / secs / 1e6
+        # Reads out of a table: no input file, no MB/s.
+        mbs = f"{rs[0][2] / secs / 1e6:.1f}" if rs[0][2] is not None else "-"
         ratio = f"{rate / anchor[w]:.2f}" if w in anchor else "-"
         client = max(r[3] for r in rs) / 1024
         if rs[0][4] == "-":
@@ -177,7 +178,7 @@ def report(path):
             dcpu = f"{med([float(r[5]) for r in rs]):.2f}"
             dpct = f"{med([100 * float(r[5]) / r[1] for r in rs]):.1f}"
         out.append((w, m, str(rows), str(len(rs)), f"{secs:.2f}",
-                    f"{rate:,.0f}", f"{mbs:.1f}", ratio, dmem,
+                    f"{rate:,.0f}", mbs, ratio, dmem,
                     f"{client:.1f}", dcpu, dpct,
                     f"{med([r[6] for r in rs]):.2f}"))
     widths = [max(len(r[i]) for r in out) for i in range(len(head))]

@@ -290,6 +290,61 @@ label() { # 1000000 -> 1M
 	if [ $((n % 1000000)) = 0 ]; then echo "$((n / 1000000))M"; else echo "$((n / 1000))k"; fi
 }
 
+# run_read WORKLOAD METHOD ROWS KIND COMMAND...: COMMAND reads a table out
+# and prints its line count (a header and ROWS rows): the table is left as
+# it is. KIND as for run.
+run_read() {
+	local w=$1 m=$2 rows=$3 kind=$4 t0 t1 c0 secs got dkb=- dcpu=- status=0
+	shift 4
+	if [ "$kind" = fs ]; then
+		mount_fs
+		c0=$(daemon_ticks)
+	fi
+	t0=$EPOCHREALTIME
+	/usr/bin/time -f '%M %U %S' -o "$TMP/time.out" "$@" >"$TMP/out" 2>"$TMP/err" || status=$?
+	t1=$EPOCHREALTIME
+	if [ "$status" != 0 ]; then
+		cat "$TMP/err" >&2
+		die "$w / $m exited $status: $*"
+	fi
+	if [ "$kind" = fs ]; then
+		dcpu=$(awk -v a="$c0" -v b="$(daemon_ticks)" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
+		dkb=$(awk '/^VmHWM:/ {print $2}' "/proc/$DPID/status")
+		unmount_fs
+	fi
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+	got=$(tail -n 1 "$TMP/out")
+	[ "$got" = $((rows + 1)) ] || die "$w / $m: $got lines, expected $((rows + 1))"
+	read -r ckb cu cs < <(tail -n 1 "$TMP/time.out")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$m" "$rows" "$secs" - \
+		"$ckb" "$dkb" "$dcpu" "$(awk -v u="$cu" -v s="$cs" 'BEGIN {printf "%.2f", u + s}')" \
+		>>"$RESULTS"
+	printf '   %-18s %-26s %10s rows %9s s\n' "$w" "$m" "$rows" "$secs"
+}
+
+# Reading a table out: psql's \copy TO STDOUT and cat of the table file
+# into the same pipe, then the other formats. The table holds its rows
+# from the last load of the methods above.
+reads() { # TABLE ROWS
+	local t=$1 n=$2 w ext
+	w="$t $(label "$n") read"
+	sql -c "TRUNCATE $t RESTART IDENTITY"
+	sql -c "\\copy $t($(head -n 1 "$D/${t}_$n.csv")) from '$D/${t}_$n.csv' with (format csv, header true)"
+	sql -c "VACUUM $t" -c "CHECKPOINT"
+	run_read "$w" 'psql \copy' "$n" cl bash -c \
+		'psql -X -q -v ON_ERROR_STOP=1 -c "\copy $1 TO STDOUT WITH (FORMAT csv, HEADER true)" | wc -l' sh "$t"
+	run_read "$w" "pgcopyfs cat" "$n" fs bash -c 'cat "$1" | wc -l' sh "$MNT/public/$t.csv"
+	for ext in tsv jsonl csv.gz csv.zst; do
+		case $ext in
+		*.gz) run_read "$w" "pgcopyfs zcat .$ext" "$n" fs bash -c 'zcat "$1" | wc -l' sh "$MNT/public/$t.$ext" ;;
+		*.zst) run_read "$w" "pgcopyfs zstd -dc .$ext" "$n" fs bash -c 'zstd -q -dc "$1" | wc -l' sh "$MNT/public/$t.$ext" ;;
+		jsonl) # no header line: one counted for it
+			run_read "$w" "pgcopyfs cat .$ext" "$n" fs bash -c '{ echo; cat "$1"; } | wc -l' sh "$MNT/public/$t.$ext" ;;
+		*) run_read "$w" "pgcopyfs cat .$ext" "$n" fs bash -c 'cat "$1" | wc -l' sh "$MNT/public/$t.$ext" ;;
+		esac
+	done
+}
+
 # The same rows in the other formats, each by cp into its name: x psql is
 # against psql \copy of the CSV (the target: .tsv and compressed CSV at
 # 0.95x or better, .jsonl at 0.8x). Converted once, outside the timing.
@@ -361,6 +416,9 @@ cat <<EOF
    pgcopyfs pipeline >  { echo message; seq N | sed 's/^/hello world /'; } > MOUNT/public/posts.csv
    ... ckpt=10, ckpt=1  the same pipeline, mounted with -o checkpoint=10 or =1
    pgcopyfs dd bs=1M    dd if=FILE of=MOUNT/public/T.csv bs=1M
+   ... read             psql -c "\\copy T TO STDOUT (format csv, header true)" | wc -l, against
+                        cat MOUNT/public/T.csv | wc -l (and .tsv, .jsonl; zcat .csv.gz,
+                        zstd -dc .csv.zst): a table read out into the same pipe
    pgcopyfs cp .EXT     cp FILE.EXT MOUNT/public/T.EXT: the same rows as .tsv (COPY's text
                         format), .jsonl (numbers, booleans, a nested doc), gzip -6 and
                         zstd -3 of the CSV, zstd -3 of the JSON lines
@@ -381,6 +439,11 @@ for rep in $(seq "$REPS"); do
 	methods posts "$POSTS_SMALL" "$D/posts_$POSTS_SMALL.csv" 1
 	[ -z "$POSTS_BIG" ] || methods posts "$POSTS_BIG" "$D/posts_$POSTS_BIG.csv" 0
 	[ "$CORE" = 1 ] || methods wide "$WIDE" "$D/wide_$WIDE.csv" 1
+done
+echo "-- reading tables out"
+for rep in $(seq "$REPS"); do
+	reads posts "${POSTS_BIG:-$POSTS_SMALL}"
+	[ "$CORE" = 1 ] || reads wide "$WIDE"
 done
 if [ -n "$STREAM" ]; then
 	# 5.8 GB that neither side needs on disk: generated as it is loaded.
