@@ -222,7 +222,10 @@ int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 	}
 	if (!(x->conn = pcf_connect_as(&fs->opts, "pgcopyfs read", e)))
 		goto fail;
-	if (pcf_exec(x->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	/* A big table's scan would join another one's under way (and the
+	 * rows come from the middle): a file reads from its start. */
+	if (pcf_exec(x->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+			      "SET LOCAL synchronize_seqscans = off",
 		     e) != 0)
 		goto fail;
 	if (!(sql = export_sql(x->conn, &fs->opts, t, nf.format))) {

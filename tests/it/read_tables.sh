@@ -73,6 +73,9 @@ test_table_to_table() {
 
 test_early_close_ends_the_copy() {
 	local first
+	# Another reader of big cut short a moment ago: the next read still
+	# starts at the table's start (no synchronized scan joins mid-table).
+	head -c 100000 "$P/big.csv" >/dev/null
 	first=$(head -n 3 "$P/big.csv")
 	expect_eq "$first" "$(printf 'id,v\n1,hello world 1\n2,hello world 2')" "head -n 3"
 	wait_for "the server's COPY to end" 5 bash -c \
