@@ -15,9 +15,11 @@
 #include "status.h"
 #include "watch.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -157,6 +159,50 @@ none:
 	return NULL;
 }
 
+/*
+ * -o auto_unmount: fusermount3 stays behind holding one end of a socket,
+ * and when the daemon dies it unmounts, but only if opening the mount
+ * point then fails with ENOTCONN, that is once the kernel has aborted the
+ * connection. A killed process's files are released highest descriptor
+ * first, and libfuse's socket lands above /dev/fuse: fusermount3 could
+ * wake while /dev/fuse was still open, its open caught by the abort got
+ * ECONNABORTED, and the dead mount stayed (seen in CI). So the socket is
+ * moved below /dev/fuse, onto a descriptor kept free for it before the
+ * mount: it is now released last.
+ */
+#define AU_MAX_FD 256
+
+struct auto_unmount_fds {
+	int reserve;                 /* the low descriptor kept free */
+	unsigned char open[AU_MAX_FD]; /* open before the mount */
+};
+
+static void auto_unmount_prepare(struct auto_unmount_fds *au)
+{
+	au->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (int fd = 0; fd < AU_MAX_FD; fd++)
+		au->open[fd] = fcntl(fd, F_GETFD) != -1;
+}
+
+static void auto_unmount_done(struct auto_unmount_fds *au, int fuse_fd)
+{
+	struct stat st;
+
+	for (int fd = 0; fuse_fd >= 0 && au->reserve >= 0 && fd < AU_MAX_FD;
+	     fd++) {
+		if (au->open[fd] || fd == fuse_fd || fd <= au->reserve ||
+		    fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		if (au->reserve < fuse_fd && dup2(fd, au->reserve) == au->reserve) {
+			close(fd);
+			return; /* the reserve is the socket now */
+		}
+		break;
+	}
+	if (au->reserve >= 0)
+		close(au->reserve);
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -253,8 +299,16 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &pcf_fs_ops, sizeof(pcf_fs_ops), &fs);
 	if (!se)
 		goto out_status;
-	if (fuse_session_mount(se, fs.mountpoint) != 0)
-		goto out_session;
+	{
+		struct auto_unmount_fds au;
+
+		auto_unmount_prepare(&au);
+		if (fuse_session_mount(se, fs.mountpoint) != 0) {
+			auto_unmount_done(&au, -1);
+			goto out_session;
+		}
+		auto_unmount_done(&au, fuse_session_fd(se));
+	}
 	if (fuse_daemonize(cmd.foreground) != 0)
 		goto out_unmount;
 	if (!cmd.foreground)
