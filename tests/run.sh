@@ -27,6 +27,7 @@ run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DPGCOPYFS_SANITIZE=ON
 
