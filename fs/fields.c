@@ -19,6 +19,29 @@ void pcf_fields_free(char **fields, size_t nfields)
 	free(fields);
 }
 
+/* Appends a copy of val[0..vlen) to the fields (*out, *n of *cap),
+ * growing them. 0 or -ENOMEM. */
+static int push_field(char ***out, size_t *n, size_t *cap, const char *val,
+		      size_t vlen)
+{
+	char *f;
+
+	if (*n == *cap) {
+		char **grown = realloc(*out, 2 * *cap * sizeof(**out));
+
+		if (!grown)
+			return -ENOMEM;
+		*out = grown;
+		*cap *= 2;
+	}
+	if (!(f = malloc(vlen + 1)))
+		return -ENOMEM;
+	memcpy(f, val, vlen);
+	f[vlen] = '\0';
+	(*out)[(*n)++] = f;
+	return 0;
+}
+
 /* Drops the record's terminator (\n, \r\n or \r) when it is not quoted. */
 static size_t record_body_len(const char *rec, size_t len)
 {
@@ -70,20 +93,8 @@ int pcf_split_record(struct pcf_dialect d, const char *rec, size_t len,
 		}
 		i = body + 1; /* no more delimiters: this is the last field */
 field_done:
-		if (n == cap) {
-			char **grown = realloc(out, 2 * cap * sizeof(*out));
-
-			if (!grown)
-				goto nomem;
-			out = grown;
-			cap *= 2;
-		}
-		out[n] = malloc(vlen + 1);
-		if (!out[n])
+		if (push_field(&out, &n, &cap, val, vlen))
 			goto nomem;
-		memcpy(out[n], val, vlen);
-		out[n][vlen] = '\0';
-		n++;
 		if (i > body)
 			break;
 	}
@@ -190,19 +201,8 @@ int pcf_split_text_record(char delim, const char *rec, size_t len,
 			}
 			val[vlen++] = c;
 		}
-		if (n == cap) {
-			char **grown = realloc(out, 2 * cap * sizeof(*out));
-
-			if (!grown)
-				goto nomem;
-			out = grown;
-			cap *= 2;
-		}
-		if (!(out[n] = malloc(vlen + 1)))
+		if (push_field(&out, &n, &cap, val, vlen))
 			goto nomem;
-		memcpy(out[n], val, vlen);
-		out[n][vlen] = '\0';
-		n++;
 		if (last)
 			break;
 	}

@@ -1163,22 +1163,36 @@ static int jsonl_begin(struct pcf_load *l)
 	return 0;
 }
 
-/* Ends the running COPY (its rows stay in the transaction) and starts the
- * next for the current set, numbered from the file's line `first`. */
-static int jsonl_restart(struct pcf_load *l, uint64_t first)
+/* Sends the converted rows and ends the running COPY, if one runs: its
+ * rows stay in the transaction, counted in seg_rows. The load is then
+ * WAITING (in its transaction, no COPY) until the next one starts. */
+static int jsonl_end_segment(struct pcf_load *l)
 {
 	uint64_t loaded = 0;
 	struct pcf_error e;
-	char *sql;
 	int rc;
 
 	if ((rc = jsonl_flush(l)) != 0)
 		return rc;
-	if (load_state(l) == PCF_LOAD_COPYING) {
-		if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
-			return load_fail(l, &e);
-		l->seg_rows += loaded;
-	}
+	if (load_state(l) != PCF_LOAD_COPYING)
+		return 0;
+	if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
+		return load_fail(l, &e);
+	l->seg_rows += loaded;
+	atomic_store(&l->state, PCF_LOAD_WAITING);
+	return 0;
+}
+
+/* Ends the running COPY and starts the next for the current set,
+ * numbered from the file's line `first`. */
+static int jsonl_restart(struct pcf_load *l, uint64_t first)
+{
+	struct pcf_error e;
+	char *sql;
+	int rc;
+
+	if ((rc = jsonl_end_segment(l)) != 0)
+		return rc;
 	if (!(sql = jsonl_copy_sql(l, l->tx_truncated &&
 					   l->table.relkind == 'r')))
 		return load_failf(l, ENOMEM, "out of memory");
@@ -1190,7 +1204,7 @@ static int jsonl_restart(struct pcf_load *l, uint64_t first)
 		free(l->ckpt.copy_sql);
 		if (!(l->ckpt.copy_sql = jsonl_copy_sql(l, 0)))
 			return load_failf(l, ENOMEM, "out of memory");
-		if (load_state(l) != PCF_LOAD_COPYING)
+		if (!l->ckpt.last.tv_sec) /* the load's first COPY */
 			clock_gettime(CLOCK_MONOTONIC, &l->ckpt.last);
 	}
 	atomic_store(&l->state, PCF_LOAD_COPYING);
@@ -1208,20 +1222,13 @@ static int jsonl_restart(struct pcf_load *l, uint64_t first)
  */
 static int jsonl_default_row(struct pcf_load *l)
 {
-	uint64_t loaded = 0;
 	struct pcf_error e;
 	PGresult *r;
 	char *sql;
 	int rc;
 
-	if ((rc = jsonl_flush(l)) != 0)
+	if ((rc = jsonl_end_segment(l)) != 0)
 		return rc;
-	if (load_state(l) == PCF_LOAD_COPYING) {
-		if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
-			return load_fail(l, &e);
-		l->seg_rows += loaded;
-		atomic_store(&l->state, PCF_LOAD_WAITING);
-	}
 	sql = strdup("INSERT INTO ");
 	if (!sql || sql_quoted(l, &sql, l->table.schema, 1) ||
 	    sql_plain(&sql, ".") || sql_quoted(l, &sql, l->table.name, 1) ||
