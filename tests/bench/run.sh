@@ -250,11 +250,12 @@ daemon_ticks() { awk '{print $14 + $15}' "/proc/$DPID/stat"; } # utime + stime
 # KIND: "fs" mounts a fresh pgcopyfs around COMMAND (which writes into it),
 # "py" is the Python helper (it prints its own seconds), "cl" any client.
 RESULTS=$TMP/results.tsv
-run() {
-	local w=$1 m=$2 t=$3 rows=$4 bytes=$5 kind=$6 t0 t1 c0 secs got
-	local dkb=- dcpu=- status=0
-	shift 6
-	sql -c "TRUNCATE $t RESTART IDENTITY" -c "VACUUM $t" -c "CHECKPOINT"
+# measure W M KIND COMMAND...: COMMAND timed (KIND fs: in a fresh mount,
+# its daemon's peak RSS and CPU too); sets SECS DKB DCPU CKB CCPU.
+measure() {
+	local w=$1 m=$2 kind=$3 t0 t1 c0 status=0 cu cs
+	shift 3
+	DKB=- DCPU=-
 	if [ "$kind" = fs ]; then
 		mount_fs
 		c0=$(daemon_ticks)
@@ -267,22 +268,36 @@ run() {
 		die "$w / $m exited $status: $*"
 	fi
 	if [ "$kind" = fs ]; then
-		dcpu=$(awk -v a="$c0" -v b="$(daemon_ticks)" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
-		dkb=$(awk '/^VmHWM:/ {print $2}' "/proc/$DPID/status")
+		DCPU=$(awk -v a="$c0" -v b="$(daemon_ticks)" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
+		DKB=$(awk '/^VmHWM:/ {print $2}' "/proc/$DPID/status")
 		unmount_fs
 	fi
 	if [ "$kind" = py ]; then
-		secs=$(tail -n 1 "$TMP/out")
+		SECS=$(tail -n 1 "$TMP/out")
 	else
-		secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+		SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
 	fi
+	read -r CKB cu cs < <(tail -n 1 "$TMP/time.out")
+	CCPU=$(awk -v u="$cu" -v s="$cs" 'BEGIN {printf "%.2f", u + s}')
+}
+
+record() { # W M ROWS BYTES: the last measure's line in the results
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$SECS" "$4" \
+		"$CKB" "$DKB" "$DCPU" "$CCPU" >>"$RESULTS"
+	printf '   %-18s %-26s %10s rows %9s s\n' "$1" "$2" "$3" "$SECS"
+}
+
+# run WORKLOAD METHOD TABLE ROWS BYTES KIND COMMAND...
+# KIND: "fs" mounts a fresh pgcopyfs around COMMAND (which writes into it),
+# "py" is the Python helper (it prints its own seconds), "cl" any client.
+run() {
+	local w=$1 m=$2 t=$3 rows=$4 bytes=$5 kind=$6 got
+	shift 6
+	sql -c "TRUNCATE $t RESTART IDENTITY" -c "VACUUM $t" -c "CHECKPOINT"
+	measure "$w" "$m" "$kind" "$@"
 	got=$(sql -c "SELECT count(*) FROM $t")
 	[ "$got" = "$rows" ] || die "$w / $m: $got rows in $t, expected $rows"
-	read -r ckb cu cs < <(tail -n 1 "$TMP/time.out")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$m" "$rows" "$secs" "$bytes" \
-		"$ckb" "$dkb" "$dcpu" "$(awk -v u="$cu" -v s="$cs" 'BEGIN {printf "%.2f", u + s}')" \
-		>>"$RESULTS"
-	printf '   %-18s %-26s %10s rows %9s s\n' "$w" "$m" "$rows" "$secs"
+	record "$w" "$m" "$rows" "$bytes"
 }
 
 label() { # 1000000 -> 1M
@@ -294,32 +309,12 @@ label() { # 1000000 -> 1M
 # and prints its line count (a header and ROWS rows): the table is left as
 # it is. KIND as for run.
 run_read() {
-	local w=$1 m=$2 rows=$3 kind=$4 t0 t1 c0 secs got dkb=- dcpu=- status=0
+	local w=$1 m=$2 rows=$3 kind=$4 got
 	shift 4
-	if [ "$kind" = fs ]; then
-		mount_fs
-		c0=$(daemon_ticks)
-	fi
-	t0=$EPOCHREALTIME
-	/usr/bin/time -f '%M %U %S' -o "$TMP/time.out" "$@" >"$TMP/out" 2>"$TMP/err" || status=$?
-	t1=$EPOCHREALTIME
-	if [ "$status" != 0 ]; then
-		cat "$TMP/err" >&2
-		die "$w / $m exited $status: $*"
-	fi
-	if [ "$kind" = fs ]; then
-		dcpu=$(awk -v a="$c0" -v b="$(daemon_ticks)" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
-		dkb=$(awk '/^VmHWM:/ {print $2}' "/proc/$DPID/status")
-		unmount_fs
-	fi
-	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+	measure "$w" "$m" "$kind" "$@"
 	got=$(tail -n 1 "$TMP/out")
 	[ "$got" = $((rows + 1)) ] || die "$w / $m: $got lines, expected $((rows + 1))"
-	read -r ckb cu cs < <(tail -n 1 "$TMP/time.out")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$m" "$rows" "$secs" - \
-		"$ckb" "$dkb" "$dcpu" "$(awk -v u="$cu" -v s="$cs" 'BEGIN {printf "%.2f", u + s}')" \
-		>>"$RESULTS"
-	printf '   %-18s %-26s %10s rows %9s s\n' "$w" "$m" "$rows" "$secs"
+	record "$w" "$m" "$rows" -
 }
 
 # Reading a table out: psql's \copy TO STDOUT and cat of the table file
