@@ -38,6 +38,11 @@
 /* When the server says a missing name exists: the wait for the tree that
  * has it (a big tree takes tens of ms to read). */
 #define FOUND_WAIT_MS 1000
+/* Names answered missing that are remembered (then asked again). */
+#define NEG_MAX 4096
+/* How long a name answered missing stays missing after a tree that has
+ * it was read: longer than any stat-then-open (cp's O_EXCL) takes. */
+#define NEG_GRACE_MS 50
 /* How long a question on the monitor connection may take. */
 #define MONITOR_WAIT_MS 200
 
@@ -320,8 +325,13 @@ int pcf_catalog_open(struct pcf_catalog *c, const struct pcf_options *o,
 	c->conn_fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->mon_lock, NULL);
+	pthread_mutex_init(&c->neg_lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	c->opts = o;
+	if (!(c->neg = pcf_negcache_new(NEG_MAX, CATALOG_TTL_MS))) {
+		pcf_error_set(e, ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
 	rc = catalog_fetch(c, &c->cur, e);
 	return rc;
 }
@@ -374,6 +384,8 @@ void pcf_catalog_close(struct pcf_catalog *c)
 	PQfinish(c->conn);
 	PQfinish(c->mon);
 	pthread_cond_destroy(&c->cond);
+	pcf_negcache_free(c->neg);
+	pthread_mutex_destroy(&c->neg_lock);
 	pthread_mutex_destroy(&c->mon_lock);
 	pthread_mutex_destroy(&c->lock);
 	memset(c, 0, sizeof(*c));
@@ -449,6 +461,42 @@ static int probe(struct pcf_catalog *c, const char *schema_file,
 	return rows < 0 ? -1 : rows > 0;
 }
 
+/*
+ * The negative cache: a name the server said is missing stays missing for
+ * the tree's refresh period (CATALOG_TTL_MS), so asking again costs
+ * nothing; a table created outside the mount shows within that bound, as
+ * in ls. A tree read since that has the name ends the answer, but only
+ * NEG_GRACE_MS after that read: the stat that said "missing" and the
+ * O_EXCL open right after it (cp) must agree whichever side of a refresh
+ * they fall, and an O_CREAT open asks the server anyway (fresh).
+ */
+static int neg_says_missing(struct pcf_catalog *c,
+			    const struct pcf_snapshot *sn, const char *dir,
+			    const char *name, int in_tree)
+{
+	long age;
+
+	pthread_mutex_lock(&c->neg_lock);
+	age = pcf_negcache_age(c->neg, dir, name, pcf_now_ms());
+	if (age >= 0 && in_tree && pcf_ms_since(&sn->fetched) >= NEG_GRACE_MS) {
+		pcf_negcache_drop(c->neg, dir, name);
+		age = -1;
+	}
+	pthread_mutex_unlock(&c->neg_lock);
+	return age >= 0;
+}
+
+static void neg_set(struct pcf_catalog *c, const char *dir,
+		    const char *name, int missing)
+{
+	pthread_mutex_lock(&c->neg_lock);
+	if (missing)
+		pcf_negcache_add(c->neg, dir, name, pcf_now_ms());
+	else
+		pcf_negcache_drop(c->neg, dir, name);
+	pthread_mutex_unlock(&c->neg_lock);
+}
+
 /* The tree as it is, or its next read when the probe's answer is pr (1
  * yes, -1 unknown), waiting at most wait_ms for it. */
 static struct pcf_snapshot *after_probe(struct pcf_catalog *c,
@@ -467,13 +515,17 @@ int pcf_catalog_has_schema(struct pcf_catalog *c, const char *schema_file)
 		snapshot_get(c, CATALOG_TTL_MS, REFRESH_WAIT_MS);
 	int found = find_schema(sn, schema_file);
 
-	if (!found && c->running) {
+	if (c->running && neg_says_missing(c, sn, schema_file, NULL, found)) {
+		found = 0;
+	} else if (!found && c->running) {
 		/* A stat of a directory (ls, cd): never long. */
 		int pr = probe(c, schema_file, NULL, PROBE_WAIT_MS);
 
 		sn = after_probe(c, sn, pr, pr > 0 ? FOUND_WAIT_MS
 						   : REFRESH_WAIT_MS);
 		found = find_schema(sn, schema_file);
+		if (pr == 0)
+			neg_set(c, schema_file, NULL, 1);
 	}
 	snapshot_put(sn);
 	return found ? 0 : -ENOENT;
@@ -487,17 +539,21 @@ int pcf_catalog_lookup(struct pcf_catalog *c, const char *schema_file,
 	const struct pcf_table *t = find_table(sn, schema_file, file);
 	int rc = 0;
 
-	if (!t && c->running) {
+	if (c->running && !fresh &&
+	    neg_says_missing(c, sn, schema_file, file, t != NULL)) {
+		t = NULL; /* answered a moment ago: no question */
+	} else if (!t && c->running) {
 		/* An O_CREAT open (fresh), which needs the server anyway, may
-		 * wait for a table created a moment ago; a stat only briefly.
-		 * Every missing name is asked about, never answered from an
-		 * older tree: a stat saying "missing" and the open right after
-		 * it finding the table would fail cp's O_EXCL open (EEXIST). */
+		 * wait for a table created a moment ago; a stat only briefly. */
 		long wait = fresh ? FOUND_WAIT_MS : PROBE_WAIT_MS;
 		int pr = probe(c, schema_file, file, wait);
 
 		sn = after_probe(c, sn, pr, pr > 0 ? FOUND_WAIT_MS : wait);
 		t = find_table(sn, schema_file, file);
+		if (pr == 0 || (fresh && t))
+			neg_set(c, schema_file, file, pr == 0);
+	} else if (t && fresh) {
+		neg_set(c, schema_file, file, 0);
 	}
 	if (!t) {
 		rc = -ENOENT;

@@ -9,6 +9,7 @@
 #define PCF_CATALOG_H
 
 #include "conn.h"
+#include "negcache.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -74,6 +75,10 @@ struct pcf_catalog {
 	pthread_mutex_t mon_lock;
 	PGconn *mon;
 	struct timespec mon_failed;
+	/* Names the server said are missing (negcache.h); neg_lock guards
+	 * neg alone and is held for no round trip. */
+	pthread_mutex_t neg_lock;
+	struct pcf_negcache *neg;
 };
 
 /*

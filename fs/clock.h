@@ -18,6 +18,15 @@ static inline long pcf_ms_since(const struct timespec *t)
 	       (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
+/* Milliseconds on CLOCK_MONOTONIC, for stamps kept as numbers. */
+static inline long pcf_now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 /* The instant ms milliseconds from now on clock clk. */
 static inline struct timespec pcf_clock_in(clockid_t clk, long ms)
 {

@@ -273,8 +273,8 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	/* A table file not in the tree read within the second is not there
-	 * (the negative cache costs nothing); an O_CREAT open asks the server
+	/* A table file missing from the tree is asked about, and the answer
+	 * kept for a second (catalog.c); an O_CREAT open asks the server
 	 * (ll_create), so one created a moment ago is loaded at once. */
 	struct pcf_staged *sf = NULL;
 	struct pcf_path n;
