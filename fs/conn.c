@@ -8,6 +8,7 @@
 #include "pgcopyfs.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -516,4 +517,93 @@ int pcf_begin(PGconn *c, struct pcf_error *e)
 	}
 	PQclear(r);
 	return pid > 0 ? pid : -e->err;
+}
+
+/*
+ * A connect on a thread of its own, so that the opener's request can stop
+ * waiting for it when the opener is killed (libpq's connect cannot be cut
+ * short, and keeps its own connect_timeout and host list). The last of the
+ * two to let go frees it.
+ */
+struct connect_job {
+	const struct pcf_options *opts;
+	const char *app;
+	PGconn *conn;
+	struct pcf_error e;
+	int done;
+	_Atomic int refs;
+	pthread_mutex_t m;
+	pthread_cond_t cond;
+};
+
+static void connect_job_put(struct connect_job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) == 1) {
+		PQfinish(j->conn);
+		pthread_mutex_destroy(&j->m);
+		pthread_cond_destroy(&j->cond);
+		free(j);
+	}
+}
+
+static void *connect_main(void *arg)
+{
+	struct connect_job *j = arg;
+	PGconn *c = pcf_connect_as(j->opts, j->app, &j->e);
+
+	pthread_mutex_lock(&j->m);
+	j->conn = c;
+	j->done = 1;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->m);
+	connect_job_put(j);
+	return NULL;
+}
+
+PGconn *pcf_connect_stoppable(const struct pcf_options *o, const char *app,
+			      int (*stop)(void *), void *ctx,
+			      struct pcf_error *e)
+{
+	struct connect_job *j = calloc(1, sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t t;
+	PGconn *c = NULL;
+	int started;
+
+	if (!j) {
+		pcf_error_set(e, ENOMEM, "out of memory");
+		return NULL;
+	}
+	j->opts = o;
+	j->app = app; /* a string literal: outlives the job */
+	atomic_init(&j->refs, 2);
+	pthread_mutex_init(&j->m, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	started = pthread_create(&t, &attr, connect_main, j) == 0;
+	pthread_attr_destroy(&attr);
+	if (!started) {
+		/* No thread to spare: connect here, not to be cut short. */
+		atomic_store(&j->refs, 1);
+		connect_job_put(j);
+		return pcf_connect_as(o, app, e);
+	}
+	pthread_mutex_lock(&j->m);
+	while (!j->done && !stop(ctx)) {
+		struct timespec until = pcf_clock_in(CLOCK_REALTIME, 50);
+
+		pthread_cond_timedwait(&j->cond, &j->m, &until);
+	}
+	if (j->done) {
+		c = j->conn;
+		j->conn = NULL;
+		if (!c)
+			*e = j->e;
+	} else {
+		pcf_error_set(e, EINTR, "killed while connecting");
+	}
+	pthread_mutex_unlock(&j->m);
+	connect_job_put(j);
+	return c;
 }

@@ -27,6 +27,13 @@ PGconn *pcf_connect(const struct pcf_options *o, struct pcf_error *e);
 PGconn *pcf_connect_as(const struct pcf_options *o, const char *app,
 		       struct pcf_error *e);
 
+/* The same on a thread of its own, given up (EINTR, the connect left to
+ * finish and be closed there) as soon as stop(ctx) says so: polled every
+ * 50 ms, so a killed opener is let go within that. */
+PGconn *pcf_connect_stoppable(const struct pcf_options *o, const char *app,
+			      int (*stop)(void *), void *ctx,
+			      struct pcf_error *e);
+
 /*
  * A load's socket holds this much unsent COPY data. The server is the
  * bottleneck, and every refill goes writer -> kernel -> daemon -> socket;

@@ -378,92 +378,17 @@ int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
 	return 0;
 }
 
-/*
- * A connect on a thread of its own, so that the opener's request can stop
- * waiting for it when the opener is killed (libpq's connect cannot be cut
- * short, and keeps its own connect_timeout and host list). The last of the
- * two to let go frees it.
- */
-struct connect_job {
-	const struct pcf_options *opts;
-	PGconn *conn;
-	struct pcf_error e;
-	int done;
-	_Atomic int refs;
-	struct pcf_load *l; /* for abort_lock/abort_cond: NULL once let go */
-	pthread_mutex_t m;
-	pthread_cond_t cond;
-};
-
-static void connect_job_put(struct connect_job *j)
+static int load_aborted(void *arg)
 {
-	if (atomic_fetch_sub(&j->refs, 1) == 1) {
-		PQfinish(j->conn);
-		pthread_mutex_destroy(&j->m);
-		pthread_cond_destroy(&j->cond);
-		free(j);
-	}
-}
-
-static void *connect_main(void *arg)
-{
-	struct connect_job *j = arg;
-	PGconn *c = pcf_connect(j->opts, &j->e);
-
-	pthread_mutex_lock(&j->m);
-	j->conn = c;
-	j->done = 1;
-	pthread_cond_broadcast(&j->cond);
-	pthread_mutex_unlock(&j->m);
-	connect_job_put(j);
-	return NULL;
+	return atomic_load(&((struct pcf_load *)arg)->aborted);
 }
 
 /* Connects l, or fails with e filled in (EINTR when the writer was
  * killed meanwhile). */
 static PGconn *load_connect(struct pcf_load *l, struct pcf_error *e)
 {
-	struct connect_job *j = calloc(1, sizeof(*j));
-	pthread_attr_t attr;
-	pthread_t t;
-	PGconn *c = NULL;
-	int started;
-
-	if (!j) {
-		pcf_error_set(e, ENOMEM, "out of memory");
-		return NULL;
-	}
-	j->opts = &l->fs->opts;
-	atomic_init(&j->refs, 2);
-	pthread_mutex_init(&j->m, NULL);
-	pthread_cond_init(&j->cond, NULL);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	started = pthread_create(&t, &attr, connect_main, j) == 0;
-	pthread_attr_destroy(&attr);
-	if (!started) {
-		/* No thread to spare: connect here, not to be cut short. */
-		atomic_store(&j->refs, 1);
-		connect_job_put(j);
-		return pcf_connect(&l->fs->opts, e);
-	}
-	pthread_mutex_lock(&j->m);
-	while (!j->done && !atomic_load(&l->aborted)) {
-		struct timespec until = pcf_clock_in(CLOCK_REALTIME, 50);
-
-		pthread_cond_timedwait(&j->cond, &j->m, &until);
-	}
-	if (j->done) {
-		c = j->conn;
-		j->conn = NULL;
-		if (!c)
-			*e = j->e;
-	} else {
-		pcf_error_set(e, EINTR, "killed while connecting");
-	}
-	pthread_mutex_unlock(&j->m);
-	connect_job_put(j);
-	return c;
+	return pcf_connect_stoppable(&l->fs->opts, "pgcopyfs", load_aborted, l,
+				     e);
 }
 
 /* The first notices a load's server sends are logged, without the row
