@@ -189,9 +189,93 @@ static int compress_some(struct pcf_export *x, const char *in, size_t n,
 	return ib.pos < ib.size || ob.pos == ob.size ? 1 : 0;
 }
 
+/*
+ * Sends sql and waits for its results in slices of POLL_MS, asking between
+ * them whether the reader is being killed. Returns the last result (the
+ * COPY_OUT one for a COPY, which ends the wait), or NULL with e filled in
+ * (EINTR when stopped).
+ */
+static PGresult *run_stoppable(PGconn *c, const char *sql,
+			       pcf_export_interrupted intr, void *ctx,
+			       struct pcf_error *e)
+{
+	PGresult *last = NULL, *r;
+
+	if (!PQsendQuery(c, sql)) {
+		pcf_error_from_result(e, c, NULL);
+		return NULL;
+	}
+	for (;;) {
+		while (!PQisBusy(c)) {
+			if (!(r = PQgetResult(c)))
+				return last; /* every result in */
+			if (last && PQresultStatus(last) != PGRES_COMMAND_OK) {
+				PQclear(r); /* the first failure is the one */
+				continue;
+			}
+			PQclear(last);
+			last = r;
+			if (PQresultStatus(r) == PGRES_COPY_OUT)
+				return r;
+		}
+		struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
+
+		if (intr && intr(ctx)) {
+			PQclear(last);
+			pcf_error_set(e, EINTR, "the reader was killed");
+			return NULL;
+		}
+		if ((poll(&p, 1, POLL_MS) < 0 && errno != EINTR) ||
+		    (p.revents && !PQconsumeInput(c))) {
+			PQclear(last);
+			pcf_error_from_result(e, c, NULL);
+			return NULL;
+		}
+	}
+}
+
+static void cancel_and_finish(PGconn *c, int cancel)
+{
+	if (cancel && PQstatus(c) == CONNECTION_OK) {
+		PGcancel *k = PQgetCancel(c);
+		char err[256];
+
+		if (k) {
+			PQcancel(k, err, sizeof(err));
+			PQfreeCancel(k);
+		}
+	}
+	PQsetnonblocking(c, 1); /* a stalled path: the goodbye is not waited for */
+	PQfinish(c);
+}
+
+static void *abandon_main(void *arg)
+{
+	cancel_and_finish(arg, 1);
+	return NULL;
+}
+
+/* Closes c; a cancel first when cancel, on a thread of its own (a cancel
+ * request is a connect of its own, which a stalled server holds). */
+static void conn_abandon(PGconn *c, int cancel)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int started = 0;
+
+	if (cancel) {
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		started = pthread_create(&t, &attr, abandon_main, c) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	if (!started)
+		cancel_and_finish(c, cancel);
+}
+
 int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
-		    const char *path, struct pcf_export **out,
-		    struct pcf_error *e)
+		    const char *path, pcf_export_interrupted intr, void *ctx,
+		    struct pcf_export **out, struct pcf_error *e)
 {
 	const char *base = strrchr(path, '/');
 	struct pcf_name_format nf;
@@ -216,26 +300,37 @@ int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 	pthread_mutex_init(&x->lock, NULL);
 	snprintf(x->label, sizeof(x->label), "%s.%s", t->schema, t->name);
 	if (pcf_conn_budget_take(e) != 0) {
+		pthread_mutex_destroy(&x->lock);
+		compressor_free(x);
 		free(x->win);
 		free(x);
 		return -e->err;
 	}
-	if (!(x->conn = pcf_connect_as(&fs->opts, "pgcopyfs read", e)))
+	if (!(x->conn = pcf_connect_stoppable(&fs->opts, "pgcopyfs read", intr,
+					      ctx, e)))
 		goto fail;
+	PQsetnonblocking(x->conn, 1);
 	/* A big table's scan would join another one's under way (and the
 	 * rows come from the middle): a file reads from its start. */
-	if (pcf_exec(x->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-			      "SET LOCAL synchronize_seqscans = off",
-		     e) != 0)
+	r = run_stoppable(x->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+				   "SET LOCAL synchronize_seqscans = off",
+			  intr, ctx, e);
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		if (r)
+			pcf_error_from_result(e, x->conn, r);
+		PQclear(r);
 		goto fail;
+	}
+	PQclear(r);
 	if (!(sql = export_sql(x->conn, &fs->opts, t, nf.format))) {
 		pcf_error_set(e, ENOMEM, "out of memory");
 		goto fail;
 	}
-	r = PQexec(x->conn, sql);
+	r = run_stoppable(x->conn, sql, intr, ctx, e);
 	free(sql);
-	if (PQresultStatus(r) != PGRES_COPY_OUT) {
-		pcf_error_from_result(e, x->conn, r);
+	if (!r || PQresultStatus(r) != PGRES_COPY_OUT) {
+		if (r)
+			pcf_error_from_result(e, x->conn, r);
 		PQclear(r);
 		goto fail;
 	}
@@ -244,7 +339,9 @@ int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 	return 0;
 fail:
 	if (x->conn)
-		PQfinish(x->conn);
+		/* A query still running (a lock wait) is cancelled: a backend
+		 * waiting on a lock would not see the connection close. */
+		conn_abandon(x->conn, PQtransactionStatus(x->conn) == PQTRANS_ACTIVE);
 	pcf_conn_budget_give();
 	pthread_mutex_destroy(&x->lock);
 	compressor_free(x);

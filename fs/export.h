@@ -3,7 +3,8 @@
  * COPY ... TO STDOUT on the open file's own connection.
  *
  *   open  -> connect, BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY,
- *            COPY "s"."t" TO STDOUT (the file's format)
+ *            COPY "s"."t" TO STDOUT (the file's format); each step
+ *            waited for in slices, given up when the reader is killed
  *   read  -> the next bytes of the COPY's output (PQgetCopyData), or bytes
  *            read a moment ago, kept in a window (less, tail seek back)
  *   close -> a COPY not read to its end is cancelled (the server stops at
@@ -22,8 +23,10 @@
 struct pcf_fs;
 struct pcf_export;
 
-/* Whether the reader's request was interrupted (the reader killed): the
- * wait for the server then stops with EINTR. */
+/* Whether the reader is being killed (its request interrupted and the
+ * reader dying): a wait for the server, or a connect, then stops with
+ * EINTR. A signal the reader handles stops nothing: its handler runs
+ * when the read is answered, as for a regular file. */
 typedef int (*pcf_export_interrupted)(void *ctx);
 
 /*
@@ -32,8 +35,8 @@ typedef int (*pcf_export_interrupted)(void *ctx);
  * -errno with e filled in (EACCES without SELECT on the table).
  */
 int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
-		    const char *path, struct pcf_export **out,
-		    struct pcf_error *e);
+		    const char *path, pcf_export_interrupted intr, void *ctx,
+		    struct pcf_export **out, struct pcf_error *e);
 
 /*
  * Up to size bytes at off: the stream's next bytes (off where the last

@@ -464,6 +464,14 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+/* The reader of req is being killed: interrupted, with SIGKILL pending. A
+ * handled signal's interrupt is not (export.h). */
+static int read_interrupted(void *req)
+{
+	return fuse_req_interrupted(req) &&
+	       pcf_task_dying(fuse_req_ctx(req)->pid);
+}
+
 /*
  * Opens a table file: reading gives nothing, writing starts a load. The
  * load is made first, without a connection, so that the writer killed
@@ -505,7 +513,8 @@ static int open_load(fuse_req_t req, const char *path, const struct pcf_path *n,
 
 		if (!t.can_select) {
 			rc = -EACCES;
-		} else if ((rc = pcf_export_open(fs, &t, path, &x, &e)) != 0) {
+		} else if ((rc = pcf_export_open(fs, &t, path, read_interrupted,
+						 req, &x, &e)) != 0) {
 			pcf_err("read of %s.%s refused: %s\n", t.schema, t.name,
 				e.message);
 		}
@@ -781,10 +790,6 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
-static int read_interrupted(void *req)
-{
-	return fuse_req_interrupted(req);
-}
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)

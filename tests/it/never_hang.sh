@@ -475,6 +475,62 @@ case_killed_while_waiting_on_a_lock() {
 }
 test_3a_writers_waiting_on_a_lock_are_killable() { bounded 60 case_killed_while_waiting_on_a_lock; }
 
+# 3c. Readers are killable like writers: a cat of a locked table (its COPY
+# TO waits for the lock) dies of SIGKILL within 1 s and leaves no backend
+# behind; a reader that handles a signal keeps waiting and then gets every
+# byte; a reader whose connect is held by the network dies of SIGKILL too.
+readers() {
+	q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcopyfs read'"
+}
+case_readers_are_killable() {
+	local c py
+	q "DROP TABLE IF EXISTS rk; CREATE TABLE rk AS SELECT i, 'v' || i AS v FROM generate_series(1, 1000) i"
+	wait_exists "$MNT/public/rk.csv"
+	psql -XAtq -c "\\copy rk TO STDOUT WITH (FORMAT csv, HEADER true)" >"$W/rk.want"
+	hold nh_lock "BEGIN; LOCK TABLE rk IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30)"
+	bgrun cat "$MNT/public/rk.csv" >/dev/null 2>&1
+	c=$BGP
+	until_ok 10 eval '[ "$(q "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = '"'pgcopyfs read'"' AND wait_event_type = '"'Lock'"'")" = 1 ]' ||
+		fail "the reader's COPY does not wait on the lock"
+	alive "$c" || fail "cat ended while the table was locked"
+	pcf_log "  (the reader waits: $(why "$c"))"
+	killed_within KILL 1000 "the reader" "$c"
+	until_ok 3 eval '[ "$(readers)" = 0 ]' || fail "$(readers) read backends left after the reader's death"
+	bgrun python3 -c 'import signal, sys
+got = []
+signal.signal(signal.SIGUSR1, lambda *a: got.append(1))
+data = open(sys.argv[1], "rb").read()
+sys.stdout.buffer.write(data)
+sys.stderr.write("signals %d\n" % len(got))' "$MNT/public/rk.csv" >"$W/rk.got" 2>"$W/rk.err"
+	py=$BGP
+	until_ok 10 eval '[ "$(readers)" = 1 ]' || fail "the Python reader's open did not reach the server"
+	sleep 0.3
+	kill -USR1 "$py"
+	sleep 0.5
+	alive "$py" || fail "the Python reader ended at a signal it handles: $(cat "$W/rk.err")"
+	end_sessions
+	gone_within 5000 "$py" || fail "the Python reader still waits after the lock went ($(why "$py"))"
+	collect "$py"
+	expect_eq "$ST" 0 "the Python reader exits 0 ($(cat "$W/rk.err"))"
+	expect_eq "$(cat "$W/rk.err")" "signals 1" "its handler ran"
+	expect_status 0 "its bytes are COPY TO's" cmp "$W/rk.want" "$W/rk.got"
+	PCF_CONNINFO=$PROXY_CONNINFO
+	mount_as proxy -o connect_timeout=20 || return
+	wait_exists "$MNT/public/rk.csv"
+	proxy_set blackhole
+	bgrun cat "$MNT/public/rk.csv" >/dev/null 2>&1
+	c=$BGP
+	sleep 1
+	alive "$c" || fail "cat ended while its connect was held"
+	pcf_log "  (the reader connects: $(why "$c"))"
+	killed_within KILL 1000 "the reader in its connect" "$c"
+	answers_fast "ls MOUNT/public, a connect held" ls "$MNT/public"
+	proxy_set pass
+	expect_status 0 "a read once the network is back" cmp "$W/rk.want" "$MNT/public/rk.csv"
+}
+test_3c_readers_are_killable() { bounded 60 case_readers_are_killable; }
+
 # 3b. A writer blocked mid-stream (its 5th key waits on another session's
 # uncommitted row, then the socket fills) dies at once of SIGKILL.
 case_killed_while_blocked_mid_stream() {
