@@ -30,6 +30,7 @@ pkgs=(
 	gnumeric                           # legacy_tools.sh: ssconvert saves via .gsf-save-XXXXXX + rename (~26 MB download, ~90 MB installed)
 	libreoffice-calc-nogui             # legacy_tools.sh: soffice --convert-to csv, lock + temp file + rename (~82 MB download, ~255 MB installed)
 	rsync tar sqlite3                  # safe_saves.sh: tools that save through a temp file, or ignore a failed close
+	python3-pandas less                # read_tables.sh: pandas.read_csv and less(1) of a table file (~40 MB installed)
 )
 
 missing=()

@@ -20,6 +20,7 @@ q "CREATE TABLE r (id int, v text, n numeric, doc jsonb);
    CREATE ROLE ins_only LOGIN; GRANT USAGE ON SCHEMA public TO ins_only;
    GRANT INSERT ON r TO ins_only"
 P=$MNT/public
+TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
 wait_for "r.csv" 5 test -e "$P/r.csv"
 
 copy_to() { # TABLE OPTIONS: psql's own COPY TO output
@@ -42,6 +43,36 @@ test_csv_tsv_jsonl_byte_for_byte() {
 		"python csv.reader: the header and every row"
 	cp "$P/r.csv" "$W/copy.csv"
 	expect_status 0 "cp out of the mount" cmp "$W/want.csv" "$W/copy.csv"
+}
+
+# The tools people read files with, each against psql's own COPY TO
+# output: less (to the end and back to the start, past the window: less
+# keeps what it read of a file whose size is 0), sqlite3's .import and
+# pandas.read_csv.
+test_less_sqlite3_pandas() {
+	local out
+	q "DROP TABLE IF EXISTS lt; CREATE TABLE lt AS
+	   SELECT i, 'value ' || i AS v, i * 0.5 AS h FROM generate_series(1, 200000) i"
+	wait_for "lt.csv" 5 test -e "$P/lt.csv"
+	copy_to lt "FORMAT csv, HEADER true" >"$W/lt.csv"
+	out=$(timeout 60 "$TOOLS/ptykeys.py" Ggq less -X "$P/lt.csv")
+	expect_eq "$?" 0 "less G g q exits 0"
+	expect_match "$out" $'\n200000,value 200000,100000.0\n' "less G: the last row"
+	expect_match "$out" $'skipping\\.\\.\\..*\ni,v,h\n1,value 1,0.5\n' "less g after G: the header and the first row again"
+	expect_eq "$(grep -c 'lt.csv at byte' "$PCF_TMP/daemon.log")" 0 "no read behind the window"
+	rm -f "$W/lt.db"
+	expect_eq "$(sqlite3 "$W/lt.db" ".import --csv $P/lt.csv lt" \
+		"SELECT count(*), sum(i), sum(h), max(v) FROM lt")" \
+		"$(q "SELECT count(*), sum(i), sum(h), max(v) FROM lt")" "sqlite3 .import: every row and value"
+	copy_to r "FORMAT csv, HEADER true" >"$W/r.want"
+	out=$(/usr/bin/python3 - "$P/r.csv" "$W/r.want" <<-'PY' 2>&1
+	import sys
+	import pandas as pd
+	got, want = pd.read_csv(sys.argv[1]), pd.read_csv(sys.argv[2])
+	print(got.shape, got.equals(want))
+	PY
+	)
+	expect_eq "$out" "(20000, 4) True" "pandas.read_csv of r.csv is that of psql's COPY TO"
 }
 
 test_compressed_names_compress() {
