@@ -13,6 +13,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "staged.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -48,6 +50,10 @@ struct pcf_export {
 	int comp_done;       /* the compressed stream's end was written */
 	char *win;           /* the last bytes given out, a ring */
 	size_t win_len;      /* bytes of it valid: [pos - win_len, pos) */
+	/* -o read_size=exact: the whole output, spooled at open; reads
+	 * come from it at any offset. */
+	int spool_fd;        /* -1: streamed */
+	uint64_t size;       /* its length */
 };
 
 static int sql_append(PGconn *c, char **sql, const char *s, int ident)
@@ -273,6 +279,9 @@ static void conn_abandon(PGconn *c, int cancel)
 		cancel_and_finish(c, cancel);
 }
 
+static int spool_all(struct pcf_export *x, pcf_export_interrupted intr,
+		     void *ctx, struct pcf_error *e);
+
 int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 		    const char *path, pcf_export_interrupted intr, void *ctx,
 		    struct pcf_export **out, struct pcf_error *e)
@@ -298,6 +307,7 @@ int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&x->lock, NULL);
+	x->spool_fd = -1;
 	snprintf(x->label, sizeof(x->label), "%s.%s", t->schema, t->name);
 	if (pcf_conn_budget_take(e) != 0) {
 		pthread_mutex_destroy(&x->lock);
@@ -335,9 +345,15 @@ int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 		goto fail;
 	}
 	PQclear(r);
+	if (fs->opts.read_exact && spool_all(x, intr, ctx, e) != 0)
+		goto fail;
 	*out = x;
 	return 0;
 fail:
+	if (x->spool_fd >= 0)
+		close(x->spool_fd);
+	if (x->row && x->from_libpq)
+		PQfreemem(x->row);
 	if (x->conn)
 		/* A query still running (a lock wait) is cancelled: a backend
 		 * waiting on a lock would not see the connection close. */
@@ -483,9 +499,68 @@ static int next_piece(struct pcf_export *x, pcf_export_interrupted intr,
 	return len > 0 ? 1 : 0;
 }
 
+/*
+ * -o read_size=exact: the export to its end into an anonymous spool file,
+ * so that the open file's size is known before its first read (rsync and
+ * tar copy st_size bytes). Waits as a read does; 0, or -errno with e
+ * filled in (ENOSPC: the spool's disk is full).
+ */
+static int spool_all(struct pcf_export *x, pcf_export_interrupted intr,
+		     void *ctx, struct pcf_error *e)
+{
+	int rc;
+
+	if ((x->spool_fd = pcf_spool_file()) < 0) {
+		rc = x->spool_fd;
+		x->spool_fd = -1;
+		pcf_error_set(e, -rc, "cannot make a spool file for the read: %s",
+			      strerror(-rc));
+		return rc;
+	}
+	while ((rc = next_piece(x, intr, ctx)) == 1) {
+		size_t done = 0;
+
+		while (done < x->row_len) {
+			ssize_t n = write(x->spool_fd, x->row + done,
+					  x->row_len - done);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				rc = -errno;
+				pcf_error_set(e, -rc, "spooling the read of %s: %s",
+					      x->label, strerror(-rc));
+				return rc;
+			}
+			done += (size_t)n;
+		}
+		x->size += x->row_len;
+		if (x->from_libpq)
+			PQfreemem(x->row);
+		x->row = NULL;
+	}
+	if (rc < 0) {
+		pcf_error_set(e, -rc, rc == -EINTR ? "the reader was killed"
+						   : "the read of %s failed (the log says why)",
+			      x->label);
+		return rc;
+	}
+	return 0;
+}
+
+int64_t pcf_export_size(const struct pcf_export *x)
+{
+	return x->spool_fd >= 0 ? (int64_t)x->size : -1;
+}
+
 static ssize_t export_read(struct pcf_export *x, char *buf, size_t size,
 			   off_t off, pcf_export_interrupted intr, void *ctx)
 {
+	if (x->spool_fd >= 0) {
+		ssize_t n = pread(x->spool_fd, buf, size, off);
+
+		return n < 0 ? -errno : n;
+	}
 	size_t got = 0;
 	uint64_t o = (uint64_t)off;
 
@@ -586,6 +661,8 @@ static void *close_main(void *arg)
 	}
 	if (x->row && x->from_libpq)
 		PQfreemem(x->row);
+	if (x->spool_fd >= 0)
+		close(x->spool_fd);
 	compressor_free(x);
 	PQsetnonblocking(x->conn, 1);
 	PQfinish(x->conn);

@@ -6,7 +6,9 @@
  *            COPY "s"."t" TO STDOUT (the file's format); each step
  *            waited for in slices, given up when the reader is killed
  *   read  -> the next bytes of the COPY's output (PQgetCopyData), or bytes
- *            read a moment ago, kept in a window (less, tail seek back)
+ *            read a moment ago, kept in a window (less, tail seek back);
+ *            under -o read_size=exact the open spools the whole output
+ *            first and reads come from the spool at any offset
  *   close -> a COPY not read to its end is cancelled (the server stops at
  *            once), the connection closed
  *
@@ -18,6 +20,7 @@
 #include "catalog.h"
 #include "conn.h"
 
+#include <stdint.h>
 #include <sys/types.h>
 
 struct pcf_fs;
@@ -46,6 +49,10 @@ int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
  */
 ssize_t pcf_export_read(struct pcf_export *x, char *buf, size_t size, off_t off,
 			pcf_export_interrupted intr, void *ctx);
+
+/* Under -o read_size=exact, the length of the spooled export (the open
+ * file's size); -1 for a streamed read. */
+int64_t pcf_export_size(const struct pcf_export *x);
 
 /* The close: cancels a COPY still running, disconnects, frees x. */
 void pcf_export_close(struct pcf_export *x);

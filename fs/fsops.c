@@ -47,6 +47,10 @@
 #include <unistd.h>
 
 #define ATTR_TIMEOUT 1.0
+/* -o read_size=exact: a table file's attributes are never cached, so an
+ * fstat after a read open asks, and sees the spooled length. Set once at
+ * init. */
+static int read_exact_mode;
 #define DIR_ENTRY_TIMEOUT 1.0 /* a schema created or dropped shows in 1 s */
 
 /* The handle of a request's fi, held: pcf_handle_drop it. */
@@ -240,6 +244,18 @@ static void load_call_run(struct load_call *c, fuse_req_t req)
 	pthread_cleanup_pop(1);
 }
 
+/* A read open that spooled its export (-o read_size=exact) gives the
+ * node its length. */
+static void node_size(struct pcf_node *n, struct stat *st)
+{
+	int64_t size = pcf_node_size(n);
+
+	if (size >= 0) {
+		st->st_size = size;
+		st->st_blocks = (size + 511) / 512;
+	}
+}
+
 /* Fills e for path (attributes found a moment ago in st). */
 static int make_entry(const char *path, const struct stat *st, pid_t tid,
 		      struct pcf_staged *staged, struct fuse_entry_param *e)
@@ -254,10 +270,12 @@ static int make_entry(const char *path, const struct stat *st, pid_t tid,
 	e->ino = pcf_node_id(n);
 	e->generation = n->generation;
 	e->attr = *st;
+	node_size(n, &e->attr);
 	/* A table: every path walk asks (the top of the file). A staged
 	 * file: its size moves with writes through any of its nodes, and a
 	 * rename may put a table back under its name. */
-	e->attr_timeout = staged ? 0.0 : ATTR_TIMEOUT;
+	e->attr_timeout = staged || (is_table && read_exact_mode) ? 0.0
+								 : ATTR_TIMEOUT;
 	e->entry_timeout = is_table || staged ? 0.0 : DIR_ENTRY_TIMEOUT;
 	return 0;
 }
@@ -326,10 +344,13 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
 					     load_in(h), 0);
 
 	pcf_handle_drop(h);
+	if (rc == 0 && !node->staged)
+		node_size(node, &st);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_attr(req, &st, node->staged ? 0.0 : ATTR_TIMEOUT);
+		fuse_reply_attr(req, &st, node->staged ? 0.0
+				: read_exact_mode ? 0.0 : ATTR_TIMEOUT);
 }
 
 /* Directory listings: names with their types, taken whole at opendir. */
@@ -543,6 +564,9 @@ static void handle_on_node(struct handle *h, struct pcf_node *node)
 	if (h->load) {
 		h->node = node;
 		pcf_node_writers(node, 1);
+	} else if (h->export && pcf_export_size(h->export) >= 0) {
+		h->read_node = node;
+		pcf_node_read_size(node, h, pcf_export_size(h->export));
 	}
 }
 
@@ -1354,7 +1378,7 @@ out:
 
 static void ll_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	read_exact_mode = ((struct pcf_fs *)userdata)->opts.read_exact;
 	/* O_DIRECT writes split by the kernel must still arrive in order. */
 	conn->want &= ~FUSE_CAP_ASYNC_DIO;
 	/* Write-back caching reorders and merges writes: never for a stream. */

@@ -20,6 +20,8 @@ static void handle_final(struct handle *h)
 		pcf_load_release(h->load);
 	if (h->node)
 		pcf_node_writers(h->node, -1);
+	if (h->read_node)
+		pcf_node_read_size(h->read_node, h, -1);
 	if (h->staged && h->load)
 		pcf_staged_handles(h->staged, -1); /* a drop file's */
 	pcf_staged_put(h->staged);
@@ -113,7 +115,7 @@ void pcf_handles_free_all(void)
 
 			hbuckets[i] = h->hnext;
 			h->load = NULL;
-			h->node = NULL; /* the nodes go next */
+			h->node = h->read_node = NULL; /* the nodes go next */
 			handle_final(h);
 		}
 	}

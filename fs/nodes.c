@@ -28,7 +28,8 @@
 
 #define NODE_BUCKETS 16384
 static pthread_mutex_t nodes_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pcf_node root_inode = { .path = "/", .st_ino = PCF_ROOT_NODE_ID };
+static struct pcf_node root_inode = { .path = "/", .st_ino = PCF_ROOT_NODE_ID,
+				       .read_size = -1 };
 static struct pcf_node *buckets[NODE_BUCKETS];
 static struct pcf_node *all_nodes; /* freed at unmount: no FORGET comes then */
 static uint64_t generation;      /* the last node's */
@@ -90,6 +91,7 @@ struct pcf_node *pcf_node_get(const char *path, int is_table, pid_t tid,
 			n = NULL;
 		} else {
 			n->st_ino = ino;
+			n->read_size = -1;
 			n->generation = ++generation;
 			n->staged = staged;
 			if (staged)
@@ -111,6 +113,29 @@ struct pcf_node *pcf_node_get(const char *path, int is_table, pid_t tid,
 	}
 	pthread_mutex_unlock(&nodes_lock);
 	return n;
+}
+
+void pcf_node_read_size(struct pcf_node *n, const void *owner, int64_t size)
+{
+	pthread_mutex_lock(&nodes_lock);
+	if (size >= 0) {
+		n->read_size = size;
+		n->read_owner = owner;
+	} else if (n->read_owner == owner) {
+		n->read_size = -1;
+		n->read_owner = NULL;
+	}
+	pthread_mutex_unlock(&nodes_lock);
+}
+
+int64_t pcf_node_size(struct pcf_node *n)
+{
+	int64_t size;
+
+	pthread_mutex_lock(&nodes_lock);
+	size = n->read_size;
+	pthread_mutex_unlock(&nodes_lock);
+	return size;
 }
 
 void pcf_node_forget(struct pcf_node *n, uint64_t count)

@@ -39,6 +39,7 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("gid=%s", gid, 0),
 	PCF_OPT("spool=%s", spool, 0),
 	PCF_OPT("decompress=%s", decompress, 0),
+	PCF_OPT("read_size=%s", read_size, 0),
 	PCF_OPT("json_unknown=%s", json_unknown, 0),
 	FUSE_OPT_KEY("auto", KEY_FSTAB_ONLY),
 	FUSE_OPT_KEY("noauto", KEY_FSTAB_ONLY),
@@ -119,6 +120,9 @@ static int one_char(const char *name, const char *v, char *out, char *err,
 	return 0;
 }
 
+/* table_mode's value before parsing: not given. */
+#define TABLE_MODE_UNSET 0xffffffffu
+
 int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 		      char *err, size_t errlen)
 {
@@ -127,7 +131,7 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 	memset(o, 0, sizeof(*o));
 	o->connect_timeout = -1;
 	o->history = 100;
-	o->table_mode = 0644;
+	o->table_mode = TABLE_MODE_UNSET;
 	o->close_wait_ms = PCF_CLOSE_WAIT_DEFAULT_MS;
 	o->dialect = PCF_DIALECT_CSV;
 	if (fuse_opt_parse(args, o, pcf_opts, pcf_opt_proc) != 0) {
@@ -136,6 +140,10 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 	}
 	if (o->allow_other && !o->default_permissions)
 		fuse_opt_add_arg(args, "-odefault_permissions");
+	/* Reading a table file shows its rows: under allow_other, nobody but
+	 * the mount's owner reads or loads unless table_mode says so. */
+	if (o->table_mode == TABLE_MODE_UNSET)
+		o->table_mode = o->allow_other ? 0600 : 0644;
 	if (!o->header || strcmp(o->header, "auto") == 0)
 		o->header_mode = PCF_HEADER_AUTO;
 	else if (strcmp(o->header, "true") == 0)
@@ -223,6 +231,12 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 		return -1;
 	}
 	o->decompress_off = o->decompress && strcmp(o->decompress, "off") == 0;
+	if (o->read_size && strcmp(o->read_size, "stream") != 0 &&
+	    strcmp(o->read_size, "exact") != 0) {
+		snprintf(err, errlen, "-o read_size= takes stream or exact");
+		return -1;
+	}
+	o->read_exact = o->read_size && strcmp(o->read_size, "exact") == 0;
 	if (o->json_unknown && strcmp(o->json_unknown, "error") != 0 &&
 	    strcmp(o->json_unknown, "ignore") != 0) {
 		snprintf(err, errlen, "-o json_unknown= takes error or ignore");
@@ -307,6 +321,7 @@ void pcf_options_free(struct pcf_options *o)
 	free(o->close_wait);
 	free(o->checkpoint);
 	free(o->decompress);
+	free(o->read_size);
 	free(o->json_unknown);
 	memset(o, 0, sizeof(*o));
 }
@@ -358,7 +373,8 @@ void pcf_options_help(const char *progname)
 	       "                           with k, M or G (default: 8M)\n"
 	       "    -o table_mode=MODE     file mode of a table the role may\n"
 	       "                           INSERT into; others get its read\n"
-	       "                           bits only (default: 0644)\n"
+	       "                           bits only (default: 0644; 0600\n"
+	       "                           with -o allow_other)\n"
 	       "    -o uid=USER            owner shown for every file, a name or\n"
 	       "                           number (default: the daemon's user)\n"
 	       "    -o gid=GROUP           group shown for every file (default:\n"
@@ -370,6 +386,12 @@ void pcf_options_help(const char *progname)
 	       "    -o decompress=auto|off gzip or zstd data written to a name\n"
 	       "                           without .gz or .zst is recognised by\n"
 	       "                           its magic bytes (default: auto)\n"
+	       "    -o read_size=stream|exact  reading a table file streams it\n"
+	       "                           and its size is 0 (default), or the\n"
+	       "                           open first spools the whole export\n"
+	       "                           and the open file's size is its\n"
+	       "                           length (rsync, tar: tools that copy\n"
+	       "                           st_size bytes)\n"
 	       "    -o json_unknown=error|ignore  a JSON key that names no\n"
 	       "                           column fails the load, or is left out\n"
 	       "                           (default: error)\n"

@@ -43,6 +43,7 @@ struct pcf_options {
 	char *gid;
 	char *spool;         /* where staged files' bytes are kept (staged.h) */
 	char *decompress;    /* auto|off: gzip/zstd by magic bytes */
+	char *read_size;     /* stream|exact: what a table file read shows */
 	char *json_unknown;  /* error|ignore: a JSON key that is no column */
 	/* Derived from uid= and gid= (-1: the daemon's own). */
 	long owner_uid, owner_gid;
@@ -57,6 +58,8 @@ struct pcf_options {
 	int checkpoint_ms;   /* commit whole rows this often; 0: at the close */
 	uint64_t max_record_bytes; /* the longest record a load takes */
 	int decompress_off;  /* a plain name's bytes are never decompressed */
+	int read_exact;      /* a read open spools the export whole first,
+			      * and the open file's size is its length */
 	int json_ignore_unknown;
 	struct pcf_dialect dialect;
 };

@@ -163,7 +163,7 @@ static struct pcf_staged **find_locked(const char *dir, const char *name)
 	return NULL;
 }
 
-static int spool_file(void)
+int pcf_spool_file(void)
 {
 	char path[sizeof(spool) + 32];
 	int fd = open(spool, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -222,7 +222,7 @@ int pcf_staged_create(const char *dir, const char *name, mode_t mode,
 
 	if (!s)
 		return -ENOMEM;
-	if ((fd = spool_file()) < 0) {
+	if ((fd = pcf_spool_file()) < 0) {
 		staged_free(s);
 		return fd;
 	}

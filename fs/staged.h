@@ -129,6 +129,10 @@ struct pcf_staged_info {
 	mode_t mode;
 	time_t mtime;
 };
+/* A new anonymous file in the spool (gone when closed): its descriptor,
+ * or -errno. Also for reads under -o read_size=exact. */
+int pcf_spool_file(void);
+
 /* Calls fn for every staged file, under the store's lock. */
 void pcf_staged_each(void (*fn)(void *ctx, const struct pcf_staged_info *i),
 		     void *ctx);

@@ -16,6 +16,10 @@
 #                               cp of the other formats (.tsv, .jsonl, .csv.gz,
 #                               .csv.zst, .jsonl.zst), 3 runs each, then the
 #                               last two tables; ~15 min
+#   tests/bench/run.sh --reads  reading tables out: posts 10M and wide 2M by
+#                               psql \copy TO STDOUT and cat (and the other
+#                               formats) into the same pipe, 3 runs each, then
+#                               a 5 GB table once each way; ~25 min
 #   tests/bench/run.sh --fixed  only the last two tables: a load's fixed cost
 #                               (one-row loads, also beside 200,000 unrelated
 #                               descriptors) and a 10,000-table tree; ~2 min
@@ -35,14 +39,15 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/../.." && pwd)
 
-TINY=0 FIXED_ONLY=0 CORE=0 FORMATS=0
+TINY=0 FIXED_ONLY=0 CORE=0 FORMATS=0 READS=0
 case "${1:-}" in
 --tiny) TINY=1 ;;
+--reads) READS=1 ;;
 --formats) FORMATS=1 ;;
 --fixed) FIXED_ONLY=1 ;;
 --core) CORE=1 ;;
 "") ;;
-*) echo "usage: $0 [--tiny | --core | --formats | --fixed]" >&2; exit 2 ;;
+*) echo "usage: $0 [--tiny | --core | --formats | --reads | --fixed]" >&2; exit 2 ;;
 esac
 
 # Debian's interpreter: python3-sqlalchemy and python3-psycopg2 install
@@ -71,6 +76,9 @@ if [ "$CORE" = 1 ]; then
 	STREAM='' WIDE=1000 PY_WIDE=1000 ORM_ROWS=1000
 fi
 [ "$FORMATS" = 1 ] && POSTS_BIG='' STREAM=''
+# Reads: the tables the issue names, filled by psql \copy, and a 5 GB one.
+[ "$READS" = 1 ] && POSTS_SMALL=10000000 POSTS_BIG='' STREAM='' ORM_ROWS=1000 PY_WIDE=1000
+BIG_READ_ROWS=25000000 # about 5.1 GB as CSV (READS only)
 if [ "$FIXED_ONLY" = 1 ]; then
 	POSTS_SMALL=1000 POSTS_BIG='' STREAM='' WIDE=1000 ORM_ROWS=1000 PY_WIDE=1000
 	SHARED_BUFFERS=1GB MAX_WAL=4GB MIN_WAL=1GB
@@ -430,6 +438,7 @@ echo "== runs ($REPS of each method, interleaved${STREAM:+; the stream once}):"
 big=$D/posts_${POSTS_BIG:-$POSTS_SMALL}.csv
 sql -c "\\copy posts(message) from '$big' with (format csv, header true)"
 for rep in $(seq "$REPS"); do
+	[ "$READS" = 0 ] || break
 	echo "-- run $rep of $REPS"
 	methods posts "$POSTS_SMALL" "$D/posts_$POSTS_SMALL.csv" 1
 	[ -z "$POSTS_BIG" ] || methods posts "$POSTS_BIG" "$D/posts_$POSTS_BIG.csv" 0
@@ -440,6 +449,20 @@ for rep in $(seq "$REPS"); do
 	reads posts "${POSTS_BIG:-$POSTS_SMALL}"
 	[ "$CORE" = 1 ] || reads wide "$WIDE"
 done
+if [ "$READS" = 1 ]; then
+	# 5 GB out of the server, made there (no file of it on disk): each row
+	# an id and 192 characters of md5 text. Unlogged: its WAL would tell
+	# nothing about reading. Once each way.
+	echo "-- a 5 GB table"
+	sql -c "CREATE UNLOGGED TABLE big5 (id bigint, payload text)"
+	sql -c "INSERT INTO big5 SELECT i, repeat(md5(i::text), 6) FROM generate_series(1, $BIG_READ_ROWS) i"
+	sql -c "VACUUM big5" -c "CHECKPOINT"
+	w="big5 $(label "$BIG_READ_ROWS") read"
+	run_read "$w" 'psql \copy' "$BIG_READ_ROWS" cl bash -c \
+		'psql -X -q -v ON_ERROR_STOP=1 -c "\copy big5 TO STDOUT WITH (FORMAT csv, HEADER true)" | wc -l' sh
+	run_read "$w" "pgcopyfs cat" "$BIG_READ_ROWS" fs bash -c 'cat "$1" | wc -l' sh "$MNT/public/big5.csv"
+	sql -c "DROP TABLE big5"
+fi
 if [ -n "$STREAM" ]; then
 	# 5.8 GB that neither side needs on disk: generated as it is loaded.
 	# Once: it takes minutes. The files are done with; their disk goes to

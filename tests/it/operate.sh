@@ -256,12 +256,21 @@ test_allow_other_lets_users_load_what_modes_allow() {
 	   CREATE ROLE limited LOGIN; GRANT INSERT, SELECT ON TABLE v TO limited;
 	   GRANT SELECT ON TABLE ro TO limited"
 	chmod 755 "$PCF_TMP" "$PCF_TMP/sock"
+	# Without table_mode, other users neither read nor load.
+	PCF_CONNINFO="user=limited" pcf_remount -o allow_other,gid="$gid"
+	expect_eq "$(stat -c '%A' "$T") $(stat -c '%A' "$MNT/public/ro.csv")" \
+		"-rw------- -r--------" "allow_other's default modes"
+	expect_match "$(runuser -u pcfin -- cat "$MNT/public/ro.csv" 2>&1)" \
+		"Permission denied" "no read by another user by default"
+	expect_match "$(runuser -u pcfin -- bash -c "printf 'v\nx\n' > '$T'" 2>&1)" \
+		"Permission denied" "no load by another user by default"
 	PCF_CONNINFO="user=limited" pcf_remount -o allow_other,gid="$gid",table_mode=0664
 	expect_eq "$(stat -c '%A %g' "$T")" "-rw-rw-r-- $gid" "an INSERT table"
 	expect_eq "$(stat -c '%A' "$MNT/public/ro.csv")" "-r--r--r--" "a table without INSERT"
 	runuser -u pcfin -- bash -c "printf 'v\nby pcfin\n' | cat > '$T'"
 	expect_eq "$?" 0 "a group member loads"
 	expect_eq "$(q "SELECT v FROM v")" "by pcfin" "its row"
+	expect_eq "$(runuser -u pcfout -- cat "$MNT/public/ro.csv")" "v" "table_mode=0664: every user reads (a header, no rows)"
 	expect_match "$(runuser -u pcfin -- bash -c "printf 'v\nx\n' | cat > '$MNT/public/ro.csv'" 2>&1)" \
 		"Permission denied" "not a table without INSERT"
 	expect_match "$(runuser -u pcfout -- bash -c "printf 'v\nx\n' | cat > '$T'" 2>&1)" \

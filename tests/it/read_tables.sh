@@ -75,6 +75,50 @@ test_less_sqlite3_pandas() {
 	expect_eq "$out" "(20000, 4) True" "pandas.read_csv of r.csv is that of psql's COPY TO"
 }
 
+# -o read_size=exact: the open spools the export, and the open file's
+# size is its length, so tools that copy st_size bytes after their open
+# (rsync, whose sender fstats the file it opened) copy the table; reads
+# come from the spool at any offset; a full spool fails the open with
+# ENOSPC. The size before an open stays 0.
+test_read_size_exact_for_rsync() {
+	local out
+	copy_to r "FORMAT csv, HEADER true" >"$W/r.want"
+	pcf_remount -o read_size=exact
+	expect_eq "$(stat -c %s "$P/r.csv")" 0 "the size before an open"
+	out=$(python3 -c 'import os, sys
+f = open(sys.argv[1], "rb")
+size = os.fstat(f.fileno()).st_size
+f.seek(size - 100)
+tail = f.read()
+f.seek(0)
+print(size, len(f.read()), len(tail))' "$P/r.csv")
+	expect_eq "$out" "$(stat -c %s "$W/r.want") $(stat -c %s "$W/r.want") 100" \
+		"fstat after the open: the length; a seek to near the end and back"
+	rm -rf "$W/rs" && mkdir -p "$W/rs"
+	rsync "$P/r.csv" "$W/rs/one.csv"
+	expect_eq "$?" 0 "rsync of one table file"
+	expect_status 0 "rsync's copy is COPY TO's" cmp "$W/r.want" "$W/rs/one.csv"
+	rsync -a "$MNT/other/" "$W/rs/other/" && rsync -a "$P/r.csv.gz" "$W/rs/"
+	expect_eq "$?" 0 "rsync -a of a schema, and of a .gz name"
+	expect_status 0 "rsync -a: the schema's table" cmp <(copy_to other.r "FORMAT csv, HEADER true") "$W/rs/other/r.csv"
+	expect_status 0 "rsync of r.csv.gz: gzip of COPY TO's" cmp "$W/r.want" <(zcat "$W/rs/r.csv.gz")
+	expect_status 0 "cat still" cmp "$W/r.want" "$P/r.csv"
+	mkdir -p "$W/rspool"
+	if mount -t tmpfs -o size=256k tmpfs "$W/rspool" 2>/dev/null; then
+		pcf_remount -o read_size=exact,spool="$W/rspool"
+		expect_match "$(cat "$P/r.csv" 2>&1 >/dev/null)" "No space left on device" \
+			"a spool too small for the table: the open's ENOSPC"
+		wait_for "no read backend left after the failed open" 5 bash -c \
+			"[ \$(psql -XAtc \"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcopyfs read'\") = 0 ]" ||
+			fail "a read backend left after the spool filled"
+		pcf_remount
+		umount "$W/rspool"
+	else
+		pcf_log "  (the full spool: skipped, no small tmpfs here)"
+		pcf_remount
+	fi
+}
+
 test_compressed_names_compress() {
 	copy_to r "FORMAT csv, HEADER true" >"$W/want.csv"
 	psql -XAtq -c "SELECT row_to_json(x) FROM r x" >"$W/want.jsonl"

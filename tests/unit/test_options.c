@@ -462,6 +462,28 @@ static void test_fuse_options_kept(void **state)
 	done(&p);
 }
 
+/* table_mode: 0644, but 0600 under allow_other unless given (reading a
+ * table file shows its rows); a given mode is kept either way. */
+static void test_table_mode(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("c", "/m"));
+	assert_int_equal(p.o.table_mode, 0644);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "allow_other", "c", "/m"));
+	assert_int_equal(p.o.table_mode, 0600);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "allow_other,table_mode=0664", "c", "/m"));
+	assert_int_equal(p.o.table_mode, 0664);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "table_mode=0640,allow_other", "c", "/m"));
+	assert_int_equal(p.o.table_mode, 0640);
+	done(&p);
+	expect_error(ARGV("-o", "table_mode=01777", "c", "/m"), "table_mode");
+}
+
 /* A second non-option (an extra argument) is left for libfuse to refuse. */
 static void test_extra_argument_left(void **state)
 {
@@ -480,6 +502,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_table_mode),
 		cmocka_unit_test(test_conninfo_empty),
 		cmocka_unit_test(test_conninfo_position),
 		cmocka_unit_test(test_header),
