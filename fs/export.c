@@ -13,6 +13,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "sql.h"
 #include "staged.h"
 
 #include <errno.h>
@@ -56,77 +57,36 @@ struct pcf_export {
 	uint64_t size;       /* its length */
 };
 
-static int sql_append(PGconn *c, char **sql, const char *s, int ident)
-{
-	char *q = NULL, *joined;
-
-	if (ident >= 0) {
-		q = ident ? PQescapeIdentifier(c, s, strlen(s))
-			  : PQescapeLiteral(c, s, strlen(s));
-		if (!q)
-			return -ENOMEM;
-	}
-	if (asprintf(&joined, "%s%s", *sql, q ? q : s) < 0)
-		joined = NULL;
-	PQfreemem(q);
-	if (!joined)
-		return -ENOMEM;
-	free(*sql);
-	*sql = joined;
-	return 0;
-}
-
-/* A one-byte option (DELIMITER ',') when it differs from COPY's. */
-static int char_option(PGconn *c, char **sql, const char *name, char v,
-		       char dflt)
-{
-	char s[2] = { v, '\0' };
-
-	if (v == dflt)
-		return 0;
-	return sql_append(c, sql, name, -1) || sql_append(c, sql, s, 0);
-}
-
-/* The COPY TO for the file's format, every name quoted by libpq. */
+/* The COPY TO for the file's format (sql.c quotes every name and value). */
 static char *export_sql(PGconn *c, const struct pcf_options *o,
 			const struct pcf_table_info *t, enum pcf_format f)
 {
-	char *sql = strdup(""), *rel = strdup("");
-	int bad = !sql || !rel;
-
-	bad = bad || sql_append(c, &rel, t->schema, 1) ||
-	      sql_append(c, &rel, ".", -1) || sql_append(c, &rel, t->name, 1);
-	if (f == PCF_FMT_JSONL)
+	if (f == PCF_FMT_JSONL) {
 		/* row_to_json escapes every control character: no line end
 		 * or quote CSV would act on, with these two never in JSON. */
-		bad = bad || sql_append(c, &sql, "COPY (SELECT pg_catalog.row_to_json(x) FROM ", -1) ||
-		      sql_append(c, &sql, rel, -1) ||
-		      sql_append(c, &sql, " x) TO STDOUT (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02', ENCODING 'UTF8')", -1);
-	else
-		bad = bad || sql_append(c, &sql, "COPY ", -1) ||
-		      sql_append(c, &sql, rel, -1) ||
-		      sql_append(c, &sql, f == PCF_FMT_TEXT
-					? " TO STDOUT (FORMAT text"
-					: " TO STDOUT (FORMAT csv", -1) ||
-		      /* HEADER with the text format: servers from 15 on. */
-		      ((f == PCF_FMT_CSV || PQserverVersion(c) >= 150000) &&
-		       sql_append(c, &sql, ", HEADER true", -1)) ||
-		      (f == PCF_FMT_CSV &&
-		       (char_option(c, &sql, ", DELIMITER ", o->dialect.delimiter, ',') ||
-			char_option(c, &sql, ", QUOTE ", o->dialect.quote, '"') ||
-			char_option(c, &sql, ", ESCAPE ", o->dialect.escape,
-				    o->dialect.quote))) ||
-		      (o->null_string && (sql_append(c, &sql, ", NULL ", -1) ||
-					  sql_append(c, &sql, o->null_string, 0))) ||
-		      (o->encoding && (sql_append(c, &sql, ", ENCODING ", -1) ||
-				       sql_append(c, &sql, o->encoding, 0))) ||
-		      sql_append(c, &sql, ")", -1);
-	free(rel);
-	if (bad) {
-		free(sql);
-		return NULL;
+		struct pcf_sql q;
+
+		pcf_sql_init(&q, c);
+		pcf_sql_plain(&q, "COPY (SELECT pg_catalog.row_to_json(x) FROM ");
+		pcf_sql_relation(&q, t->schema, t->name);
+		pcf_sql_plain(&q, " x) TO STDOUT (FORMAT csv, QUOTE E'\\x01', "
+				  "DELIMITER E'\\x02', ENCODING 'UTF8')");
+		return pcf_sql_take(&q);
 	}
-	return sql;
+	struct pcf_copy_spec sp = {
+		.schema = t->schema, .table = t->name, .to_stdout = 1,
+		.format = f == PCF_FMT_TEXT ? PCF_COPY_TEXT : PCF_COPY_CSV,
+		/* HEADER with the text format: servers from 15 on. */
+		.header = f != PCF_FMT_TEXT || PQserverVersion(c) >= 150000,
+		.null_string = o->null_string, .encoding = o->encoding,
+	};
+
+	if (f != PCF_FMT_TEXT) {
+		sp.delimiter = o->dialect.delimiter;
+		sp.quote = o->dialect.quote;
+		sp.escape = o->dialect.escape;
+	}
+	return pcf_copy_sql(c, &sp);
 }
 
 /* gzip -6 or zstd -3: what the tools default to. */

@@ -20,6 +20,7 @@
  */
 #include "clock.h"
 #include "load.h"
+#include "sql.h"
 
 #include "copy.h"
 #include "jsonl.h"
@@ -516,102 +517,56 @@ static int table_columns(struct pcf_load *l, char ***cols, size_t *ncols,
 	return 0;
 }
 
-/* Appends s (an identifier when ident, else a literal) quoted by libpq. */
-static int sql_quoted(struct pcf_load *l, char **sql, const char *s, int ident)
-{
-	char *q = ident ? PQescapeIdentifier(l->conn, s, strlen(s))
-			: PQescapeLiteral(l->conn, s, strlen(s));
-	char *joined;
-
-	if (!q)
-		return -ENOMEM;
-	if (asprintf(&joined, "%s%s", *sql, q) < 0) {
-		PQfreemem(q);
-		return -ENOMEM;
-	}
-	PQfreemem(q);
-	free(*sql);
-	*sql = joined;
-	return 0;
-}
-
-static int sql_plain(char **sql, const char *s)
-{
-	char *joined;
-
-	if (asprintf(&joined, "%s%s", *sql, s) < 0)
-		return -ENOMEM;
-	free(*sql);
-	*sql = joined;
-	return 0;
-}
-
-/* An option such as DELIMITER ';' when it differs from COPY's default. */
-static int sql_option(struct pcf_load *l, char **sql, const char *name,
-		      char c, char dflt)
-{
-	char v[2] = { c, '\0' };
-
-	if (c == dflt)
-		return 0;
-	return sql_plain(sql, name) || sql_quoted(l, sql, v, 0);
-}
-
 /*
- * Builds COPY "schema"."table" [(cols)] FROM STDIN WITH (...). Every name
- * is quoted by libpq; nothing from a file reaches the SQL unquoted.
+ * COPY "schema"."table" [(cols)] FROM STDIN WITH (...) in the file's format
+ * and the mount's dialect (sql.c quotes every name and value).
  */
 static char *copy_sql(struct pcf_load *l, char **cols, size_t ncols,
 		      int header)
 {
 	const struct pcf_options *o = &l->fs->opts;
-	char *sql = strdup("");
-	int bad = !sql;
+	struct pcf_copy_spec sp = {
+		.schema = l->table.schema, .table = l->table.name,
+		.cols = (const char *const *)cols, .ncols = ncols,
+		.null_string = o->null_string, .encoding = o->encoding,
+		/* FREEZE is allowed right after TRUNCATE of a plain table. */
+		.freeze = l->replace && l->table.relkind == 'r',
+	};
 
-	bad = bad || sql_plain(&sql, "COPY ") ||
-	      sql_quoted(l, &sql, l->table.schema, 1) || sql_plain(&sql, ".") ||
-	      sql_quoted(l, &sql, l->table.name, 1);
-	for (size_t i = 0; !bad && i < ncols; i++)
-		bad = sql_plain(&sql, i ? ", " : " (") ||
-		      sql_quoted(l, &sql, cols[i], 1);
-	bad = bad || (ncols && sql_plain(&sql, ")"));
-	if (l->format == PCF_FMT_CSV)
-		bad = bad || sql_plain(&sql, " FROM STDIN WITH (FORMAT csv") ||
-		      (header && sql_plain(&sql, ", HEADER true")) ||
-		      sql_option(l, &sql, ", DELIMITER ", o->dialect.delimiter,
-				 ',') ||
-		      sql_option(l, &sql, ", QUOTE ", o->dialect.quote, '"') ||
-		      sql_option(l, &sql, ", ESCAPE ", o->dialect.escape,
-				 o->dialect.quote);
-	else /* its header line, if any, is not sent */
-		bad = bad || sql_plain(&sql, " FROM STDIN WITH (FORMAT text");
-	bad = bad ||
-	      (o->null_string && (sql_plain(&sql, ", NULL ") ||
-				  sql_quoted(l, &sql, o->null_string, 0))) ||
-	      (o->encoding && (sql_plain(&sql, ", ENCODING ") ||
-			       sql_quoted(l, &sql, o->encoding, 0))) ||
-	      /* FREEZE is allowed right after TRUNCATE of a plain table. */
-	      (l->replace && l->table.relkind == 'r' &&
-	       sql_plain(&sql, ", FREEZE true")) ||
-	      sql_plain(&sql, ")");
-	if (bad) {
-		free(sql);
-		return NULL;
+	if (l->format == PCF_FMT_CSV) {
+		sp.format = PCF_COPY_CSV;
+		sp.header = header;
+		sp.delimiter = o->dialect.delimiter;
+		sp.quote = o->dialect.quote;
+		sp.escape = o->dialect.escape;
+	} else {
+		sp.format = PCF_COPY_TEXT; /* its header line is not sent */
 	}
-	return sql;
+	return pcf_copy_sql(l->conn, &sp);
+}
+
+/* TABLE [ONLY] "schema"."table" after head (TRUNCATE, INSERT INTO). */
+static char *table_sql(struct pcf_load *l, const char *head, const char *tail)
+{
+	struct pcf_sql q;
+
+	pcf_sql_init(&q, l->conn);
+	pcf_sql_plain(&q, head);
+	pcf_sql_relation(&q, l->table.schema, l->table.name);
+	pcf_sql_plain(&q, tail);
+	return pcf_sql_take(&q);
 }
 
 /* TRUNCATE for -o truncate: ONLY this table's rows, but a partitioned
  * table's rows are its partitions'. */
 static int load_truncate(struct pcf_load *l, struct pcf_error *e)
 {
-	char *sql = strdup(l->table.relkind == 'p' ? "TRUNCATE TABLE "
-						    : "TRUNCATE TABLE ONLY ");
+	char *sql = table_sql(l, l->table.relkind == 'p' ? "TRUNCATE TABLE "
+							 : "TRUNCATE TABLE ONLY ",
+			      "");
 	int rc;
 
-	if (!sql || sql_quoted(l, &sql, l->table.schema, 1) ||
-	    sql_plain(&sql, ".") || sql_quoted(l, &sql, l->table.name, 1)) {
-		free(sql);
+	if (!sql) {
 		pcf_error_set(e, ENOMEM, "out of memory");
 		return -ENOMEM;
 	}
@@ -1033,23 +988,20 @@ static char *jsonl_copy_sql(struct pcf_load *l, int freeze)
 {
 	const size_t *idx = NULL;
 	size_t n = l->jsonl ? pcf_jsonl_columns(l->jsonl, &idx) : 0;
-	char *sql = strdup("");
-	int bad = !sql;
+	const char **cols = n ? calloc(n, sizeof(*cols)) : NULL;
+	struct pcf_copy_spec sp = {
+		.schema = l->table.schema, .table = l->table.name,
+		.cols = cols, .ncols = n, .format = PCF_COPY_TEXT,
+		.encoding = "UTF8", .freeze = freeze,
+	};
+	char *sql;
 
-	bad = bad || sql_plain(&sql, "COPY ") ||
-	      sql_quoted(l, &sql, l->table.schema, 1) || sql_plain(&sql, ".") ||
-	      sql_quoted(l, &sql, l->table.name, 1);
-	for (size_t i = 0; !bad && i < n; i++)
-		bad = sql_plain(&sql, i ? ", " : " (") ||
-		      sql_quoted(l, &sql, l->jcols[idx[i]], 1);
-	bad = bad || (n && sql_plain(&sql, ")")) ||
-	      sql_plain(&sql, " FROM STDIN WITH (FORMAT text, ENCODING 'UTF8'") ||
-	      (freeze && sql_plain(&sql, ", FREEZE true")) ||
-	      sql_plain(&sql, ")");
-	if (bad) {
-		free(sql);
+	if (n && !cols)
 		return NULL;
-	}
+	for (size_t i = 0; i < n; i++)
+		cols[i] = l->jcols[idx[i]];
+	sql = pcf_copy_sql(l->conn, &sp);
+	free(cols);
 	return sql;
 }
 
@@ -1154,13 +1106,8 @@ static int jsonl_default_row(struct pcf_load *l)
 
 	if ((rc = jsonl_end_segment(l)) != 0)
 		return rc;
-	sql = strdup("INSERT INTO ");
-	if (!sql || sql_quoted(l, &sql, l->table.schema, 1) ||
-	    sql_plain(&sql, ".") || sql_quoted(l, &sql, l->table.name, 1) ||
-	    sql_plain(&sql, " DEFAULT VALUES")) {
-		free(sql);
+	if (!(sql = table_sql(l, "INSERT INTO ", " DEFAULT VALUES")))
 		return load_failf(l, ENOMEM, "out of memory");
-	}
 	r = PQexec(l->conn, sql);
 	free(sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
