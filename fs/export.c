@@ -4,9 +4,10 @@
  *
  * The COPY's output arrives as libpq buffers, one row each; a read takes
  * bytes from the buffer in hand and asks for the next while it has room.
- * What was given out last stays in a window (WINDOW bytes) for a reader
- * that seeks back a little (less, tail); a reader further back gets
- * ESPIPE, never wrong bytes. A read waits for the server in slices of
+ * Every byte given out passes through a ring, the window (WINDOW bytes),
+ * and the reply points into it: one copy in the daemon, and the last bytes
+ * stay there for a reader that seeks back a little (less, tail); a reader
+ * further back gets ESPIPE, never wrong bytes. A read waits for the server in slices of
  * POLL_MS, asking between them whether the reader was killed.
  */
 #include "export.h"
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -326,7 +328,7 @@ fail:
 	return -e->err;
 }
 
-/* Keeps bytes given out in the window. */
+/* Puts n bytes at the stream's position pos into the window. */
 static void remember(struct pcf_export *x, const char *p, size_t n)
 {
 	uint64_t start = x->pos; /* p's offset in the stream */
@@ -513,47 +515,17 @@ int64_t pcf_export_size(const struct pcf_export *x)
 	return x->spool_fd >= 0 ? (int64_t)x->size : -1;
 }
 
-static ssize_t export_read(struct pcf_export *x, char *buf, size_t size,
-			   off_t off, pcf_export_interrupted intr, void *ctx)
+/*
+ * Moves up to want bytes of the stream on into the window (the ring every
+ * byte given out passes through, once): the count moved (short at the
+ * stream's end, or on a failure after some bytes), or -errno.
+ */
+static ssize_t pull(struct pcf_export *x, uint64_t want,
+		    pcf_export_interrupted intr, void *ctx)
 {
-	if (x->spool_fd >= 0) {
-		ssize_t n = pread(x->spool_fd, buf, size, off);
+	uint64_t got = 0;
 
-		return n < 0 ? -errno : n;
-	}
-	size_t got = 0;
-	uint64_t o = (uint64_t)off;
-
-	if (x->err)
-		return -x->err;
-	if (off < 0)
-		return -EINVAL;
-	if (o < x->pos) {
-		/* Behind: from the window, then on from the stream. */
-		if (x->pos - o > x->win_len) {
-			pcf_warn("read of %s at byte %llu, but only bytes %llu "
-				 "to %llu are kept behind the stream: ESPIPE\n",
-				 x->label, (unsigned long long)o,
-				 (unsigned long long)(x->pos - x->win_len),
-				 (unsigned long long)x->pos);
-			return -ESPIPE;
-		}
-		while (got < size && o + got < x->pos) {
-			size_t at = (size_t)((o + got) % WINDOW);
-			size_t n = WINDOW - at;
-
-			if (n > x->pos - (o + got))
-				n = (size_t)(x->pos - (o + got));
-			if (n > size - got)
-				n = size - got;
-			memcpy(buf + got, x->win + at, n);
-			got += n;
-		}
-		if (got == size)
-			return (ssize_t)got;
-		o += got;
-	}
-	while (got < size || o > x->pos) {
+	while (got < want) {
 		size_t n;
 		int rc;
 
@@ -571,35 +543,77 @@ static ssize_t export_read(struct pcf_export *x, char *buf, size_t size,
 				break;
 		}
 		n = x->row_len - x->row_off;
-		if (o > x->pos) { /* a read further on: skip to it */
-			if (n > o - x->pos)
-				n = (size_t)(o - x->pos);
-			remember(x, x->row + x->row_off, n);
-			x->row_off += n;
-			x->pos += n;
-			continue;
-		}
-		if (n > size - got)
-			n = size - got;
-		memcpy(buf + got, x->row + x->row_off, n);
+		if (n > want - got)
+			n = (size_t)(want - got);
 		remember(x, x->row + x->row_off, n);
 		x->row_off += n;
 		x->pos += n;
-		o += n;
 		got += n;
 	}
 	return (ssize_t)got;
 }
 
-ssize_t pcf_export_read(struct pcf_export *x, char *buf, size_t size, off_t off,
-			pcf_export_interrupted intr, void *ctx)
+static int export_reply(struct pcf_export *x, size_t size, off_t off,
+			pcf_export_interrupted intr, void *ctx,
+			pcf_export_replier reply, void *rctx)
 {
+	uint64_t o = (uint64_t)off, end;
+	struct iovec iov[2];
+	size_t avail, at, first;
 	ssize_t n;
 
+	if (size > WINDOW)
+		size = WINDOW; /* a short read: the rest comes next */
+	if (x->spool_fd >= 0) {
+		/* Spooled whole: any offset, through the window as scratch. */
+		if ((n = pread(x->spool_fd, x->win, size, off)) < 0)
+			return -errno;
+		iov[0] = (struct iovec){ x->win, (size_t)n };
+		return reply(rctx, iov, 1);
+	}
+	if (x->err)
+		return -x->err;
+	if (off < 0)
+		return -EINVAL;
+	if (o < x->pos && x->pos - o > x->win_len) {
+		pcf_warn("read of %s at byte %llu, but only bytes %llu "
+			 "to %llu are kept behind the stream: ESPIPE\n",
+			 x->label, (unsigned long long)o,
+			 (unsigned long long)(x->pos - x->win_len),
+			 (unsigned long long)x->pos);
+		return -ESPIPE;
+	}
+	/* A read further on skips to it; the bytes between are not given. */
+	while (o > x->pos) {
+		if ((n = pull(x, o - x->pos, intr, ctx)) < 0)
+			return (int)n;
+		if (n == 0)
+			return reply(rctx, iov, 0); /* past the end */
+	}
+	/* [o, pos) is in the window; the stream gives the rest. size is at
+	 * most WINDOW, so what it brings never overwrites [o, pos). */
+	end = o + size;
+	if (end > x->pos && (n = pull(x, end - x->pos, intr, ctx)) < 0 &&
+	    o == x->pos)
+		return (int)n;
+	avail = (size_t)((end < x->pos ? end : x->pos) - o);
+	at = (size_t)(o % WINDOW);
+	first = WINDOW - at < avail ? WINDOW - at : avail;
+	iov[0] = (struct iovec){ x->win + at, first };
+	iov[1] = (struct iovec){ x->win, avail - first };
+	return reply(rctx, iov, avail > first ? 2 : 1);
+}
+
+int pcf_export_reply(struct pcf_export *x, size_t size, off_t off,
+		     pcf_export_interrupted intr, void *ctx,
+		     pcf_export_replier reply, void *rctx)
+{
+	int rc;
+
 	pthread_mutex_lock(&x->lock);
-	n = export_read(x, buf, size, off, intr, ctx);
+	rc = export_reply(x, size, off, intr, ctx, reply, rctx);
 	pthread_mutex_unlock(&x->lock);
-	return n;
+	return rc;
 }
 
 /* The close's work, off the releasing request's thread: a cancel request

@@ -22,6 +22,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct pcf_fs;
 struct pcf_export;
@@ -41,14 +42,22 @@ int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 		    const char *path, pcf_export_interrupted intr, void *ctx,
 		    struct pcf_export **out, struct pcf_error *e);
 
+/* Answers a read with count pieces of bytes that live in the export (no
+ * copy for the caller); returns 0 or -errno, as fuse_reply_iov does. */
+typedef int (*pcf_export_replier)(void *rctx, const struct iovec *iov,
+				  int count);
+
 /*
- * Up to size bytes at off: the stream's next bytes (off where the last
- * read ended), or bytes within the window kept behind it. A read further
- * on skips ahead. 0 at the end; -ESPIPE for an offset behind the window;
- * -EIO (and the reason logged) when the server fails.
+ * Answers a read of up to size bytes at off through reply: the stream's
+ * next bytes (off where the last read ended), or bytes within the window
+ * kept behind it. A read further on skips ahead; fewer bytes at the end.
+ * 0 once reply was called; -errno when it was not (the caller answers the
+ * error): -ESPIPE for an offset behind the window, -EIO (and the reason
+ * logged) when the server fails, -EINTR when the reader is killed.
  */
-ssize_t pcf_export_read(struct pcf_export *x, char *buf, size_t size, off_t off,
-			pcf_export_interrupted intr, void *ctx);
+int pcf_export_reply(struct pcf_export *x, size_t size, off_t off,
+		     pcf_export_interrupted intr, void *ctx,
+		     pcf_export_replier reply, void *rctx);
 
 /* Under -o read_size=exact, the length of the spooled export (the open
  * file's size); -1 for a streamed read. */

@@ -815,6 +815,14 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 }
 
 
+/* A read's answer from the bytes a table read keeps (export.c). */
+static int reply_iov(void *req, const struct iovec *iov, int count)
+{
+	/* Answered either way: a failure here means the reader is gone. */
+	(void)fuse_reply_iov(req, iov, count);
+	return 0;
+}
+
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -831,16 +839,11 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			fuse_reply_buf(req, buf, (size_t)n);
 		free(buf);
 	} else if (h && h->kind == H_TABLE_READ && h->export) {
-		char *buf = malloc(size ? size : 1);
-		ssize_t n = buf ? pcf_export_read(h->export, buf, size, off,
-						  read_interrupted, req)
-				: -ENOMEM;
+		int rc = pcf_export_reply(h->export, size, off, read_interrupted,
+					  req, reply_iov, req);
 
-		if (n < 0)
-			fuse_reply_err(req, (int)-n);
-		else
-			fuse_reply_buf(req, buf, (size_t)n);
-		free(buf);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
 	} else if (!h || h->kind != H_STATUS || off < 0 ||
 		   (size_t)off >= h->len) {
 		fuse_reply_buf(req, NULL, 0); /* a drop folder's file: empty */
