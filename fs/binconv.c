@@ -1,0 +1,302 @@
+/*
+ * binconv.c - text to binary COPY fields (binconv.h): what each server
+ * input function accepts, and the subset taken here.
+ */
+#include "binconv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct {
+	const char *name;
+	enum pcf_bin_type type;
+} by_name[] = {
+	{ "int2", PCF_BIN_INT2 },     { "int4", PCF_BIN_INT4 },
+	{ "int8", PCF_BIN_INT8 },     { "float4", PCF_BIN_FLOAT4 },
+	{ "float8", PCF_BIN_FLOAT8 }, { "bool", PCF_BIN_BOOL },
+	{ "uuid", PCF_BIN_UUID },     { "text", PCF_BIN_TEXT },
+	{ "varchar", PCF_BIN_TEXT },  { "bpchar", PCF_BIN_TEXT },
+	{ "name", PCF_BIN_TEXT },
+};
+
+enum pcf_bin_type pcf_bin_type_of(const char *typname)
+{
+	for (size_t i = 0; i < sizeof(by_name) / sizeof(by_name[0]); i++)
+		if (strcmp(typname, by_name[i].name) == 0)
+			return by_name[i].type;
+	return PCF_BIN_NONE;
+}
+
+static void put_be(unsigned char *out, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--) {
+		out[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+/*
+ * int2in/int4in/int8in take spaces around the number and, from 16 on,
+ * "_" between digits and 0x/0o/0b prefixes: only [+-]?[0-9]+ here, which
+ * every version reads alike. Within [min, max] or not certain.
+ */
+static ssize_t to_int(const char *v, size_t len, int bytes, unsigned char *out)
+{
+	uint64_t limit = (uint64_t)1 << (bytes * 8 - 1); /* |min| */
+	uint64_t mag = 0;
+	size_t i = 0;
+	int neg = 0;
+
+	if (len && (v[0] == '-' || v[0] == '+')) {
+		neg = v[0] == '-';
+		i = 1;
+	}
+	if (i == len)
+		return -1;
+	for (; i < len; i++) {
+		unsigned d = (unsigned char)v[i] - '0';
+
+		if (d > 9 || mag > (limit - d) / 10)
+			return -1; /* not a digit, or past |min| */
+		mag = mag * 10 + d;
+	}
+	if (!neg && mag == limit)
+		return -1; /* max + 1 */
+	put_be(out, neg ? (uint64_t)0 - mag : mag, bytes);
+	return bytes;
+}
+
+/* [+-]?digits[.digits][e[+-]digits] with a digit somewhere before the
+ * exponent: what strtod reads the same way the server's does. */
+static int decimal_syntax(const char *v, size_t len)
+{
+	size_t i = 0, digits = 0;
+
+	if (i < len && (v[i] == '-' || v[i] == '+'))
+		i++;
+	for (; i < len && v[i] >= '0' && v[i] <= '9'; i++)
+		digits++;
+	if (i < len && v[i] == '.')
+		for (i++; i < len && v[i] >= '0' && v[i] <= '9'; i++)
+			digits++;
+	if (!digits)
+		return 0;
+	if (i < len && (v[i] == 'e' || v[i] == 'E')) {
+		size_t e0;
+
+		i++;
+		if (i < len && (v[i] == '-' || v[i] == '+'))
+			i++;
+		for (e0 = i; i < len && v[i] >= '0' && v[i] <= '9'; i++)
+			;
+		if (i == e0)
+			return 0;
+	}
+	return i == len;
+}
+
+/* float8in/float4in: strtod/strtof, NaN and [+-]Infinity in any case; a
+ * value out of range (ERANGE: too big, or too small to be kept whole) is
+ * left to the server, which refuses the first and keeps subnormals. */
+static ssize_t to_float(const char *v, size_t len, int bytes,
+			unsigned char *out)
+{
+	char buf[400], *end;
+	union {
+		double d;
+		float f;
+		uint64_t u8;
+		uint32_t u4;
+	} x;
+
+	if (len == 3 && strncasecmp(v, "nan", 3) == 0) {
+		if (bytes == 8)
+			x.d = NAN;
+		else
+			x.f = NAN;
+	} else if ((len == 8 && strncasecmp(v, "infinity", 8) == 0) ||
+		   (len == 9 && strncasecmp(v, "+infinity", 9) == 0)) {
+		if (bytes == 8)
+			x.d = INFINITY;
+		else
+			x.f = INFINITY;
+	} else if (len == 9 && strncasecmp(v, "-infinity", 9) == 0) {
+		if (bytes == 8)
+			x.d = -INFINITY;
+		else
+			x.f = -INFINITY;
+	} else {
+		if (len >= sizeof(buf) || !decimal_syntax(v, len))
+			return -1;
+		memcpy(buf, v, len);
+		buf[len] = '\0';
+		errno = 0;
+		if (bytes == 8)
+			x.d = strtod(buf, &end);
+		else
+			x.f = strtof(buf, &end);
+		if (errno != 0 || end != buf + len)
+			return -1;
+	}
+	put_be(out, bytes == 8 ? x.u8 : x.u4, bytes);
+	return bytes;
+}
+
+/* boolin (parse_bool_with_len): t/true, y/yes, on, 1 and f/false, n/no,
+ * off, 0 in any case, and the prefixes of the words ("tr", "ye"; "on" and
+ * "of" need two letters); spaces around are left to the server. */
+static ssize_t to_bool(const char *v, size_t len, unsigned char *out)
+{
+	int r = -1;
+
+	if (len == 0)
+		return -1;
+	switch (v[0]) {
+	case 't': case 'T':
+		if (len <= 4 && strncasecmp(v, "true", len) == 0)
+			r = 1;
+		break;
+	case 'f': case 'F':
+		if (len <= 5 && strncasecmp(v, "false", len) == 0)
+			r = 0;
+		break;
+	case 'y': case 'Y':
+		if (len <= 3 && strncasecmp(v, "yes", len) == 0)
+			r = 1;
+		break;
+	case 'n': case 'N':
+		if (len <= 2 && strncasecmp(v, "no", len) == 0)
+			r = 0;
+		break;
+	case 'o': case 'O':
+		if (len == 2 && strncasecmp(v, "on", 2) == 0)
+			r = 1;
+		else if (len >= 2 && len <= 3 && strncasecmp(v, "off", len) == 0)
+			r = 0;
+		break;
+	case '1':
+		if (len == 1)
+			r = 1;
+		break;
+	case '0':
+		if (len == 1)
+			r = 0;
+		break;
+	}
+	if (r < 0)
+		return -1;
+	out[0] = (unsigned char)r;
+	return 1;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* uuid_in (string_to_uuid): 32 hex digits, a '-' allowed after each group
+ * of four (but the last), the whole optionally in braces. */
+static ssize_t to_uuid(const char *v, size_t len, unsigned char *out)
+{
+	size_t i = 0, end = len;
+
+	if (len && v[0] == '{') {
+		if (v[len - 1] != '}')
+			return -1;
+		i = 1;
+		end = len - 1;
+	}
+	for (int b = 0; b < 16; b++) {
+		int hi, lo;
+
+		if (end - i < 2 || (hi = hexval(v[i])) < 0 ||
+		    (lo = hexval(v[i + 1])) < 0)
+			return -1;
+		out[b] = (unsigned char)(hi << 4 | lo);
+		i += 2;
+		if (i < end && v[i] == '-' && b % 2 == 1 && b < 15)
+			i++;
+	}
+	return i == end ? 16 : -1;
+}
+
+/* Valid UTF-8 as PostgreSQL's verifier takes it: no NUL, no overlong
+ * form, no surrogate, nothing past U+10FFFF. */
+static int utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i];
+		size_t n;
+		uint32_t cp;
+
+		if (c == 0)
+			return 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return 0;
+		if (len - i <= n)
+			return 0;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+ssize_t pcf_bin_convert(enum pcf_bin_type t, const char *v, size_t len,
+			unsigned char *out, size_t cap)
+{
+	if (t != PCF_BIN_TEXT && cap < PCF_BIN_FIXED_MAX)
+		return -1;
+	switch (t) {
+	case PCF_BIN_INT2:
+		return to_int(v, len, 2, out);
+	case PCF_BIN_INT4:
+		return to_int(v, len, 4, out);
+	case PCF_BIN_INT8:
+		return to_int(v, len, 8, out);
+	case PCF_BIN_FLOAT4:
+		return to_float(v, len, 4, out);
+	case PCF_BIN_FLOAT8:
+		return to_float(v, len, 8, out);
+	case PCF_BIN_BOOL:
+		return to_bool(v, len, out);
+	case PCF_BIN_UUID:
+		return to_uuid(v, len, out);
+	case PCF_BIN_TEXT:
+		if (cap < len || !utf8_valid((const unsigned char *)v, len))
+			return -1;
+		memcpy(out, v, len);
+		return (ssize_t)len;
+	case PCF_BIN_NONE:
+		break;
+	}
+	return -1;
+}
