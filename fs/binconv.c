@@ -20,7 +20,10 @@ static const struct {
 	{ "float8", PCF_BIN_FLOAT8 }, { "bool", PCF_BIN_BOOL },
 	{ "uuid", PCF_BIN_UUID },     { "text", PCF_BIN_TEXT },
 	{ "varchar", PCF_BIN_TEXT },  { "bpchar", PCF_BIN_TEXT },
-	{ "name", PCF_BIN_TEXT },
+	{ "name", PCF_BIN_TEXT },     { "date", PCF_BIN_DATE },
+	{ "timestamp", PCF_BIN_TIMESTAMP },
+	{ "timestamptz", PCF_BIN_TIMESTAMPTZ },
+	{ "bytea", PCF_BIN_BYTEA },
 };
 
 enum pcf_bin_type pcf_bin_type_of(const char *typname)
@@ -270,10 +273,141 @@ static int utf8_valid(const unsigned char *s, size_t len)
 	return 1;
 }
 
+/* n decimal digits at v as a number, or -1. */
+static long digits(const char *v, size_t n)
+{
+	long r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		r = r * 10 + (v[i] - '0');
+	}
+	return r;
+}
+
+/* Days from 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil), for years 1 to 9999. */
+static long days_from_civil(long y, long m, long d)
+{
+	y -= m <= 2;
+	long era = y / 400, yoe = y - era * 400;
+	long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return era * 146097 + doe - 719468;
+}
+
+#define DAYS_1970_TO_2000 10957L
+
+/*
+ * YYYY-MM-DD at v (10 bytes): days since 2000-01-01, PostgreSQL's epoch,
+ * or 0 with *ok 0. Four-digit years 0001 to 9999 only: a year-first date
+ * reads the same under every DateStyle, and none of them is BC.
+ */
+static long iso_date(const char *v, size_t len, int *ok)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	long y, m, d;
+
+	*ok = 0;
+	if (len < 10 || v[4] != '-' || v[7] != '-' ||
+	    (y = digits(v, 4)) < 1 || (m = digits(v + 5, 2)) < 1 || m > 12 ||
+	    (d = digits(v + 8, 2)) < 1)
+		return 0;
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	if (d > mdays[m - 1] + (m == 2 && leap))
+		return 0;
+	*ok = 1;
+	return days_from_civil(y, m, d) - DAYS_1970_TO_2000;
+}
+
+/*
+ * date [ T]HH:MM[:SS[.f{1,6}]] [offset]: microseconds since 2000-01-01
+ * (local time, then minus the offset when one is given and wanted). 24:00
+ * and leap seconds (60), fractions past microseconds (the server rounds)
+ * and offsets other than +HH, +HH:MM, +HHMM go to the server.
+ */
+static ssize_t to_timestamp(const char *v, size_t len, int with_tz,
+			    unsigned char *out)
+{
+	long hh, mi, ss = 0, frac = 0, off = 0;
+	size_t i = 11;
+	int ok;
+	long days = iso_date(v, len, &ok);
+
+	if (!ok || len < 16 || (v[10] != ' ' && v[10] != 'T') ||
+	    (hh = digits(v + 11, 2)) < 0 || hh > 23 || v[13] != ':' ||
+	    (mi = digits(v + 14, 2)) < 0 || mi > 59)
+		return -1;
+	i = 16;
+	if (i < len && v[i] == ':') {
+		if (len - i < 3 || (ss = digits(v + i + 1, 2)) < 0 || ss > 59)
+			return -1;
+		i += 3;
+		if (i < len && v[i] == '.') {
+			size_t n = 0;
+
+			for (i++; i < len && v[i] >= '0' && v[i] <= '9'; i++, n++)
+				frac = frac * 10 + (v[i] - '0');
+			if (n == 0 || n > 6)
+				return -1;
+			for (; n < 6; n++)
+				frac *= 10;
+		}
+	}
+	if (with_tz) {
+		long oh, om = 0;
+		int sign;
+
+		if (i >= len || (v[i] != '+' && v[i] != '-'))
+			return -1; /* no offset: the session's TimeZone decides */
+		sign = v[i] == '-' ? -1 : 1;
+		if (len - i < 3 || (oh = digits(v + i + 1, 2)) < 0 || oh > 15)
+			return -1;
+		i += 3;
+		if (i < len) {
+			if (v[i] == ':')
+				i++;
+			if (len - i != 2 || (om = digits(v + i, 2)) < 0 || om > 59)
+				return -1;
+			i += 2;
+		}
+		off = sign * (oh * 3600 + om * 60);
+	}
+	if (i != len)
+		return -1;
+	int64_t us = ((int64_t)days * 86400 + hh * 3600 + mi * 60 + ss - off) *
+			     1000000 + frac;
+
+	put_be(out, (uint64_t)us, 8);
+	return 8;
+}
+
+/* byteain's hex form: \x, then pairs of hex digits (the server also skips
+ * spaces between pairs; the escape form is left to it). */
+static ssize_t to_bytea(const char *v, size_t len, unsigned char *out,
+			size_t cap)
+{
+	size_t n = 0;
+
+	if (len < 2 || v[0] != '\\' || v[1] != 'x' || len % 2 || (len - 2) / 2 > cap)
+		return -1;
+	for (size_t i = 2; i < len; i += 2) {
+		int hi = hexval(v[i]), lo = hexval(v[i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[n++] = (unsigned char)(hi << 4 | lo);
+	}
+	return (ssize_t)n;
+}
+
 ssize_t pcf_bin_convert(enum pcf_bin_type t, const char *v, size_t len,
 			unsigned char *out, size_t cap)
 {
-	if (t != PCF_BIN_TEXT && cap < PCF_BIN_FIXED_MAX)
+	if (t != PCF_BIN_TEXT && t != PCF_BIN_BYTEA && cap < PCF_BIN_FIXED_MAX)
 		return -1;
 	switch (t) {
 	case PCF_BIN_INT2:
@@ -295,6 +429,21 @@ ssize_t pcf_bin_convert(enum pcf_bin_type t, const char *v, size_t len,
 			return -1;
 		memcpy(out, v, len);
 		return (ssize_t)len;
+	case PCF_BIN_DATE: {
+		int ok;
+		long days = iso_date(v, len, &ok);
+
+		if (!ok || len != 10)
+			return -1;
+		put_be(out, (uint64_t)(uint32_t)(int32_t)days, 4);
+		return 4;
+	}
+	case PCF_BIN_TIMESTAMP:
+		return to_timestamp(v, len, 0, out);
+	case PCF_BIN_TIMESTAMPTZ:
+		return to_timestamp(v, len, 1, out);
+	case PCF_BIN_BYTEA:
+		return to_bytea(v, len, out, cap);
 	case PCF_BIN_NONE:
 		break;
 	}

@@ -29,6 +29,10 @@ enum pcf_bin_type {
 	PCF_BIN_BOOL,
 	PCF_BIN_UUID,
 	PCF_BIN_TEXT,   /* text, varchar, bpchar, name: UTF-8 bytes */
+	PCF_BIN_DATE,   /* ISO 8601 YYYY-MM-DD, years 1 to 9999 */
+	PCF_BIN_TIMESTAMP,   /* ISO date and time, no offset */
+	PCF_BIN_TIMESTAMPTZ, /* ISO date and time with an explicit offset */
+	PCF_BIN_BYTEA,  /* the hex form: \x and pairs of hex digits */
 };
 
 /* The converter for a type by its pg_type.typname ("int4", "varchar"),

@@ -7,8 +7,11 @@
 # (bounds and one past them, signs, spaces, leading zeros, PostgreSQL 16's
 # separators and prefixes, NaN and infinities, subnormals, 1e308, every
 # bool spelling and prefix, uuids in every case, hyphenation and braces,
-# UTF-8 good and bad) and thousands of random canonical values, which the
-# converter must all take (else it would only ever fall back).
+# UTF-8 good and bad, dates that do not exist, 24:00, leap seconds, DST
+# gaps, offsets and their absence, bytea's hex and escape forms) and
+# thousands of random canonical values, which the converter must all take
+# (else it would only ever fall back), under three TimeZone and DateStyle
+# settings.
 . "$(dirname "$0")/../lib.sh"
 pcf_setup
 CLI=${PCF_BINCONV_CLI:-$(dirname "$PGCOPYFS_BIN")/tests/unit/binconv_cli}
@@ -86,6 +89,43 @@ corpus() {
 	                                 rnd.randrange(0x800, 0xd800), rnd.randrange(0x10000, 0x110000))))
 	                for _ in range(n))
 	    add(rnd.choice(("text", "varchar", "bpchar")), s, True)
+	import datetime
+	def rdate():
+	    return datetime.date(1, 1, 1) + datetime.timedelta(days=rnd.randrange(0, 3652059))
+	for _ in range(800):
+	    add("date", rdate().isoformat(), True)
+	for s in ("2000-02-29", "1900-02-29", "2001-02-29", "2000-13-01", "2000-00-01", "2000-01-32",
+	          "0000-01-01", "9999-12-31", "01/02/2003", "02/01/2003", "2003-1-2", "20030102",
+	          "infinity", "-infinity", "epoch", "today", "2000-01-01 BC", " 2000-01-01",
+	          "2000-01-01 ", "12000-01-01", "Jan 1 2000"):
+	    add("date", s, s in ("2000-02-29", "9999-12-31"))
+	for _ in range(800):
+	    d = rdate()
+	    t = "%s%s%02d:%02d" % (d.isoformat(), rnd.choice(" T"), rnd.randrange(24), rnd.randrange(60))
+	    if rnd.random() < 0.8:
+	        t += ":%02d" % rnd.randrange(60)
+	        if rnd.random() < 0.5:
+	            t += "." + "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 6)))
+	    add("timestamp", t, True)
+	    off = rnd.choice(("+%02d", "-%02d", "+%02d:%02d", "-%02d%02d"))
+	    off = off % ((rnd.randrange(15),) if off.count("%") == 1 else (rnd.randrange(15), rnd.randrange(60)))
+	    if d.year > 1 and d.year < 9999:
+	        add("timestamptz", t + off, True)
+	for s in ("2000-01-01", "2000-01-01 24:00:00", "2000-01-01 23:59:60", "2000-01-01 00:00:00.1234567",
+	          "2000-01-01 00:00:00+02", "2000-01-01 00:00:00.", "2000-01-01 0:00:00",
+	          "2000-01-01 00:00:00 PST", "2000-01-01 allballs", "infinity", "2000-03-26 02:30:00"):
+	    add("timestamp", s)
+	for s in ("2000-01-01 00:00:00", "2000-01-01 00:00:00 UTC", "2000-01-01 00:00:00Z",
+	          "2000-01-01 00:00:00+2", "2000-01-01 00:00:00+02:00:00", "2000-01-01 00:00:00+16",
+	          "2021-03-28 02:30:00", "2021-10-31 02:30:00+01", "2021-10-31 02:30:00+02",
+	          "2000-01-01 00:00:00+14", "2000-01-01 00:00:00-15:59"):
+	    add("timestamptz", s)
+	for _ in range(500):
+	    b = bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 50)))
+	    h = b.hex()
+	    add("bytea", "\\x" + (h.upper() if rnd.random() < 0.3 else h), True)
+	for s in ("\\x1", "\\xzz", "\\x12 34", "abc", "\\X12", "\\000", "a\\\\b", ""):
+	    add("bytea", s)
 	for b in (b"\xc3", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
 	          b"\xe9t\xe9", b"a\x00b", b"\xff", b"\xf0\x9f\x98"):
 	    rows.append(("text", b.hex(), "f"))
@@ -101,8 +141,14 @@ test_converters_agree_with_the_server() {
 		q "TRUNCATE inputs"
 		psql -Xq -v ON_ERROR_STOP=1 -c "\\copy inputs FROM '$W/corpus.tsv'" ||
 			{ fail "loading the corpus"; return; }
-		psql -XAtq -F $'\t' -c "SELECT id, pcf_send(typ, vhex) FROM inputs ORDER BY id" >"$W/server.tsv"
 		cut -f1-3 "$W/corpus.tsv" | "$CLI" >"$W/ours.tsv"
+		# Under several sessions' settings: none of them may change what
+		# a converted value means.
+		for settings in "TimeZone=UTC DateStyle=ISO,MDY" \
+			"TimeZone=America/New_York DateStyle=SQL,DMY" \
+			"TimeZone=Asia/Kolkata DateStyle=German"; do
+		PGOPTIONS="-c client_min_messages=warning -c ${settings// / -c }" \
+			psql -XAtq -F $'\t' -c "SELECT id, pcf_send(typ, vhex) FROM inputs ORDER BY id" >"$W/server.tsv"
 		paste "$W/corpus.tsv" "$W/server.tsv" "$W/ours.tsv" | awk -F'\t' '
 		$1 != $5 || $1 != $7 { print "misaligned at " $1; bad++; next }
 		$8 != "-" && $8 != $6 { print "type " $2 " value " $3 ": ours " $8 ", the server " $6; bad++ }
@@ -110,8 +156,9 @@ test_converters_agree_with_the_server() {
 		$8 != "-" { took++ } $8 == "-" && $6 != "-" { left++ }
 		END { printf "%d converted, %d left to the server, %d problems\n", took, left, bad + 0; exit bad > 0 }' \
 			>"$W/diff.out"
-		expect_eq "$?" 0 "seed $seed: $(head -n 5 "$W/diff.out" | tr '\n' ';')"
-		pcf_log "  (seed $seed: $(tail -n 1 "$W/diff.out"))"
+		expect_eq "$?" 0 "seed $seed, $settings: $(head -n 5 "$W/diff.out" | tr '\n' ';')"
+		pcf_log "  (seed $seed, $settings: $(tail -n 1 "$W/diff.out"))"
+		done
 	done
 }
 

@@ -200,6 +200,57 @@ static void test_text(void **state)
 	assert_int_equal(pcf_bin_convert(PCF_BIN_INT8, "1", 1, out, 8), -1);
 }
 
+static void test_dates_and_timestamps(void **state)
+{
+	(void)state;
+	static const struct ok_case ok[] = {
+		{ PCF_BIN_DATE, "2000-01-01", "00000000" },
+		{ PCF_BIN_DATE, "2000-01-02", "00000001" },
+		{ PCF_BIN_DATE, "1999-12-31", "ffffffff" },
+		{ PCF_BIN_DATE, "1970-01-01", "ffffd533" },
+		{ PCF_BIN_DATE, "2000-02-29", "0000003b" },
+		{ PCF_BIN_TIMESTAMP, "2000-01-01 00:00:00", "0000000000000000" },
+		{ PCF_BIN_TIMESTAMP, "2000-01-01T00:00:01", "00000000000f4240" },
+		{ PCF_BIN_TIMESTAMP, "2000-01-01 00:00", "0000000000000000" },
+		{ PCF_BIN_TIMESTAMP, "2000-01-01 00:00:00.5", "000000000007a120" },
+		{ PCF_BIN_TIMESTAMP, "2000-01-01 00:00:00.000001", "0000000000000001" },
+		{ PCF_BIN_TIMESTAMP, "1999-12-31 23:59:59", "fffffffffff0bdc0" },
+		{ PCF_BIN_TIMESTAMPTZ, "2000-01-01 02:00:00+02", "0000000000000000" },
+		{ PCF_BIN_TIMESTAMPTZ, "2000-01-01 02:00:00+02:00", "0000000000000000" },
+		{ PCF_BIN_TIMESTAMPTZ, "1999-12-31 19:30:00-0430", "0000000000000000" },
+		{ PCF_BIN_BYTEA, "\\x", "" },
+		{ PCF_BIN_BYTEA, "\\xDEADbeef", "deadbeef" },
+	};
+	static const struct { enum pcf_bin_type t; const char *in; } no[] = {
+		{ PCF_BIN_DATE, "2001-02-29" }, { PCF_BIN_DATE, "2000-13-01" },
+		{ PCF_BIN_DATE, "2000-00-10" }, { PCF_BIN_DATE, "2000-01-32" },
+		{ PCF_BIN_DATE, "0000-01-01" }, { PCF_BIN_DATE, "01/02/2003" },
+		{ PCF_BIN_DATE, "2000-1-1" },   { PCF_BIN_DATE, "infinity" },
+		{ PCF_BIN_DATE, "2000-01-01 BC" }, { PCF_BIN_DATE, " 2000-01-01" },
+		{ PCF_BIN_DATE, "12000-01-01" }, { PCF_BIN_DATE, "2000-01-01 00:00" },
+		{ PCF_BIN_TIMESTAMP, "2000-01-01" },            /* the server: midnight */
+		{ PCF_BIN_TIMESTAMP, "2000-01-01 24:00:00" },
+		{ PCF_BIN_TIMESTAMP, "2000-01-01 23:59:60" },
+		{ PCF_BIN_TIMESTAMP, "2000-01-01 00:00:00.1234567" }, /* rounded there */
+		{ PCF_BIN_TIMESTAMP, "2000-01-01 00:00:00+02" }, /* ignored there */
+		{ PCF_BIN_TIMESTAMP, "2000-01-01 00:00:00." },
+		{ PCF_BIN_TIMESTAMP, "2000-01-01 0:00:00" },
+		{ PCF_BIN_TIMESTAMPTZ, "2000-01-01 00:00:00" }, /* TimeZone decides */
+		{ PCF_BIN_TIMESTAMPTZ, "2000-01-01 00:00:00 UTC" },
+		{ PCF_BIN_TIMESTAMPTZ, "2000-01-01 00:00:00Z" },
+		{ PCF_BIN_TIMESTAMPTZ, "2000-01-01 00:00:00+2" },
+		{ PCF_BIN_TIMESTAMPTZ, "2000-01-01 00:00:00+02:00:00" },
+		{ PCF_BIN_TIMESTAMPTZ, "2000-01-01 00:00:00+16" },
+		{ PCF_BIN_BYTEA, "\\x1" },     { PCF_BIN_BYTEA, "\\xzz" },
+		{ PCF_BIN_BYTEA, "\\x12 34" }, { PCF_BIN_BYTEA, "abc" },
+		{ PCF_BIN_BYTEA, "\\X12" },
+	};
+	for (size_t i = 0; i < NELEM(ok); i++)
+		expect_bytes(ok[i].t, ok[i].in, ok[i].hex);
+	for (size_t i = 0; i < NELEM(no); i++)
+		expect_refused(no[i].t, no[i].in);
+}
+
 static void test_types_by_name(void **state)
 {
 	(void)state;
@@ -207,7 +258,8 @@ static void test_types_by_name(void **state)
 	assert_int_equal(pcf_bin_type_of("varchar"), PCF_BIN_TEXT);
 	assert_int_equal(pcf_bin_type_of("bpchar"), PCF_BIN_TEXT);
 	assert_int_equal(pcf_bin_type_of("numeric"), PCF_BIN_NONE);
-	assert_int_equal(pcf_bin_type_of("timestamptz"), PCF_BIN_NONE);
+	assert_int_equal(pcf_bin_type_of("timestamptz"), PCF_BIN_TIMESTAMPTZ);
+	assert_int_equal(pcf_bin_type_of("jsonb"), PCF_BIN_NONE);
 	assert_int_equal(pcf_bin_type_of("Int4"), PCF_BIN_NONE);
 	expect_refused(PCF_BIN_NONE, "1");
 }
@@ -220,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_bool),
 		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_dates_and_timestamps),
 		cmocka_unit_test(test_types_by_name),
 	};
 
