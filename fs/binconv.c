@@ -4,6 +4,8 @@
  */
 #include "binconv.h"
 
+#include "pgcopyfs.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -196,17 +198,6 @@ static ssize_t to_bool(const char *v, size_t len, unsigned char *out)
 	return 1;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* uuid_in (string_to_uuid): 32 hex digits, a '-' allowed after each group
  * of four (but the last), the whole optionally in braces. */
 static ssize_t to_uuid(const char *v, size_t len, unsigned char *out)
@@ -222,8 +213,8 @@ static ssize_t to_uuid(const char *v, size_t len, unsigned char *out)
 	for (int b = 0; b < 16; b++) {
 		int hi, lo;
 
-		if (end - i < 2 || (hi = hexval(v[i])) < 0 ||
-		    (lo = hexval(v[i + 1])) < 0)
+		if (end - i < 2 || (hi = pcf_hex_value(v[i])) < 0 ||
+		    (lo = pcf_hex_value(v[i + 1])) < 0)
 			return -1;
 		out[b] = (unsigned char)(hi << 4 | lo);
 		i += 2;
@@ -395,7 +386,7 @@ static ssize_t to_bytea(const char *v, size_t len, unsigned char *out,
 	if (len < 2 || v[0] != '\\' || v[1] != 'x' || len % 2 || (len - 2) / 2 > cap)
 		return -1;
 	for (size_t i = 2; i < len; i += 2) {
-		int hi = hexval(v[i]), lo = hexval(v[i + 1]);
+		int hi = pcf_hex_value(v[i]), lo = pcf_hex_value(v[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

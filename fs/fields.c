@@ -113,7 +113,7 @@ static int is_octal(char c)
 	return c >= '0' && c <= '7';
 }
 
-static int hex_value(char c)
+int pcf_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -137,10 +137,10 @@ static char text_escape(const char *rec, size_t body, size_t *i)
 			v = v * 8 + (rec[(*i)++] - '0');
 		return (char)(v & 0xff);
 	}
-	if (c == 'x' && *i < body && hex_value(rec[*i]) >= 0) {
-		v = hex_value(rec[(*i)++]);
-		if (*i < body && hex_value(rec[*i]) >= 0)
-			v = v * 16 + hex_value(rec[(*i)++]);
+	if (c == 'x' && *i < body && pcf_hex_value(rec[*i]) >= 0) {
+		v = pcf_hex_value(rec[(*i)++]);
+		if (*i < body && pcf_hex_value(rec[*i]) >= 0)
+			v = v * 16 + pcf_hex_value(rec[(*i)++]);
 		return (char)v;
 	}
 	switch (c) {

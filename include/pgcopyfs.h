@@ -103,6 +103,9 @@ int pcf_split_record(struct pcf_dialect d, const char *rec, size_t len,
 		     char ***fields, size_t *nfields);
 void pcf_fields_free(char **fields, size_t nfields);
 
+/* A hex digit's value (either case), or -1. */
+int pcf_hex_value(char c);
+
 /*
  * The same for a record of COPY's text format: fields split at every
  * unescaped delim, backslash escapes decoded as COPY decodes them (\t,
