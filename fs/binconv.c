@@ -25,7 +25,7 @@ static const struct {
 	{ "name", PCF_BIN_TEXT },     { "date", PCF_BIN_DATE },
 	{ "timestamp", PCF_BIN_TIMESTAMP },
 	{ "timestamptz", PCF_BIN_TIMESTAMPTZ },
-	{ "bytea", PCF_BIN_BYTEA },
+	{ "bytea", PCF_BIN_BYTEA },   { "numeric", PCF_BIN_NUMERIC },
 };
 
 enum pcf_bin_type pcf_bin_type_of(const char *typname)
@@ -395,10 +395,87 @@ static ssize_t to_bytea(const char *v, size_t len, unsigned char *out,
 	return (ssize_t)n;
 }
 
+/*
+ * numeric_in for [+-]?digits[.digits] (no exponent: its scale rules differ
+ * across versions, nor Infinity, which 13 refuses), and NaN; numeric_send's
+ * form: ndigits, weight, sign, dscale (int16 each), then the base-10000
+ * digits without leading or trailing zero ones. The scale is the number of
+ * digits written after the point. A typmod's rounding is the server's, for
+ * binary input as for text.
+ */
+#define NUMERIC_MAX_DIGITS 1000 /* decimal digits taken here (the type: 147,455) */
+static ssize_t to_numeric(const char *v, size_t len, unsigned char *out,
+			  size_t cap)
+{
+	size_t i = 0, int0, intn, frac0, fracn;
+	int neg = 0;
+
+	if (len == 3 && strncasecmp(v, "nan", 3) == 0) {
+		if (cap < 8)
+			return -1;
+		put_be(out, 0, 2);
+		put_be(out + 2, 0, 2);
+		put_be(out + 4, 0xC000, 2);
+		put_be(out + 6, 0, 2);
+		return 8;
+	}
+	if (i < len && (v[i] == '-' || v[i] == '+'))
+		neg = v[i++] == '-';
+	for (int0 = i; i < len && v[i] >= '0' && v[i] <= '9'; i++)
+		;
+	intn = i - int0;
+	frac0 = fracn = 0;
+	if (i < len && v[i] == '.') {
+		for (frac0 = ++i; i < len && v[i] >= '0' && v[i] <= '9'; i++)
+			;
+		fracn = i - frac0;
+	}
+	if (i != len || intn + fracn == 0 || intn + fracn > NUMERIC_MAX_DIGITS)
+		return -1;
+	/* Base-10000 groups, aligned on the point: the integer part's first
+	 * group may be short, the fraction's last is padded with zeros. */
+	int ngint = (int)((intn + 3) / 4), ngfrac = (int)((fracn + 3) / 4);
+	int ng = ngint + ngfrac, first = 0, last = ng - 1;
+	uint16_t g[(NUMERIC_MAX_DIGITS + 7) / 4 + 2];
+
+	for (int k = 0; k < ngint; k++) {
+		/* group k covers integer digits [intn - 4 * (ngint - k), +4) */
+		long start = (long)intn - 4L * (ngint - k), val = 0;
+
+		for (long d = start; d < start + 4; d++)
+			val = val * 10 + (d >= 0 ? v[int0 + d] - '0' : 0);
+		g[k] = (uint16_t)val;
+	}
+	for (int k = 0; k < ngfrac; k++) {
+		long val = 0;
+
+		for (size_t d = 4 * (size_t)k; d < 4 * (size_t)k + 4; d++)
+			val = val * 10 + (d < fracn ? v[frac0 + d] - '0' : 0);
+		g[ngint + k] = (uint16_t)val;
+	}
+	while (first <= last && g[first] == 0)
+		first++;
+	while (last >= first && g[last] == 0)
+		last--;
+	int nd = last >= first ? last - first + 1 : 0;
+	int weight = nd ? ngint - 1 - first : 0;
+
+	if (cap < 8 + 2 * (size_t)nd || fracn > 0x3fff)
+		return -1;
+	put_be(out, (uint64_t)nd, 2);
+	put_be(out + 2, (uint64_t)(uint16_t)(int16_t)weight, 2);
+	put_be(out + 4, nd && neg ? 0x4000 : 0, 2);
+	put_be(out + 6, fracn, 2);
+	for (int k = 0; k < nd; k++)
+		put_be(out + 8 + 2 * k, g[first + k], 2);
+	return 8 + 2 * nd;
+}
+
 ssize_t pcf_bin_convert(enum pcf_bin_type t, const char *v, size_t len,
 			unsigned char *out, size_t cap)
 {
-	if (t != PCF_BIN_TEXT && t != PCF_BIN_BYTEA && cap < PCF_BIN_FIXED_MAX)
+	if (t != PCF_BIN_TEXT && t != PCF_BIN_BYTEA && t != PCF_BIN_NUMERIC &&
+	    cap < PCF_BIN_FIXED_MAX)
 		return -1;
 	switch (t) {
 	case PCF_BIN_INT2:
@@ -435,6 +512,8 @@ ssize_t pcf_bin_convert(enum pcf_bin_type t, const char *v, size_t len,
 		return to_timestamp(v, len, 1, out);
 	case PCF_BIN_BYTEA:
 		return to_bytea(v, len, out, cap);
+	case PCF_BIN_NUMERIC:
+		return to_numeric(v, len, out, cap);
 	case PCF_BIN_NONE:
 		break;
 	}

@@ -33,6 +33,7 @@ enum pcf_bin_type {
 	PCF_BIN_TIMESTAMP,   /* ISO date and time, no offset */
 	PCF_BIN_TIMESTAMPTZ, /* ISO date and time with an explicit offset */
 	PCF_BIN_BYTEA,  /* the hex form: \x and pairs of hex digits */
+	PCF_BIN_NUMERIC, /* plain decimals, and NaN */
 };
 
 /* The converter for a type by its pg_type.typname ("int4", "varchar"),

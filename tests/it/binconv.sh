@@ -126,6 +126,18 @@ corpus() {
 	    add("bytea", "\\x" + (h.upper() if rnd.random() < 0.3 else h), True)
 	for s in ("\\x1", "\\xzz", "\\x12 34", "abc", "\\X12", "\\000", "a\\\\b", ""):
 	    add("bytea", s)
+	for _ in range(1500):
+	    ip = str(rnd.randrange(10 ** rnd.randrange(1, 30)))
+	    if rnd.random() < 0.2:
+	        ip = "0" * rnd.randrange(1, 5) + ip
+	    s = rnd.choice(("", "-", "+")) + ip
+	    if rnd.random() < 0.7:
+	        s += "." + "".join(rnd.choice("0123456789") for _ in range(rnd.randrange(0, 25)))
+	    add("numeric", s, True)
+	for s in ("0", "-0", "-0.000", "0.0001", "10000", "9999.9999", "1" + "0" * 400, "0." + "0" * 300 + "1",
+	          ".5", "5.", "NaN", "nan", "NAN", "Infinity", "-Infinity", "inf", "1e5", "1E-3",
+	          " 1", "1 ", "1,5", "1_000", "0x10", "", ".", "-", "+.", "--1"):
+	    add("numeric", s, s in ("0", "-0", "-0.000", "0.0001", "10000", "9999.9999", ".5", "5.", "NaN", "nan", "NAN"))
 	for b in (b"\xc3", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
 	          b"\xe9t\xe9", b"a\x00b", b"\xff", b"\xf0\x9f\x98"):
 	    rows.append(("text", b.hex(), "f"))

@@ -251,13 +251,41 @@ static void test_dates_and_timestamps(void **state)
 		expect_refused(no[i].t, no[i].in);
 }
 
+static void test_numeric(void **state)
+{
+	(void)state;
+	static const struct ok_case ok[] = {
+		/* ndigits, weight, sign, dscale, base-10000 digits */
+		{ PCF_BIN_NUMERIC, "0", "0000000000000000" },
+		{ PCF_BIN_NUMERIC, "-0.00", "0000000000000002" },
+		{ PCF_BIN_NUMERIC, "123.4500", "0002000000000004007b1194" },
+		{ PCF_BIN_NUMERIC, "-0.0001", "0001ffff400000040001" },
+		{ PCF_BIN_NUMERIC, "10000", "00010001000000000001" },
+		{ PCF_BIN_NUMERIC, "+00012.5", "0002000000000001000c1388" },
+		{ PCF_BIN_NUMERIC, ".5", "0001ffff000000011388" },
+		{ PCF_BIN_NUMERIC, "5.", "00010000000000000005" },
+		{ PCF_BIN_NUMERIC, "NaN", "00000000c0000000" },
+	};
+	static const struct { enum pcf_bin_type t; const char *in; } no[] = {
+		{ PCF_BIN_NUMERIC, "" }, { PCF_BIN_NUMERIC, "." },
+		{ PCF_BIN_NUMERIC, "-" }, { PCF_BIN_NUMERIC, "1e5" },
+		{ PCF_BIN_NUMERIC, "Infinity" }, { PCF_BIN_NUMERIC, " 1" },
+		{ PCF_BIN_NUMERIC, "1,5" }, { PCF_BIN_NUMERIC, "1_000" },
+		{ PCF_BIN_NUMERIC, "0x10" },
+	};
+	for (size_t i = 0; i < NELEM(ok); i++)
+		expect_bytes(ok[i].t, ok[i].in, ok[i].hex);
+	for (size_t i = 0; i < NELEM(no); i++)
+		expect_refused(no[i].t, no[i].in);
+}
+
 static void test_types_by_name(void **state)
 {
 	(void)state;
 	assert_int_equal(pcf_bin_type_of("int4"), PCF_BIN_INT4);
 	assert_int_equal(pcf_bin_type_of("varchar"), PCF_BIN_TEXT);
 	assert_int_equal(pcf_bin_type_of("bpchar"), PCF_BIN_TEXT);
-	assert_int_equal(pcf_bin_type_of("numeric"), PCF_BIN_NONE);
+	assert_int_equal(pcf_bin_type_of("numeric"), PCF_BIN_NUMERIC);
 	assert_int_equal(pcf_bin_type_of("timestamptz"), PCF_BIN_TIMESTAMPTZ);
 	assert_int_equal(pcf_bin_type_of("jsonb"), PCF_BIN_NONE);
 	assert_int_equal(pcf_bin_type_of("Int4"), PCF_BIN_NONE);
@@ -273,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_dates_and_timestamps),
+		cmocka_unit_test(test_numeric),
 		cmocka_unit_test(test_types_by_name),
 	};
 
