@@ -337,6 +337,10 @@ reads() { # TABLE ROWS
 	run_read "$w" 'psql \copy' "$n" cl bash -c \
 		'psql -X -q -v ON_ERROR_STOP=1 -c "\copy $1 TO STDOUT WITH (FORMAT csv, HEADER true)" | wc -l' sh "$t"
 	run_read "$w" "pgcopyfs cat" "$n" fs bash -c 'cat "$1" | wc -l' sh "$MNT/public/$t.csv"
+	# rsync's way: the whole export spooled at open, then read from disk.
+	MOUNT_OPT="-o read_size=exact"
+	run_read "$w" "pgcopyfs cat, read_size=exact" "$n" fs bash -c 'cat "$1" | wc -l' sh "$MNT/public/$t.csv"
+	MOUNT_OPT=''
 	for ext in tsv jsonl csv.gz csv.zst; do
 		case $ext in
 		*.gz) run_read "$w" "pgcopyfs zcat .$ext" "$n" fs bash -c 'zcat "$1" | wc -l' sh "$MNT/public/$t.$ext" ;;
@@ -421,7 +425,9 @@ cat <<EOF
    pgcopyfs dd bs=1M    dd if=FILE of=MOUNT/public/T.csv bs=1M
    ... read             psql -c "\\copy T TO STDOUT (format csv, header true)" | wc -l, against
                         cat MOUNT/public/T.csv | wc -l (and .tsv, .jsonl; zcat .csv.gz,
-                        zstd -dc .csv.zst): a table read out into the same pipe
+                        zstd -dc .csv.zst): a table read out into the same pipe;
+                        "read_size=exact": the same cat, mounted so that the open
+                        spools the whole export first (what rsync out needs)
    pgcopyfs cp .EXT     cp FILE.EXT MOUNT/public/T.EXT: the same rows as .tsv (COPY's text
                         format), .jsonl (numbers, booleans, a nested doc), gzip -6 and
                         zstd -3 of the CSV, zstd -3 of the JSON lines
