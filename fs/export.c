@@ -467,9 +467,32 @@ static int next_piece(struct pcf_export *x, pcf_export_interrupted intr,
  * tar copy st_size bytes). Waits as a read does; 0, or -errno with e
  * filled in (ENOSPC: the spool's disk is full).
  */
+/* Writes the window's first n bytes to the spool: 0 or -errno. */
+static int spool_write(struct pcf_export *x, size_t n, struct pcf_error *e)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = write(x->spool_fd, x->win + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			int rc = -errno;
+
+			pcf_error_set(e, -rc, "spooling the read of %s: %s",
+				      x->label, strerror(-rc));
+			return rc;
+		}
+		done += (size_t)w;
+	}
+	return 0;
+}
+
 static int spool_all(struct pcf_export *x, pcf_export_interrupted intr,
 		     void *ctx, struct pcf_error *e)
 {
+	size_t held = 0; /* bytes gathered in the window, not yet written */
 	int rc;
 
 	if ((x->spool_fd = pcf_spool_file()) < 0) {
@@ -479,22 +502,24 @@ static int spool_all(struct pcf_export *x, pcf_export_interrupted intr,
 			      strerror(-rc));
 		return rc;
 	}
+	/* Rows are gathered in the window (unused by a spooled read until
+	 * its first read) and written a MiB at a time. */
 	while ((rc = next_piece(x, intr, ctx)) == 1) {
-		size_t done = 0;
+		size_t off = 0;
 
-		while (done < x->row_len) {
-			ssize_t n = write(x->spool_fd, x->row + done,
-					  x->row_len - done);
+		while (off < x->row_len) {
+			size_t n = x->row_len - off;
 
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				rc = -errno;
-				pcf_error_set(e, -rc, "spooling the read of %s: %s",
-					      x->label, strerror(-rc));
-				return rc;
+			if (n > WINDOW - held)
+				n = WINDOW - held;
+			memcpy(x->win + held, x->row + off, n);
+			held += n;
+			off += n;
+			if (held == WINDOW) {
+				if ((rc = spool_write(x, held, e)) != 0)
+					return rc;
+				held = 0;
 			}
-			done += (size_t)n;
 		}
 		x->size += x->row_len;
 		if (x->from_libpq)
@@ -507,7 +532,7 @@ static int spool_all(struct pcf_export *x, pcf_export_interrupted intr,
 			      x->label);
 		return rc;
 	}
-	return 0;
+	return spool_write(x, held, e);
 }
 
 int64_t pcf_export_size(const struct pcf_export *x)
