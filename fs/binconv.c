@@ -118,22 +118,24 @@ static ssize_t to_float(const char *v, size_t len, int bytes,
 		uint32_t u4;
 	} x;
 
-	if (len == 3 && strncasecmp(v, "nan", 3) == 0) {
+	double special = 0;
+	int is_special = 1;
+
+	if (len == 3 && strncasecmp(v, "nan", 3) == 0)
+		special = NAN;
+	else if ((len == 8 && strncasecmp(v, "infinity", 8) == 0) ||
+		 (len == 9 && strncasecmp(v, "+infinity", 9) == 0))
+		special = INFINITY;
+	else if (len == 9 && strncasecmp(v, "-infinity", 9) == 0)
+		special = -INFINITY;
+	else
+		is_special = 0;
+	if (is_special) {
+		/* exact in either width (a float NaN stays the quiet NaN) */
 		if (bytes == 8)
-			x.d = NAN;
+			x.d = special;
 		else
-			x.f = NAN;
-	} else if ((len == 8 && strncasecmp(v, "infinity", 8) == 0) ||
-		   (len == 9 && strncasecmp(v, "+infinity", 9) == 0)) {
-		if (bytes == 8)
-			x.d = INFINITY;
-		else
-			x.f = INFINITY;
-	} else if (len == 9 && strncasecmp(v, "-infinity", 9) == 0) {
-		if (bytes == 8)
-			x.d = -INFINITY;
-		else
-			x.f = -INFINITY;
+			x.f = (float)special;
 	} else {
 		if (len >= sizeof(buf) || !decimal_syntax(v, len))
 			return -1;

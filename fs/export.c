@@ -7,8 +7,8 @@
  * Every byte given out passes through a ring, the window (WINDOW bytes),
  * and the reply points into it: one copy in the daemon, and the last bytes
  * stay there for a reader that seeks back a little (less, tail); a reader
- * further back gets ESPIPE, never wrong bytes. A read waits for the server in slices of
- * POLL_MS, asking between them whether the reader was killed.
+ * further back gets ESPIPE, never wrong bytes. A read waits for the server
+ * in slices of POLL_MS, asking between them whether the reader was killed.
  */
 #include "export.h"
 
@@ -217,6 +217,21 @@ static void cancel_and_finish(PGconn *c, int cancel)
 	PQfinish(c);
 }
 
+/* Runs fn(arg) on a detached thread of its own: 1, or 0 when no thread
+ * could be made (the caller then runs it itself). */
+static int run_detached(void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int started;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	started = pthread_create(&t, &attr, fn, arg) == 0;
+	pthread_attr_destroy(&attr);
+	return started;
+}
+
 static void *abandon_main(void *arg)
 {
 	cancel_and_finish(arg, 1);
@@ -227,17 +242,7 @@ static void *abandon_main(void *arg)
  * request is a connect of its own, which a stalled server holds). */
 static void conn_abandon(PGconn *c, int cancel)
 {
-	pthread_attr_t attr;
-	pthread_t t;
-	int started = 0;
-
-	if (cancel) {
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		started = pthread_create(&t, &attr, abandon_main, c) == 0;
-		pthread_attr_destroy(&attr);
-	}
-	if (!started)
+	if (!cancel || !run_detached(abandon_main, c))
 		cancel_and_finish(c, cancel);
 }
 
@@ -461,12 +466,6 @@ static int next_piece(struct pcf_export *x, pcf_export_interrupted intr,
 	return len > 0 ? 1 : 0;
 }
 
-/*
- * -o read_size=exact: the export to its end into an anonymous spool file,
- * so that the open file's size is known before its first read (rsync and
- * tar copy st_size bytes). Waits as a read does; 0, or -errno with e
- * filled in (ENOSPC: the spool's disk is full).
- */
 /* Writes the window's first n bytes to the spool: 0 or -errno. */
 static int spool_write(struct pcf_export *x, size_t n, struct pcf_error *e)
 {
@@ -489,6 +488,12 @@ static int spool_write(struct pcf_export *x, size_t n, struct pcf_error *e)
 	return 0;
 }
 
+/*
+ * -o read_size=exact: the export to its end into an anonymous spool file,
+ * so that the open file's size is known before its first read (rsync
+ * copies st_size bytes). Waits as a read does; 0, or -errno with e filled
+ * in (ENOSPC: the spool's disk is full).
+ */
 static int spool_all(struct pcf_export *x, pcf_export_interrupted intr,
 		     void *ctx, struct pcf_error *e)
 {
@@ -647,24 +652,14 @@ static void *close_main(void *arg)
 {
 	struct pcf_export *x = arg;
 
-	if (!x->done && !x->err && PQstatus(x->conn) == CONNECTION_OK) {
-		/* Read only in part: the server stops now, not when its next
-		 * send fails. */
-		PGcancel *c = PQgetCancel(x->conn);
-		char err[256];
-
-		if (c) {
-			PQcancel(c, err, sizeof(err));
-			PQfreeCancel(c);
-		}
-	}
 	if (x->row && x->from_libpq)
 		PQfreemem(x->row);
 	if (x->spool_fd >= 0)
 		close(x->spool_fd);
 	compressor_free(x);
-	PQsetnonblocking(x->conn, 1);
-	PQfinish(x->conn);
+	/* Read only in part: the server stops now, not when its next send
+	 * fails. */
+	cancel_and_finish(x->conn, !x->done && !x->err);
 	pcf_conn_budget_give();
 	pthread_mutex_destroy(&x->lock);
 	free(x->win);
@@ -674,20 +669,9 @@ static void *close_main(void *arg)
 
 void pcf_export_close(struct pcf_export *x)
 {
-	pthread_attr_t attr;
-	pthread_t t;
-	int started;
-
 	if (!x)
 		return;
-	if (x->done || x->err) {
-		close_main(x); /* nothing to cancel */
-		return;
-	}
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	started = pthread_create(&t, &attr, close_main, x) == 0;
-	pthread_attr_destroy(&attr);
-	if (!started)
+	/* Nothing to cancel once done or failed: no thread needed. */
+	if (x->done || x->err || !run_detached(close_main, x))
 		close_main(x);
 }

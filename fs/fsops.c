@@ -244,6 +244,14 @@ static void load_call_run(struct load_call *c, fuse_req_t req)
 	pthread_cleanup_pop(1);
 }
 
+/* How long the kernel may keep a node's attributes. A staged file's size
+ * moves with writes through any of its nodes; under -o read_size=exact a
+ * table file's size is its read open's (fstat must ask). */
+static double attr_timeout(int is_table, int staged)
+{
+	return staged || (is_table && read_exact_mode) ? 0.0 : ATTR_TIMEOUT;
+}
+
 /* A read open that spooled its export (-o read_size=exact) gives the
  * node its length. */
 static void node_size(struct pcf_node *n, struct stat *st)
@@ -274,8 +282,7 @@ static int make_entry(const char *path, const struct stat *st, pid_t tid,
 	/* A table: every path walk asks (the top of the file). A staged
 	 * file: its size moves with writes through any of its nodes, and a
 	 * rename may put a table back under its name. */
-	e->attr_timeout = staged || (is_table && read_exact_mode) ? 0.0
-								 : ATTR_TIMEOUT;
+	e->attr_timeout = attr_timeout(is_table, staged != NULL);
 	e->entry_timeout = is_table || staged ? 0.0 : DIR_ENTRY_TIMEOUT;
 	return 0;
 }
@@ -349,8 +356,8 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_attr(req, &st, node->staged ? 0.0
-				: read_exact_mode ? 0.0 : ATTR_TIMEOUT);
+		fuse_reply_attr(req, &st,
+				attr_timeout(S_ISREG(st.st_mode), node->staged != NULL));
 }
 
 /* Directory listings: names with their types, taken whole at opendir. */
@@ -565,7 +572,7 @@ static void handle_on_node(struct handle *h, struct pcf_node *node)
 		h->node = node;
 		pcf_node_writers(node, 1);
 	} else if (h->export && pcf_export_size(h->export) >= 0) {
-		h->read_node = node;
+		h->read_node = node; /* spooled: its length is the node's size */
 		pcf_node_read_size(node, h, pcf_export_size(h->export));
 	}
 }
