@@ -174,7 +174,15 @@ static PGresult *run_stoppable(PGconn *c, const char *sql,
 		return NULL;
 	}
 	for (;;) {
-		while (!PQisBusy(c)) {
+		/* Non-blocking: the query may not be all sent yet. */
+		int unsent = PQflush(c);
+
+		if (unsent < 0) {
+			PQclear(last);
+			pcf_error_from_result(e, c, NULL);
+			return NULL;
+		}
+		while (!unsent && !PQisBusy(c)) {
 			if (!(r = PQgetResult(c)))
 				return last; /* every result in */
 			if (last && PQresultStatus(last) != PGRES_COMMAND_OK) {
@@ -186,7 +194,8 @@ static PGresult *run_stoppable(PGconn *c, const char *sql,
 			if (PQresultStatus(r) == PGRES_COPY_OUT)
 				return r;
 		}
-		struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
+		struct pollfd p = { .fd = PQsocket(c),
+				    .events = POLLIN | (unsent ? POLLOUT : 0) };
 
 		if (intr && intr(ctx)) {
 			PQclear(last);
