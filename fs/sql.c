@@ -102,6 +102,13 @@ char *pcf_copy_sql(PGconn *conn, const struct pcf_copy_spec *sp)
 	if (sp->cols && sp->ncols)
 		pcf_sql_plain(&q, ")");
 	pcf_sql_plain(&q, sp->to_stdout ? " TO STDOUT" : " FROM STDIN");
+	if (sp->format == PCF_COPY_BINARY) {
+		pcf_sql_plain(&q, " WITH (FORMAT binary");
+		if (sp->freeze)
+			pcf_sql_plain(&q, ", FREEZE true");
+		pcf_sql_plain(&q, ")");
+		return pcf_sql_take(&q);
+	}
 	pcf_sql_plain(&q, csv ? " WITH (FORMAT csv" : " WITH (FORMAT text");
 	if (sp->header)
 		pcf_sql_plain(&q, ", HEADER true");

@@ -29,7 +29,11 @@ void pcf_sql_relation(struct pcf_sql *q, const char *schema,
 /* The statement (the caller frees it), or NULL if building failed. */
 char *pcf_sql_take(struct pcf_sql *q);
 
-enum pcf_copy_format { PCF_COPY_CSV, PCF_COPY_TEXT };
+enum pcf_copy_format {
+	PCF_COPY_CSV,
+	PCF_COPY_TEXT,
+	PCF_COPY_BINARY, /* no header, dialect, NULL string or encoding */
+};
 
 /* What one COPY says. A zero char option, or one equal to COPY's default
  * for the format, is left out. */
