@@ -26,6 +26,7 @@ static const struct {
 	{ "timestamp", PCF_BIN_TIMESTAMP },
 	{ "timestamptz", PCF_BIN_TIMESTAMPTZ },
 	{ "bytea", PCF_BIN_BYTEA },   { "numeric", PCF_BIN_NUMERIC },
+	{ "json", PCF_BIN_JSON },     { "jsonb", PCF_BIN_JSONB },
 };
 
 enum pcf_bin_type pcf_bin_type_of(const char *typname)
@@ -237,6 +238,19 @@ static int utf8_valid(const unsigned char *s, size_t len)
 		size_t n;
 		uint32_t cp;
 
+		/* Eight ASCII bytes at a time, none of them NUL. */
+		if (len - i >= 8) {
+			uint64_t x;
+
+			memcpy(&x, s + i, 8);
+			if (((x | ((x & 0x7f7f7f7f7f7f7f7full) +
+				   0x7f7f7f7f7f7f7f7full)) &
+			     0x8080808080808080ull) == 0x8080808080808080ull &&
+			    (x & 0x8080808080808080ull) == 0) {
+				i += 8;
+				continue;
+			}
+		}
 		if (c == 0)
 			return 0;
 		if (c < 0x80) {
@@ -477,7 +491,7 @@ ssize_t pcf_bin_convert(enum pcf_bin_type t, const char *v, size_t len,
 			unsigned char *out, size_t cap)
 {
 	if (t != PCF_BIN_TEXT && t != PCF_BIN_BYTEA && t != PCF_BIN_NUMERIC &&
-	    cap < PCF_BIN_FIXED_MAX)
+	    t != PCF_BIN_JSON && t != PCF_BIN_JSONB && cap < PCF_BIN_FIXED_MAX)
 		return -1;
 	switch (t) {
 	case PCF_BIN_INT2:
@@ -495,10 +509,20 @@ ssize_t pcf_bin_convert(enum pcf_bin_type t, const char *v, size_t len,
 	case PCF_BIN_UUID:
 		return to_uuid(v, len, out);
 	case PCF_BIN_TEXT:
+	case PCF_BIN_JSON:
 		if (cap < len || !utf8_valid((const unsigned char *)v, len))
 			return -1;
 		memcpy(out, v, len);
 		return (ssize_t)len;
+	case PCF_BIN_JSONB:
+		/* The text is parsed by the server either way: a value it
+		 * refuses fails the load as in CSV (the context then names the
+		 * line and column, not the value). */
+		if (cap < len + 1 || !utf8_valid((const unsigned char *)v, len))
+			return -1;
+		out[0] = 1;
+		memcpy(out + 1, v, len);
+		return (ssize_t)len + 1;
 	case PCF_BIN_DATE: {
 		int ok;
 		long days = iso_date(v, len, &ok);

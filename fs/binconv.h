@@ -34,6 +34,10 @@ enum pcf_bin_type {
 	PCF_BIN_TIMESTAMPTZ, /* ISO date and time with an explicit offset */
 	PCF_BIN_BYTEA,  /* the hex form: \x and pairs of hex digits */
 	PCF_BIN_NUMERIC, /* plain decimals, and NaN */
+	PCF_BIN_JSON,   /* json: the UTF-8 text; json_recv parses it as
+			 * json_in does */
+	PCF_BIN_JSONB,  /* jsonb: version 1, then the text (jsonb_recv's
+			 * parser is jsonb_in's) */
 };
 
 /* The converter for a type by its pg_type.typname ("int4", "varchar"),

@@ -287,7 +287,12 @@ static void test_types_by_name(void **state)
 	assert_int_equal(pcf_bin_type_of("bpchar"), PCF_BIN_TEXT);
 	assert_int_equal(pcf_bin_type_of("numeric"), PCF_BIN_NUMERIC);
 	assert_int_equal(pcf_bin_type_of("timestamptz"), PCF_BIN_TIMESTAMPTZ);
-	assert_int_equal(pcf_bin_type_of("jsonb"), PCF_BIN_NONE);
+	assert_int_equal(pcf_bin_type_of("jsonb"), PCF_BIN_JSONB);
+	assert_int_equal(pcf_bin_type_of("json"), PCF_BIN_JSON);
+	assert_int_equal(pcf_bin_type_of("interval"), PCF_BIN_NONE);
+	expect_bytes(PCF_BIN_JSONB, "{\"a\":1}", "017b2261223a317d");
+	expect_bytes(PCF_BIN_JSON, "[1]", "5b315d");
+	expect_refused(PCF_BIN_JSONB, "\xff");
 	assert_int_equal(pcf_bin_type_of("Int4"), PCF_BIN_NONE);
 	expect_refused(PCF_BIN_NONE, "1");
 }
