@@ -22,8 +22,10 @@
 #include "load.h"
 #include "sql.h"
 
+#include "convert.h"
 #include "copy.h"
 #include "jsonl.h"
+#include "loadint.h"
 #include "fs.h"
 #include "holders.h"
 #include "log.h"
@@ -65,6 +67,7 @@ static void load_free(struct pcf_load *l)
 	pthread_cond_destroy(&l->abort_cond);
 	free(l->head);
 	pcf_inflate_free(l->inflate);
+	pcf_convert_free(l->conv);
 	pcf_jsonl_free(l->jsonl);
 	pcf_fields_free(l->jcols, l->njcols);
 	free(l->jline);
@@ -312,6 +315,22 @@ static int load_failf(struct pcf_load *l, int err, const char *fmt, ...)
 	return load_fail(l, &e);
 }
 
+int pcf_load_fail(struct pcf_load *l, const struct pcf_error *e)
+{
+	return load_fail(l, e);
+}
+
+int pcf_load_failf(struct pcf_load *l, int err, const char *fmt, ...)
+{
+	struct pcf_error e = { .err = err };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	return load_fail(l, &e);
+}
+
 int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
 		 const char *path, int flags, pid_t pid, uid_t uid,
 		 struct pcf_load **out)
@@ -519,21 +538,24 @@ static int table_columns(struct pcf_load *l, char ***cols, size_t *ncols,
 
 /*
  * COPY "schema"."table" [(cols)] FROM STDIN WITH (...) in the file's format
- * and the mount's dialect (sql.c quotes every name and value).
+ * and the mount's dialect, or binary (sql.c quotes every name and value).
  */
-static char *copy_sql(struct pcf_load *l, char **cols, size_t ncols,
-		      int header)
+char *pcf_load_copy_sql(struct pcf_load *l, char **cols, size_t ncols,
+			enum pcf_load_copy kind, int header)
 {
 	const struct pcf_options *o = &l->fs->opts;
 	struct pcf_copy_spec sp = {
 		.schema = l->table.schema, .table = l->table.name,
 		.cols = (const char *const *)cols, .ncols = ncols,
 		.null_string = o->null_string, .encoding = o->encoding,
-		/* FREEZE is allowed right after TRUNCATE of a plain table. */
-		.freeze = l->replace && l->table.relkind == 'r',
+		/* FREEZE is allowed after TRUNCATE of a plain table in the
+		 * same transaction. */
+		.freeze = l->tx_truncated && l->table.relkind == 'r',
 	};
 
-	if (l->format == PCF_FMT_CSV) {
+	if (kind == PCF_LOAD_COPY_BINARY) {
+		sp.format = PCF_COPY_BINARY;
+	} else if (l->format == PCF_FMT_CSV) {
 		sp.format = PCF_COPY_CSV;
 		sp.header = header;
 		sp.delimiter = o->dialect.delimiter;
@@ -543,6 +565,12 @@ static char *copy_sql(struct pcf_load *l, char **cols, size_t ncols,
 		sp.format = PCF_COPY_TEXT; /* its header line is not sent */
 	}
 	return pcf_copy_sql(l->conn, &sp);
+}
+
+static char *copy_sql(struct pcf_load *l, char **cols, size_t ncols,
+		      int header)
+{
+	return pcf_load_copy_sql(l, cols, ncols, PCF_LOAD_COPY_FILE, header);
 }
 
 /* TABLE [ONLY] "schema"."table" after head (TRUNCATE, INSERT INTO). */
@@ -712,6 +740,19 @@ static int marker_refused(struct pcf_load *l, uint64_t line)
 			  (unsigned long long)line);
 }
 
+int pcf_load_marker_refused(struct pcf_load *l, uint64_t line)
+{
+	return marker_refused(l, line);
+}
+
+int pcf_load_record_too_long(struct pcf_load *l, uint64_t line)
+{
+	return load_failf(l, EFBIG,
+			  "line %llu is longer than %llu bytes (-o max_record=)",
+			  (unsigned long long)line,
+			  (unsigned long long)l->fs->opts.max_record_bytes);
+}
+
 static int load_start_copy(struct pcf_load *l, int complete)
 {
 	const struct pcf_options *o = &l->fs->opts;
@@ -823,15 +864,35 @@ static int load_start_copy(struct pcf_load *l, int complete)
 	if (rc == 0 && l->ckpt.on) {
 		/* The same columns for every later transaction; the header and
 		 * FREEZE (after the first transaction's TRUNCATE) once. */
-		int replace = l->replace;
+		int truncated = l->tx_truncated;
 
-		l->replace = 0;
+		l->tx_truncated = 0;
 		l->ckpt.copy_sql = copy_sql(l, take ? fields : NULL,
 					    take ? nfields : 0, 0);
-		l->replace = replace;
+		l->tx_truncated = truncated;
 		if (!l->ckpt.copy_sql)
 			rc = load_failf(l, ENOMEM, "out of memory");
 		clock_gettime(CLOCK_MONOTONIC, &l->ckpt.last);
+	}
+	if (rc == 0 && complete) {
+		/* -o convert=auto: the binary stage runs the COPYs from here,
+		 * the first record included. */
+		l->header_taken = take;
+		atomic_store(&l->state, PCF_LOAD_COPYING);
+		rc = pcf_convert_start(l, take ? fields : NULL,
+				       take ? nfields : 0, data, len, take);
+		if (rc == 1 || rc < 0) {
+			pcf_fields_free(fields, nfields);
+			pcf_fields_free(cols, ncols);
+			free(sql);
+			free(l->head);
+			l->head = NULL;
+			l->head_len = l->head_cap = 0;
+			return rc < 0 ? rc : 0;
+		}
+	} else if (rc == 0) {
+		snprintf(l->convert_why, sizeof(l->convert_why),
+			 "the first line is longer than %u bytes", HEAD_MAX);
 	}
 	pcf_fields_free(fields, nfields);
 	pcf_fields_free(cols, ncols);
@@ -921,6 +982,8 @@ static int load_check_server(struct pcf_load *l)
 	if (ms < CHECK_EVERY_MS)
 		return 0;
 	l->checked = now;
+	if (l->conv && !pcf_convert_copying(l->conv))
+		return 0; /* between two COPYs of the binary stage */
 	if (!pcf_catalog_backend_failed(&l->fs->catalog, l->backend_pid))
 		return 0;
 	pcf_copy_refused(l->conn, &e);
@@ -948,8 +1011,12 @@ static int load_checkpoint(struct pcf_load *l)
 	struct pcf_error e;
 	int rc;
 
-	if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
+	if (l->conv) {
+		if ((rc = pcf_convert_pause(l)) != 0)
+			return rc;
+	} else if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0) {
 		return load_fail(l, &e);
+	}
 	loaded += l->seg_rows;
 	l->seg_rows = 0;
 	if (pcf_tx_prepare_commit(l->conn, l->xid, sizeof(l->xid), &e) != 0)
@@ -973,6 +1040,8 @@ static int load_checkpoint(struct pcf_load *l)
 	pcf_status_record(l, "checkpoint");
 	if ((l->backend_pid = pcf_begin(l->conn, &e)) < 0)
 		return load_fail(l, &e);
+	if (l->conv)
+		return pcf_convert_resume(l);
 	if (pcf_copy_start(l->conn, l->ckpt.copy_sql, &e) != 0)
 		return load_fail(l, &e);
 	l->checked = (struct timespec){ 0 };
@@ -1269,7 +1338,10 @@ static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 		buf += take;
 		size -= take;
 	}
-	if (size > 0) {
+	if (size > 0 && l->conv) {
+		if ((rc = pcf_convert_feed(l, buf, size)) != 0)
+			return rc;
+	} else if (size > 0) {
 		uint64_t start = l->scan.bytes;
 
 		pcf_scan_chunk(&l->scan, buf, size);
@@ -1497,6 +1569,8 @@ static int load_end_copy(struct pcf_load *l)
 		   (rc = load_start_copy(l, 1)) != 0) {
 		return rc;
 	}
+	if (l->conv && (rc = pcf_convert_finish(l)) != 0)
+		return rc;
 	pcf_scan_finish(&l->scan); /* an unterminated quote: the server says */
 	publish_rows(l);
 	expected = atomic_load(&l->rows);
@@ -1510,7 +1584,7 @@ static int load_end_copy(struct pcf_load *l)
 			return rc;
 		l->ckpt.tail_len = 0;
 	}
-	if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
+	if (!l->conv && pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
 		return load_fail(l, &e);
 	loaded += l->seg_rows;
 	l->seg_rows = 0;

@@ -22,6 +22,7 @@
 #include <time.h>
 
 struct pcf_fs;
+struct pcf_convert;
 
 enum pcf_load_state {
 	PCF_LOAD_WAITING, /* no byte yet, or the first line is not complete */
@@ -70,6 +71,10 @@ struct pcf_load {
 	uint64_t seg_rows;    /* rows the earlier COPYs of this transaction
 			       * loaded */
 	struct pcf_scanner scan;
+	/* -o convert=auto: the binary stage (convert.c), once the COPY
+	 * starts; NULL when the load goes as CSV (convert_why says why). */
+	struct pcf_convert *conv;
+	char convert_why[160];
 	uint64_t line_base;   /* the file's lines before the running COPY's
 			       * first (a text header not sent, checkpoints):
 			       * added to the server's line numbers */
@@ -110,6 +115,8 @@ struct pcf_load {
 	_Atomic uint64_t bytes;
 	_Atomic uint64_t rows;       /* the server's count once the COPY ended */
 	_Atomic uint64_t file_rows;  /* the records the file held (header out) */
+	_Atomic uint64_t bin_rows;   /* of them, sent as binary tuples */
+	_Atomic uint64_t csv_rows;   /* sent as they were (convert.c) */
 	pid_t writer_pid;
 	uid_t writer_uid;     /* the opener's, for who may see the load */
 	char writer_cmd[256];

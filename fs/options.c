@@ -41,6 +41,7 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("decompress=%s", decompress, 0),
 	PCF_OPT("read_size=%s", read_size, 0),
 	PCF_OPT("json_unknown=%s", json_unknown, 0),
+	PCF_OPT("convert=%s", convert, 0),
 	FUSE_OPT_KEY("auto", KEY_FSTAB_ONLY),
 	FUSE_OPT_KEY("noauto", KEY_FSTAB_ONLY),
 	FUSE_OPT_KEY("user", KEY_FSTAB_ONLY),
@@ -244,6 +245,12 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 	}
 	o->json_ignore_unknown =
 		o->json_unknown && strcmp(o->json_unknown, "ignore") == 0;
+	if (o->convert && strcmp(o->convert, "auto") != 0 &&
+	    strcmp(o->convert, "off") != 0) {
+		snprintf(err, errlen, "-o convert= takes auto or off");
+		return -1;
+	}
+	o->convert_off = o->convert && strcmp(o->convert, "off") == 0;
 	if (o->close_wait) {
 		char *end;
 		double secs = strtod(o->close_wait, &end);
@@ -323,6 +330,7 @@ void pcf_options_free(struct pcf_options *o)
 	free(o->decompress);
 	free(o->read_size);
 	free(o->json_unknown);
+	free(o->convert);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -395,6 +403,10 @@ void pcf_options_help(const char *progname)
 	       "    -o json_unknown=error|ignore  a JSON key that names no\n"
 	       "                           column fails the load, or is left out\n"
 	       "                           (default: error)\n"
+	       "    -o convert=auto|off    send the server COPY's binary rows\n"
+	       "                           where every field converts exactly\n"
+	       "                           (faster), CSV for the rest; off: CSV\n"
+	       "                           only (default: auto)\n"
 	       "    -o notruncate          the default: O_TRUNC appends (undoes\n"
 	       "                           an earlier -o truncate)\n"
 	       "    -o max_threads=N       (libfuse's) the most worker threads;\n"

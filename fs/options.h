@@ -45,6 +45,7 @@ struct pcf_options {
 	char *decompress;    /* auto|off: gzip/zstd by magic bytes */
 	char *read_size;     /* stream|exact: what a table file read shows */
 	char *json_unknown;  /* error|ignore: a JSON key that is no column */
+	char *convert;       /* auto|off: binary COPY rows where exact */
 	/* Derived from uid= and gid= (-1: the daemon's own). */
 	long owner_uid, owner_gid;
 	int nargs;           /* non-option arguments seen */
@@ -61,6 +62,7 @@ struct pcf_options {
 	int read_exact;      /* a read open spools the export whole first,
 			      * and the open file's size is its length */
 	int json_ignore_unknown;
+	int convert_off;     /* every row goes to the server as the file's */
 	struct pcf_dialect dialect;
 };
 

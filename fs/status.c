@@ -34,6 +34,8 @@ struct pcf_record {
 	char cmd[256];
 	uint64_t rows;
 	uint64_t file_rows;
+	uint64_t bin_rows, csv_rows; /* how the file's rows went (convert.c) */
+	char convert_why[160];  /* why none went as binary */
 	uint64_t bytes;
 	char outcome[16];
 	int err;
@@ -228,6 +230,24 @@ static void remember_error(const struct pcf_record *r)
 	errors[i] = *r;
 }
 
+/* The file's rows by how they went: a load the binary stage never ran
+ * sent every row as the file has it. */
+static void rows_by_format(struct pcf_load *l, uint64_t *bin, uint64_t *csv)
+{
+	*bin = atomic_load(&l->bin_rows);
+	*csv = l->conv ? atomic_load(&l->csv_rows)
+		       : atomic_load(&l->file_rows);
+}
+
+static void put_rows_by_format(struct text *t, uint64_t bin, uint64_t csv,
+			       const char *why)
+{
+	put_num(t, "binary_rows", "%llu", (unsigned long long)bin);
+	put_num(t, "csv_rows", "%llu", (unsigned long long)csv);
+	if (why && why[0])
+		put_str(t, "not_binary", why);
+}
+
 void pcf_status_record(struct pcf_load *l, const char *outcome)
 {
 	struct pcf_record r = { 0 };
@@ -259,6 +279,10 @@ void pcf_status_record(struct pcf_load *l, const char *outcome)
 	snprintf(r.cmd, sizeof(r.cmd), "%s", l->writer_cmd);
 	r.rows = failed && !unknown ? 0 : atomic_load(&l->rows);
 	r.file_rows = atomic_load(&l->file_rows);
+	rows_by_format(l, &r.bin_rows, &r.csv_rows);
+	if (!l->conv)
+		snprintf(r.convert_why, sizeof(r.convert_why), "%s",
+			 l->convert_why);
 	r.bytes = atomic_load(&l->bytes);
 	snprintf(r.outcome, sizeof(r.outcome), "%s", outcome);
 	if (l->ckpt.on) {
@@ -336,6 +360,12 @@ static void render_live(struct pcf_load *l, void *ctx)
 	put_num(t, "secs", "%.1f", secs);
 	put_num(t, "rows_per_sec", "%.0f", secs > 0 ? rows / secs : 0.0);
 	put_num(t, "mb_per_sec", "%.2f", secs > 0 ? bytes / secs / 1e6 : 0.0);
+	{
+		uint64_t bin, csv;
+
+		rows_by_format(l, &bin, &csv);
+		put_rows_by_format(t, bin, csv, l->conv ? NULL : l->convert_why);
+	}
 	if (l->ckpt.on) {
 		uint64_t file = atomic_load(&l->file_rows);
 		uint64_t base = atomic_load(&l->ckpt.base_rows);
@@ -385,6 +415,7 @@ static void render_record(struct text *t, const struct pcf_record *r)
 	put_str(t, "cmd", r->cmd);
 	put_num(t, "rows", "%llu", (unsigned long long)r->rows);
 	put_num(t, "file_rows", "%llu", (unsigned long long)r->file_rows);
+	put_rows_by_format(t, r->bin_rows, r->csv_rows, r->convert_why);
 	put_num(t, "bytes", "%llu", (unsigned long long)r->bytes);
 	put_num(t, "secs", "%.3f", r->secs);
 	if (r->ckpt) {

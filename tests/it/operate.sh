@@ -21,7 +21,7 @@ test_loads_file_shows_a_running_load_growing() {
 	line2=$(grep "table=public.v " "$MNT/.pgcopyfs/loads")
 	expect_match "$line1" "state=copying pid=$p cmd=\"cat $W/feed\" rows=1000 bytes=3895 " \
 		"a live record"
-	expect_match "$line2" "rows=6000 bytes=[0-9]+ secs=[0-9.]+ rows_per_sec=[0-9]+ mb_per_sec=[0-9.]+$" \
+	expect_match "$line2" "rows=6000 bytes=[0-9]+ secs=[0-9.]+ rows_per_sec=[0-9]+ mb_per_sec=[0-9.]+ binary_rows=[0-9]+ csv_rows=[0-9]+$" \
 		"rows grew; rate and elapsed time"
 	python3 -c '
 import json, sys
@@ -41,7 +41,7 @@ test_history_and_errors_after_a_failed_load() {
 	printf 'k\n1\n2\nthree\n' | cat >"$MNT/public/n.csv" 2>/dev/null
 	local h e
 	h=$(last_history public.n)
-	expect_match "$h" '^id=[0-9]+ started=[0-9T:-]+Z table=public.n outcome=failed pid=[0-9]+ cmd=cat rows=0 file_rows=3 bytes=12 secs=[0-9.]+ errno=EIO sqlstate=22P02 error="invalid input syntax for type integer: \\"three\\"; CONTEXT: COPY n, line 4, column k"$' \
+	expect_match "$h" '^id=[0-9]+ started=[0-9T:-]+Z table=public.n outcome=failed pid=[0-9]+ cmd=cat rows=0 file_rows=3 binary_rows=2 csv_rows=1 bytes=12 secs=[0-9.]+ errno=EIO sqlstate=22P02 error="invalid input syntax for type integer: \\"three\\"; CONTEXT: COPY n, line 4, column k"$' \
 		"the history record"
 	e=$(cat "$MNT/.pgcopyfs/errors/public/n.csv")
 	expect_eq "$e" "$h" "errors/public/n.csv holds the same record"
