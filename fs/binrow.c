@@ -109,7 +109,7 @@ static size_t body_len(const struct pcf_binrow *b, const char *rec, size_t len,
 	}
 	/* A record that ends without a line end is the stream's last, or
 	 * ended with a lone \r: a line end of another style. */
-	return last ? len : (size_t)-1;
+	return last && (len == 0 || rec[len - 1] != '\r') ? len : (size_t)-1;
 }
 
 /* UTF-8 characters in v (valid UTF-8: checked by the converter). */

@@ -20,6 +20,11 @@
 #                               psql \copy TO STDOUT and cat (and the other
 #                               formats) into the same pipe, 3 runs each, then
 #                               a 5 GB table (3 runs each way); ~8 min
+#   tests/bench/run.sh --convert  binary rows (-o convert=auto, the default)
+#                               against -o convert=off: posts 1M, wide 2M and
+#                               a table of four text columns (2M rows) by
+#                               psql \copy, cp and cat > each way, 3 runs
+#                               each, then the last two tables; ~12 min
 #   tests/bench/run.sh --fixed  only the last two tables: a load's fixed cost
 #                               (one-row loads, also beside 200,000 unrelated
 #                               descriptors) and a 10,000-table tree; ~2 min
@@ -39,15 +44,16 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/../.." && pwd)
 
-TINY=0 FIXED_ONLY=0 CORE=0 FORMATS=0 READS=0
+TINY=0 FIXED_ONLY=0 CORE=0 FORMATS=0 READS=0 CONVERT=0
 case "${1:-}" in
 --tiny) TINY=1 ;;
+--convert) CONVERT=1 ;;
 --reads) READS=1 ;;
 --formats) FORMATS=1 ;;
 --fixed) FIXED_ONLY=1 ;;
 --core) CORE=1 ;;
 "") ;;
-*) echo "usage: $0 [--tiny | --core | --formats | --reads | --fixed]" >&2; exit 2 ;;
+*) echo "usage: $0 [--tiny | --core | --formats | --reads | --convert | --fixed]" >&2; exit 2 ;;
 esac
 
 # Debian's interpreter: python3-sqlalchemy and python3-psycopg2 install
@@ -76,6 +82,10 @@ if [ "$CORE" = 1 ]; then
 	STREAM='' WIDE=1000 PY_WIDE=1000 ORM_ROWS=1000
 fi
 [ "$FORMATS" = 1 ] && POSTS_BIG='' STREAM=''
+# Binary rows: the wide table gains, posts and a table of text must not lose.
+TEXTS=2000000
+[ "$TINY" = 1 ] && TEXTS=20000
+[ "$CONVERT" = 1 ] && POSTS_BIG='' STREAM='' ORM_ROWS=1000 PY_WIDE=1000
 # Reads: the tables the issue names, filled by psql \copy, and a 5 GB one.
 [ "$READS" = 1 ] && POSTS_SMALL=10000000 POSTS_BIG='' STREAM='' ORM_ROWS=1000 PY_WIDE=1000
 BIG_READ_ROWS=25000000 # about 5.1 GB as CSV (READS only)
@@ -202,7 +212,8 @@ sql -c "CREATE TABLE posts (
 	id int PRIMARY KEY, big bigint NOT NULL, name text NOT NULL,
 	ts timestamptz NOT NULL, amount numeric(12,2) NOT NULL,
 	flag boolean NOT NULL, uid uuid NOT NULL, score double precision NOT NULL,
-	day date NOT NULL, doc jsonb NOT NULL)"
+	day date NOT NULL, doc jsonb NOT NULL)" -c "CREATE TABLE texts (
+	a text NOT NULL, b text NOT NULL, c text NOT NULL, d text NOT NULL)"
 
 ## Data: written once. The posts pipeline writes the same bytes as the file.
 POSTS_PIPE='{ echo message; seq "$1" | sed "s/^/hello world /"; }'
@@ -214,6 +225,14 @@ done
 for n in $WIDE $ORM_ROWS $PY_WIDE; do
 	[ -e "$D/wide_$n.csv" ] || awk -v n="$n" -f "$BENCH/gen_wide.awk" >"$D/wide_$n.csv"
 done
+# Four text columns of 10-40 bytes, some quoted (commas, quotes inside).
+if [ "$CONVERT" = 1 ] || [ "$TINY" = 1 ]; then
+	[ -e "$D/texts_$TEXTS.csv" ] || awk -v n="$TEXTS" 'BEGIN {
+		print "a,b,c,d"
+		for (i = 1; i <= n; i++)
+			printf "name %d,\"%d Main St, Apt %d\",city-%d lorem,\"say \"\"hi\"\" %d\"\n", i, i % 9999, i % 97, i % 1000, i
+	}' >"$D/texts_$TEXTS.csv"
+fi
 
 # The bytes of posts_gen N, without writing them: "message\n", then
 # "hello world " + i + "\n" for i in 1..N.
@@ -371,6 +390,22 @@ formats() { # TABLE ROWS CSVFILE
 	done
 }
 
+# Binary rows against CSV rows (-o convert=off), by cp and cat >, beside
+# psql \copy of the same file.
+convert_methods() { # TABLE ROWS FILE
+	local t=$1 n=$2 f=$3 w dest=$MNT/public/$1.csv size c
+	w="$t $(label "$n")"
+	size=$(stat -c %s "$f")
+	run "$w" 'psql \copy' "$t" "$n" "$size" cl psql -X -q -v ON_ERROR_STOP=1 \
+		-c "\\copy $t($(head -n 1 "$f")) from '$f' with (format csv, header true)"
+	for c in auto off; do
+		MOUNT_OPT="-o convert=$c"
+		run "$w" "pgcopyfs cp, convert=$c" "$t" "$n" "$size" fs cp "$f" "$dest"
+		run "$w" "pgcopyfs cat >, convert=$c" "$t" "$n" "$size" fs sh -c 'cat "$1" >"$2"' sh "$f" "$dest"
+		MOUNT_OPT=''
+	done
+}
+
 # The methods on one file. FULL=1: the Python INSERT ways too.
 methods() { # TABLE ROWS FILE FULL
 	local t=$1 n=$2 f=$3 full=$4 w
@@ -381,6 +416,9 @@ methods() { # TABLE ROWS FILE FULL
 	run "$w" 'psql \copy' "$t" "$n" "$size" cl psql -X -q -v ON_ERROR_STOP=1 \
 		-c "\\copy $t($cols) from '$f' with (format csv, header true)"
 	run "$w" "pgcopyfs cp" "$t" "$n" "$size" fs cp "$f" "$dest"
+	MOUNT_OPT="-o convert=off"
+	run "$w" "pgcopyfs cp, convert=off" "$t" "$n" "$size" fs cp "$f" "$dest"
+	MOUNT_OPT=''
 	if [ "$FORMATS" = 1 ]; then
 		formats "$t" "$n" "$f"
 		return 0
@@ -444,14 +482,23 @@ echo "== runs ($REPS of each method, interleaved${STREAM:+; the stream once}):"
 big=$D/posts_${POSTS_BIG:-$POSTS_SMALL}.csv
 sql -c "\\copy posts(message) from '$big' with (format csv, header true)"
 for rep in $(seq "$REPS"); do
-	[ "$READS" = 0 ] || break
+	[ "$CONVERT" = 1 ] || break
+	echo "-- run $rep of $REPS"
+	convert_methods posts "$POSTS_SMALL" "$D/posts_$POSTS_SMALL.csv"
+	convert_methods wide "$WIDE" "$D/wide_$WIDE.csv"
+	convert_methods texts "$TEXTS" "$D/texts_$TEXTS.csv"
+done
+for rep in $(seq "$REPS"); do
+	[ "$READS" = 0 ] && [ "$CONVERT" = 0 ] || break
 	echo "-- run $rep of $REPS"
 	methods posts "$POSTS_SMALL" "$D/posts_$POSTS_SMALL.csv" 1
 	[ -z "$POSTS_BIG" ] || methods posts "$POSTS_BIG" "$D/posts_$POSTS_BIG.csv" 0
 	[ "$CORE" = 1 ] || methods wide "$WIDE" "$D/wide_$WIDE.csv" 1
 done
+[ "$TINY" = 1 ] && convert_methods texts "$TEXTS" "$D/texts_$TEXTS.csv"
 echo "-- reading tables out"
 for rep in $(seq "$REPS"); do
+	[ "$CONVERT" = 0 ] || break
 	reads posts "${POSTS_BIG:-$POSTS_SMALL}"
 	[ "$CORE" = 1 ] || reads wide "$WIDE"
 done

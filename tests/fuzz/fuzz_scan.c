@@ -16,10 +16,14 @@
  * record is split with pcf_split_text_record against a transcription of
  * the server's text attribute reader.
  *
+ * Every CSV record is also made a binary COPY tuple of text columns
+ * (fs/binrow.c): when it converts, its fields are exactly the splitter's.
+ *
  * Built with -fsanitize=fuzzer for fuzzing, and with the plain compiler into
  * the regression driver (regress.c), which replays the corpus and crashes.
  */
 #include "pgcopyfs.h"
+#include "binrow.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -438,6 +442,56 @@ static long model_resolve(const char *f, char *const *cols, size_t ncols)
 
 static void check_header(char *const *fields, size_t nfields);
 
+/* The null string of the binrow check (the splitter keeps no quotes: an
+ * unquoted field that spells it is NULL, a quoted one text). */
+#define FUZZ_NULL "\x01pcf\x02null\x03"
+
+/* The record as a tuple of nfields text columns agrees with fields. */
+static void check_binrow(struct pcf_dialect d, const char *rec, size_t len,
+			 char *const *fields, size_t nfields)
+{
+	struct pcf_binrow_col cols[64];
+	enum pcf_eol eol = len >= 2 && rec[len - 2] == '\r' ? PCF_EOL_CRLF
+							    : PCF_EOL_NL;
+	struct pcf_bytes out = { 0 };
+	struct pcf_binrow *b;
+	size_t at = 2;
+	int rc;
+
+	if (nfields > 64)
+		return;
+	for (size_t i = 0; i < nfields; i++)
+		cols[i] = (struct pcf_binrow_col){ PCF_BIN_TEXT, -1, -1, -1 };
+	b = pcf_binrow_new(d, FUZZ_NULL, cols, nfields, eol);
+	CHECK(b);
+	rc = pcf_binrow_tuple(b, rec, len, len == 0 || rec[len - 1] != '\n',
+			      &out);
+	CHECK(rc == 0 || rc == 1);
+	if (rc == 1) {
+		CHECK(out.len >= 2 && (size_t)(out.p[0] << 8 | out.p[1]) == nfields);
+		for (size_t i = 0; i < nfields; i++) {
+			size_t n;
+
+			CHECK(at + 4 <= out.len);
+			n = (size_t)out.p[at] << 24 | (size_t)out.p[at + 1] << 16 |
+			    (size_t)out.p[at + 2] << 8 | out.p[at + 3];
+			at += 4;
+			if (n == 0xffffffffu) {
+				CHECK(strcmp(fields[i], FUZZ_NULL) == 0);
+				continue;
+			}
+			CHECK(n == strlen(fields[i]) && at + n <= out.len);
+			CHECK(memcmp(out.p + at, fields[i], n) == 0);
+			at += n;
+		}
+		CHECK(at == out.len);
+	} else {
+		CHECK(out.len == 0);
+	}
+	pcf_bytes_free(&out);
+	pcf_binrow_free(b);
+}
+
 static void check_record(struct pcf_dialect d, const char *rec, size_t len)
 {
 	size_t body = len, ndelim = 0, total = 0, nfields = 0;
@@ -459,6 +513,7 @@ static void check_record(struct pcf_dialect d, const char *rec, size_t len)
 	for (size_t i = 0; i < nfields; i++)
 		total += strlen(fields[i]);
 	CHECK(total <= body);
+	check_binrow(d, rec, len, fields, nfields);
 	check_header(fields, nfields);
 	pcf_fields_free(fields, nfields);
 }
