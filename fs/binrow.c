@@ -21,6 +21,7 @@ const unsigned char pcf_binary_header[PCF_BINARY_HEADER_LEN] = {
 const unsigned char pcf_binary_trailer[2] = { 0xff, 0xff };
 
 struct pcf_binrow {
+	enum pcf_binrow_format format;
 	struct pcf_dialect d;
 	char *null_string;
 	size_t null_len;
@@ -54,7 +55,8 @@ void pcf_bytes_free(struct pcf_bytes *b)
 	*b = (struct pcf_bytes){ 0 };
 }
 
-struct pcf_binrow *pcf_binrow_new(struct pcf_dialect d, const char *null_string,
+struct pcf_binrow *pcf_binrow_new(enum pcf_binrow_format f,
+				  struct pcf_dialect d, const char *null_string,
 				  const struct pcf_binrow_col *cols,
 				  size_t ncols, enum pcf_eol eol)
 {
@@ -62,10 +64,13 @@ struct pcf_binrow *pcf_binrow_new(struct pcf_dialect d, const char *null_string,
 
 	if (!b)
 		return NULL;
+	b->format = f;
 	b->d = d;
 	b->eol = eol;
 	b->ncols = ncols;
-	b->null_string = strdup(null_string ? null_string : "");
+	if (!null_string)
+		null_string = f == PCF_BINROW_TEXT ? "\\N" : "";
+	b->null_string = strdup(null_string);
 	b->cols = calloc(ncols ? ncols : 1, sizeof(*cols));
 	if (!b->null_string || !b->cols) {
 		pcf_binrow_free(b);
@@ -162,10 +167,127 @@ static int put_field(const struct pcf_binrow_col *c, const char *v, size_t len,
 	return (int)(4 + n);
 }
 
+static int is_octal(char c)
+{
+	return c >= '0' && c <= '7';
+}
+
+/*
+ * The text format's field at rec[*i..body): decoded into s (its value,
+ * *vlen bytes) unless it holds no backslash, then *v points into rec.
+ * 0, or -1 for a backslash ending the line (the server's to judge).
+ */
+static int text_field(const struct pcf_binrow *b, const char *rec,
+		      size_t body, size_t *i, const char **v, size_t *vlen,
+		      char *s)
+{
+	const char delim = b->d.delimiter;
+	size_t f0 = *i, n;
+
+	while (*i < body && rec[*i] != delim && rec[*i] != '\\')
+		(*i)++;
+	*v = rec + f0;
+	*vlen = *i - f0;
+	if (*i >= body || rec[*i] != '\\')
+		return 0;
+	n = *vlen;
+	memcpy(s, rec + f0, n);
+	*v = s;
+	while (*i < body && rec[*i] != delim) {
+		char c = rec[(*i)++];
+		int x;
+
+		if (c != '\\') {
+			s[n++] = c;
+			continue;
+		}
+		if (*i >= body)
+			return -1;
+		c = rec[(*i)++];
+		if (is_octal(c)) {
+			int val = c - '0';
+
+			for (int k = 0; k < 2 && *i < body && is_octal(rec[*i]); k++)
+				val = val * 8 + (rec[(*i)++] - '0');
+			c = (char)(val & 0xff);
+		} else if (c == 'x' && *i < body &&
+			   (x = pcf_hex_value(rec[*i])) >= 0) {
+			(*i)++;
+			if (*i < body && pcf_hex_value(rec[*i]) >= 0)
+				x = x * 16 + pcf_hex_value(rec[(*i)++]);
+			c = (char)x;
+		} else {
+			switch (c) {
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'n': c = '\n'; break;
+			case 'r': c = '\r'; break;
+			case 't': c = '\t'; break;
+			case 'v': c = '\v'; break;
+			default: break; /* the byte itself */
+			}
+		}
+		s[n++] = c;
+	}
+	*vlen = n;
+	return 0;
+}
+
+/*
+ * The CSV field at rec[*i..body): *v points into rec while it holds no
+ * quote, else into s, where it is unquoted. *null when unquoted and equal
+ * to the null string. 0, or -1 for an open quote (the server's error).
+ */
+static int csv_field(const struct pcf_binrow *b, const char *rec, size_t body,
+		     size_t *i, const char **v, size_t *vlen, int *null,
+		     char *s)
+{
+	const char q = b->d.quote, e = b->d.escape, delim = b->d.delimiter;
+	size_t f0 = *i, n;
+	int quoted = 0;
+
+	while (*i < body && rec[*i] != delim && rec[*i] != q)
+		(*i)++;
+	*v = rec + f0;
+	*vlen = *i - f0;
+	if (*i >= body || rec[*i] != q) {
+		*null = *vlen == b->null_len &&
+			memcmp(*v, b->null_string, *vlen) == 0;
+		return 0;
+	}
+	n = *vlen;
+	memcpy(s, rec + f0, n);
+	*v = s;
+	*null = 0; /* a quote was seen */
+	while (*i < body) {
+		char c = rec[(*i)++];
+
+		if (!quoted && c == delim) {
+			(*i)--;
+			break;
+		}
+		if (!quoted && c == q) {
+			quoted = 1;
+			continue;
+		}
+		if (quoted && c == e && *i < body &&
+		    (rec[*i] == q || rec[*i] == e)) {
+			s[n++] = rec[(*i)++];
+			continue;
+		}
+		if (quoted && c == q) {
+			quoted = 0;
+			continue;
+		}
+		s[n++] = c;
+	}
+	*vlen = n;
+	return quoted ? -1 : 0;
+}
+
 int pcf_binrow_tuple(struct pcf_binrow *b, const char *rec, size_t len,
 		     int last, struct pcf_bytes *out)
 {
-	const char q = b->d.quote, e = b->d.escape, delim = b->d.delimiter;
 	size_t body = body_len(b, rec, len, last), i = 0, nf = 0, start;
 	/* Every field's bytes fit in its text's length plus a numeric's
 	 * header and groups, or a fixed width. */
@@ -187,51 +309,24 @@ int pcf_binrow_tuple(struct pcf_binrow *b, const char *rec, size_t len,
 	start = out->len;
 	p = out->p + start + 2;
 	for (;;) {
-		const char *v = rec + i;
-		size_t vlen = 0, f0 = i;
-		int saw_quote = 0, n;
+		const char *v;
+		size_t vlen, f0 = i;
+		int null, n;
 
-		/* An unquoted stretch is used in place; at the first quote the
-		 * value moves to scratch. */
-		while (i < body && rec[i] != delim && rec[i] != q)
-			i++;
-		vlen = i - f0;
-		if (i < body && rec[i] == q) {
-			char *s = b->scratch;
-			int quoted = 0;
-
-			memcpy(s, v, vlen);
-			v = s;
-			saw_quote = 1;
-			while (i < body) {
-				char c = rec[i++];
-
-				if (!quoted && c == delim) {
-					i--;
-					break;
-				}
-				if (!quoted && c == q) {
-					quoted = 1;
-					continue;
-				}
-				if (quoted && c == e && i < body &&
-				    (rec[i] == q || rec[i] == e)) {
-					s[vlen++] = rec[i++];
-					continue;
-				}
-				if (quoted && c == q) {
-					quoted = 0;
-					continue;
-				}
-				s[vlen++] = c;
-			}
-			if (quoted)
-				return 0; /* an open quote: the server's error */
+		if (b->format == PCF_BINROW_TEXT) {
+			if (text_field(b, rec, body, &i, &v, &vlen,
+				       b->scratch) != 0)
+				return 0;
+			/* NULL is the raw field's spelling */
+			null = i - f0 == b->null_len &&
+			       memcmp(rec + f0, b->null_string, b->null_len) == 0;
+		} else if (csv_field(b, rec, body, &i, &v, &vlen, &null,
+				     b->scratch) != 0) {
+			return 0;
 		}
 		if (nf == b->ncols)
 			return 0; /* extra data after the last column */
-		if (!saw_quote && vlen == b->null_len &&
-		    memcmp(v, b->null_string, vlen) == 0) {
+		if (null) {
 			put32(p, 0xffffffffu);
 			p += 4;
 		} else {

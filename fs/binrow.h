@@ -4,7 +4,9 @@
  *
  * The record is split the way COPY ... (FORMAT csv) splits it (a quote
  * opens quoting anywhere in a field, the escape counts only inside quotes,
- * an unquoted field equal to the null string is NULL); each field goes
+ * an unquoted field equal to the null string is NULL), or the text format
+ * (backslash escapes decoded as CopyReadAttributesText does, a raw field
+ * equal to the null string is NULL); each field goes
  * through binconv.c for its column's type. A record is converted only when
  * every field is certain, the field count is the column count, and the
  * record ends with the line end the COPY decided on (the file's first
@@ -35,9 +37,17 @@ enum pcf_eol { PCF_EOL_NL, PCF_EOL_CRLF };
 
 struct pcf_binrow;
 
-/* A converter for records of dialect d, NULL spelt null_string, into the
- * columns cols[0..ncols) (copied), ending with eol. NULL without memory. */
-struct pcf_binrow *pcf_binrow_new(struct pcf_dialect d, const char *null_string,
+enum pcf_binrow_format {
+	PCF_BINROW_CSV,  /* COPY's CSV: quotes, the dialect's escape */
+	PCF_BINROW_TEXT, /* COPY's text format: backslash escapes, d.delimiter
+			  * only (tab for .tsv and JSON lines' rows) */
+};
+
+/* A converter for records of format f and dialect d, NULL spelt
+ * null_string (NULL: the format's default, "" or \N), into the columns
+ * cols[0..ncols) (copied), ending with eol. NULL without memory. */
+struct pcf_binrow *pcf_binrow_new(enum pcf_binrow_format f,
+				  struct pcf_dialect d, const char *null_string,
 				  const struct pcf_binrow_col *cols,
 				  size_t ncols, enum pcf_eol eol);
 void pcf_binrow_free(struct pcf_binrow *b);

@@ -259,6 +259,10 @@ int pcf_convert_feed(struct pcf_load *l, const char *buf, size_t size)
 		ssize_t n = pcf_scan_record(&l->scan, buf, size);
 		size_t take = n == PCF_SCAN_PARTIAL ? size : (size_t)n;
 
+		/* (the text format's scanner finds \. anywhere in a record) */
+		if (l->scan.end_marker)
+			return pcf_load_marker_refused(l, l->scan.end_marker);
+
 		if (c->part_cr) {
 			/* The record that ended with \r: its \n, if this is
 			 * one, came first in this write. */
@@ -437,8 +441,12 @@ static const char *never(struct pcf_load *l, const char *head, size_t len)
 
 	if (l->fs->opts.convert_off)
 		return "-o convert=off";
-	if (l->format != PCF_FMT_CSV)
-		return "only CSV files are converted";
+	if (l->format != PCF_FMT_CSV && l->format != PCF_FMT_TEXT)
+		return "only CSV and .tsv files are converted";
+	/* A text-format stretch past the first line opens with a header
+	 * line: HEADER with the text format is 15's. */
+	if (l->format == PCF_FMT_TEXT && PQserverVersion(l->conn) < 150000)
+		return "the server is older than PostgreSQL 15 (.tsv)";
 	if (enc && strcasecmp(enc, "UTF8") != 0 && strcasecmp(enc, "UTF-8") != 0)
 		return "-o encoding= is not UTF-8";
 	if (!utf8_setting(l, "client_encoding") ||
@@ -474,8 +482,12 @@ int pcf_convert_start(struct pcf_load *l, char **cols, size_t ncols,
 	}
 	c = calloc(1, sizeof(*c));
 	if (c)
-		c->rows = pcf_binrow_new(l->fs->opts.dialect,
-					 l->fs->opts.null_string, bc, n, eol);
+		c->rows = pcf_binrow_new(
+			l->format == PCF_FMT_TEXT ? PCF_BINROW_TEXT
+						  : PCF_BINROW_CSV,
+			l->format == PCF_FMT_TEXT ? (struct pcf_dialect){ '\t', 0, 0 }
+						  : l->fs->opts.dialect,
+			l->fs->opts.null_string, bc, n, eol);
 	free(bc);
 	if (c && cols && !(c->cols = calloc(ncols + 1, sizeof(*c->cols))))
 		goto nomem;

@@ -562,7 +562,8 @@ char *pcf_load_copy_sql(struct pcf_load *l, char **cols, size_t ncols,
 		sp.quote = o->dialect.quote;
 		sp.escape = o->dialect.escape;
 	} else {
-		sp.format = PCF_COPY_TEXT; /* its header line is not sent */
+		sp.format = PCF_COPY_TEXT;
+		sp.header = header;
 	}
 	return pcf_copy_sql(l->conn, &sp);
 }
@@ -570,7 +571,9 @@ char *pcf_load_copy_sql(struct pcf_load *l, char **cols, size_t ncols,
 static char *copy_sql(struct pcf_load *l, char **cols, size_t ncols,
 		      int header)
 {
-	return pcf_load_copy_sql(l, cols, ncols, PCF_LOAD_COPY_FILE, header);
+	/* The text format's header line is not sent (load_start_copy). */
+	return pcf_load_copy_sql(l, cols, ncols, PCF_LOAD_COPY_FILE,
+				 header && l->format == PCF_FMT_CSV);
 }
 
 /* TABLE [ONLY] "schema"."table" after head (TRUNCATE, INSERT INTO). */

@@ -17,6 +17,10 @@
 pcf_setup
 P=$MNT/public
 TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
+# Whether the server takes a value for a type (the corpus keeps those).
+q "CREATE FUNCTION pcf_takes(v text, typ text) RETURNS bool LANGUAGE plpgsql AS \$\$
+   BEGIN EXECUTE format('SELECT CAST(\$1 AS %s)', typ) USING v; RETURN true;
+   EXCEPTION WHEN others THEN RETURN false; END \$\$"
 TYPES="int2 int4 int8 float4 float8 numeric bool uuid text varchar bpchar name date timestamp timestamptz json jsonb bytea"
 
 # rows_text TABLE: every row as text, in id order, as one md5.
@@ -35,9 +39,6 @@ mount_error() { cat "$MNT/.pgcopyfs/errors/public/$1.csv" 2>/dev/null; }
 test_differential_corpus() {
 	python3 "$TOOLS/typed_csv.py" 7 "$W/corpus" || { fail "generator"; return; }
 	local setting t
-	q "CREATE FUNCTION pcf_takes(v text, typ text) RETURNS bool LANGUAGE plpgsql AS \$\$
-	   BEGIN EXECUTE format('SELECT CAST(\$1 AS %s)', typ) USING v; RETURN true;
-	   EXCEPTION WHEN others THEN RETURN false; END \$\$"
 	for setting in "UTC|ISO, MDY" "America/New_York|SQL, DMY" "Asia/Kolkata|German"; do
 		q "ALTER ROLE CURRENT_USER SET TimeZone = '${setting%%|*}';
 		   ALTER ROLE CURRENT_USER SET DateStyle = '${setting#*|}'"
@@ -80,6 +81,59 @@ test_differential_corpus() {
 		done
 	done
 	q "ALTER ROLE CURRENT_USER RESET TimeZone; ALTER ROLE CURRENT_USER RESET DateStyle"
+}
+
+# .tsv (COPY's text format): psql's own text output of each type's
+# corpus, and lines with the format's escapes, through the mount and psql.
+test_tsv_like_psql() {
+	local t
+	[ -e "$W/corpus/int4.csv" ] || python3 "$TOOLS/typed_csv.py" 7 "$W/corpus"
+	for t in int8 float8 numeric bool uuid text timestamptz jsonb bytea; do
+		q "DROP TABLE IF EXISTS src, via_mount, via_psql;
+		   CREATE TABLE src (id int, v $t); CREATE TABLE via_mount (LIKE src);
+		   CREATE TABLE via_psql (LIKE src)"
+		# the corpus's lines the server takes, as psql writes them out
+		python3 - "$W/corpus/$t.csv" "$W/$t.some.csv" <<-'PY'
+		import sys
+		data = open(sys.argv[1], newline="").read()
+		out, inq, start = [], False, 0
+		for i, c in enumerate(data):
+		    if c == '"':
+		        inq = not inq
+		    elif c == "\n" and not inq:
+		        out.append(data[start:i + 1])
+		        start = i + 1
+		open(sys.argv[2], "w", newline="").write("".join(out))
+		PY
+		psql -X -q -c "CREATE TEMP TABLE x (id int, v text)" \
+			-c "\\copy x FROM '$W/$t.some.csv' WITH (FORMAT csv)" \
+			-c "INSERT INTO src SELECT id, CAST(v AS $t) FROM x WHERE v IS NULL OR pcf_takes(v, '$t')" \
+			-c "\\copy src TO '$W/$t.tsv' WITH (FORMAT text, HEADER true)" >/dev/null ||
+			{ fail "$t: making the .tsv"; continue; }
+		psql -X -q -c "\\copy via_psql FROM '$W/$t.tsv' WITH (FORMAT text, HEADER true)" ||
+			{ fail "$t: psql"; continue; }
+		cp "$W/$t.tsv" "$P/via_mount.tsv" || { fail "$t: cp .tsv: $(mount_error via_mount)"; continue; }
+		expect_eq "$(rows_md5 via_mount)" "$(rows_md5 via_psql)" "$t .tsv: the rows"
+		expect_match "$(last_history public.via_mount)" "binary_rows=[0-9]{3,} " "$t .tsv: binary rows"
+	done
+	# The text format's escapes, NULL and a backslash N, an escaped tab
+	q "DROP TABLE IF EXISTS via_mount, via_psql; CREATE TABLE via_mount (id int, v text, n numeric);
+	   CREATE TABLE via_psql (LIKE via_mount)"
+	{
+		printf 'id\tv\tn\n'
+		for i in $(seq 1 2000); do
+			printf '%d\ta\\tb\\nc\\101\\x41\\q\\\td %d\t%d.5\n' "$i" "$i" "$i"
+		done
+		printf '2001\t\\N\t\\N\n2002\t\\\\N\t1\n2003\t\t2\n'
+	} >"$W/esc.tsv"
+	psql -X -q -c "\\copy via_psql FROM '$W/esc.tsv' WITH (FORMAT text, HEADER true)"
+	cp "$W/esc.tsv" "$P/via_mount.tsv" || fail "escapes: $(mount_error via_mount)"
+	expect_eq "$(rows_md5 via_mount)" "$(rows_md5 via_psql)" "escapes: the rows"
+	expect_match "$(last_history public.via_mount)" "binary_rows=2003 csv_rows=0" "escapes: binary rows"
+	# a bad value past a binary stretch: the file's line
+	awk 'NR == 1500 { $0 = "1500\tx\tnot a number" } { print }' "$W/esc.tsv" >"$W/bad.tsv"
+	expect_status 1 "a bad .tsv line" cp "$W/bad.tsv" "$P/via_mount.tsv" 2>/dev/null
+	expect_match "$(mount_error via_mount)" 'invalid input syntax for type numeric.*COPY via_mount, line 1500, column n' "the .tsv's line"
 }
 
 # A table of every converted type, rows that switch between binary and

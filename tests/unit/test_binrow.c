@@ -55,7 +55,7 @@ static struct pcf_binrow *two(struct pcf_dialect d, const char *null,
 {
 	struct pcf_binrow_col cols[2] = { INT4, TEXT };
 
-	return pcf_binrow_new(d, null, cols, 2, eol);
+	return pcf_binrow_new(PCF_BINROW_CSV, d, null, cols, 2, eol);
 }
 
 static void test_split_and_bytes(void **state)
@@ -127,11 +127,11 @@ static void test_typmod_limits(void **state)
 	struct pcf_binrow_col vc = { PCF_BIN_TEXT, 3, -1, -1 };
 	struct pcf_binrow_col nm = { PCF_BIN_TEXT, -1, 4, -1 };
 	struct pcf_binrow_col num = { PCF_BIN_NUMERIC, -1, -1, 2 };
-	struct pcf_binrow *v = pcf_binrow_new(PCF_DIALECT_CSV, NULL, &vc, 1,
+	struct pcf_binrow *v = pcf_binrow_new(PCF_BINROW_CSV, PCF_DIALECT_CSV, NULL, &vc, 1,
 					      PCF_EOL_NL);
-	struct pcf_binrow *n = pcf_binrow_new(PCF_DIALECT_CSV, NULL, &nm, 1,
+	struct pcf_binrow *n = pcf_binrow_new(PCF_BINROW_CSV, PCF_DIALECT_CSV, NULL, &nm, 1,
 					      PCF_EOL_NL);
-	struct pcf_binrow *m = pcf_binrow_new(PCF_DIALECT_CSV, NULL, &num, 1,
+	struct pcf_binrow *m = pcf_binrow_new(PCF_BINROW_CSV, PCF_DIALECT_CSV, NULL, &num, 1,
 					      PCF_EOL_NL);
 
 	(void)state;
@@ -153,6 +153,36 @@ static void test_typmod_limits(void **state)
 	pcf_binrow_free(m);
 }
 
+static void test_text_format(void **state)
+{
+	struct pcf_dialect tab = { '\t', 0, 0 };
+	struct pcf_binrow_col cols[2] = { INT4, TEXT };
+	struct pcf_binrow *b = pcf_binrow_new(PCF_BINROW_TEXT, tab, NULL, cols, 2,
+					      PCF_EOL_NL);
+	struct pcf_binrow *n = pcf_binrow_new(PCF_BINROW_TEXT, tab, "", cols, 2,
+					      PCF_EOL_NL);
+
+	(void)state;
+	expect(b, "7\tab\n", 0, "0002" "00000004" "00000007" "00000002" "6162");
+	/* \N is NULL; \\N is the text \N; an empty field is the empty
+	 * string */
+	expect(b, "\\N\t\\\\N\n", 0, "0002" "ffffffff" "00000002" "5c4e");
+	expect(b, "1\t\n", 0, "0002" "00000004" "00000001" "00000000");
+	/* escapes: \t \n \101 (octal) \x41 (hex) \q (itself), and an
+	 * escaped tab is data, not a delimiter */
+	expect(b, "1\ta\\tb\\nc\\101\\x41\\q\\\td\n", 0,
+	       "0002" "00000004" "00000001" "0000000a" "6109620a634141710964");
+	/* a decoded value is checked as any other: \xff is not UTF-8 */
+	expect(b, "1\t\\xff\n", 0, "-");
+	/* a backslash ending the line, and a field too many */
+	expect(b, "1\ta\\\n", 0, "-");
+	expect(b, "1\ta\tb\n", 0, "-");
+	/* -o null='': the raw empty field is NULL */
+	expect(n, "1\t\n", 0, "0002" "00000004" "00000001" "ffffffff");
+	pcf_binrow_free(b);
+	pcf_binrow_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +190,7 @@ int main(void)
 		cmocka_unit_test(test_not_certain),
 		cmocka_unit_test(test_dialect_and_null),
 		cmocka_unit_test(test_typmod_limits),
+		cmocka_unit_test(test_text_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
