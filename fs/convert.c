@@ -55,6 +55,14 @@ struct pcf_convert {
 	uint64_t run;          /* convertible rows in a row (CSV segment) */
 	const char *pend;      /* CSV bytes of this write not yet sent */
 	size_t pend_len;
+	struct pcf_bytes text; /* rows in their text form not in a write
+				* (JSON lines' rows, a record cut by a
+				* write), not yet sent */
+	/* JSON lines: rows of COPY's text format from jsonl.c, for a set of
+	 * columns that changes; every column's type, for the sets. */
+	int jsonl;
+	struct pcf_binrow_col *all;
+	size_t nall;
 };
 
 int pcf_convert_copying(const struct pcf_convert *c)
@@ -70,6 +78,8 @@ void pcf_convert_free(struct pcf_convert *c)
 	pcf_fields_free(c->cols, c->ncols);
 	pcf_bytes_free(&c->out);
 	pcf_bytes_free(&c->part);
+	pcf_bytes_free(&c->text);
+	free(c->all);
 	free(c);
 }
 
@@ -87,13 +97,16 @@ static int send(struct pcf_load *l, const void *p, size_t n)
 	return 0;
 }
 
-/* The CSV bytes this write holds so far go to the server. */
+/* The rows in their text form held so far go to the server. */
 static int flush_pending(struct pcf_load *l, struct pcf_convert *c)
 {
 	int rc = send(l, c->pend, c->pend_len);
 
 	c->pend = NULL;
 	c->pend_len = 0;
+	if (rc == 0)
+		rc = send(l, c->text.p, c->text.len);
+	c->text.len = 0;
 	return rc;
 }
 
@@ -135,7 +148,8 @@ static int segment_end(struct pcf_load *l, struct pcf_convert *c)
 static int segment_start(struct pcf_load *l, struct pcf_convert *c,
 			 enum segment seg, uint64_t first_line)
 {
-	int header = seg == SEG_CSV && first_line > 1;
+	/* (JSON lines' rows all end with \n: nothing to decide) */
+	int header = seg == SEG_CSV && first_line > 1 && !c->jsonl;
 	struct pcf_error e;
 	char *sql;
 	int rc;
@@ -176,14 +190,21 @@ static int csv_record(struct pcf_load *l, struct pcf_convert *c,
 		c->pend_len += len;
 		return 0;
 	}
-	if ((rc = flush_pending(l, c)) != 0)
-		return rc;
 	if (in_place) {
+		if ((rc = flush_pending(l, c)) != 0)
+			return rc;
 		c->pend = rec;
 		c->pend_len = len;
 		return 0;
 	}
-	return send(l, rec, len);
+	/* After what this write has pending, in order. */
+	if (c->pend && (rc = flush_pending(l, c)) != 0)
+		return rc;
+	if (pcf_bytes_reserve(&c->text, len) != 0)
+		return nomem(l);
+	memcpy(c->text.p + c->text.len, rec, len);
+	c->text.len += len;
+	return c->text.len >= SEND_AT ? flush_pending(l, c) : 0;
 }
 
 /*
@@ -341,7 +362,7 @@ int pcf_convert_resume(struct pcf_load *l)
  * *ncols is 0). */
 static int column_types(struct pcf_load *l, char **cols, size_t ncols,
 			struct pcf_binrow_col **out, size_t *nout, char *why,
-			size_t whylen)
+			size_t whylen, int any_type)
 {
 	const char *params[2] = { l->table.schema, l->table.name };
 	PGresult *r = PQexecParams(
@@ -406,7 +427,7 @@ static int column_types(struct pcf_load *l, char **cols, size_t ncols,
 			else
 				col.num_int = p - s;
 		}
-		if (col.type == PCF_BIN_NONE) {
+		if (col.type == PCF_BIN_NONE && !any_type) {
 			snprintf(why, whylen, "column %s is of type %s", name,
 				 typ ? typ : "not converted");
 			free(bc);
@@ -475,7 +496,7 @@ int pcf_convert_start(struct pcf_load *l, char **cols, size_t ncols,
 		return 0;
 	}
 	rc = column_types(l, cols, ncols, &bc, &n, l->convert_why,
-			  sizeof(l->convert_why));
+			  sizeof(l->convert_why), 0);
 	if (rc || n == 0) {
 		free(bc);
 		return rc;
@@ -512,4 +533,99 @@ int pcf_convert_start(struct pcf_load *l, char **cols, size_t ncols,
 nomem:
 	pcf_convert_free(c);
 	return nomem(l);
+}
+
+/* --- JSON lines: jsonl.c's rows of COPY's text format, per key set ---- */
+
+int pcf_convert_jsonl_start(struct pcf_load *l, char **cols, size_t ncols)
+{
+	struct pcf_binrow_col *bc = NULL;
+	struct pcf_convert *c;
+	size_t n = 0;
+	int rc;
+
+	if (l->fs->opts.convert_off) {
+		snprintf(l->convert_why, sizeof(l->convert_why), "-o convert=off");
+		return 0;
+	}
+	/* The rows are UTF-8 (ENCODING 'UTF8'); binary text is read in the
+	 * client encoding. */
+	if (!utf8_setting(l, "client_encoding") ||
+	    !utf8_setting(l, "server_encoding")) {
+		snprintf(l->convert_why, sizeof(l->convert_why),
+			 "the client or server encoding is not UTF-8");
+		return 0;
+	}
+	if (PQserverVersion(l->conn) < 120000) {
+		snprintf(l->convert_why, sizeof(l->convert_why),
+			 "the server is older than PostgreSQL 12");
+		return 0;
+	}
+	/* Every column's type: a key set with a column of a type not
+	 * converted sends its rows as text. */
+	if ((rc = column_types(l, cols, ncols, &bc, &n, l->convert_why,
+			       sizeof(l->convert_why), 1)) != 0) {
+		free(bc);
+		return rc;
+	}
+	if (!(c = calloc(1, sizeof(*c)))) {
+		free(bc);
+		return nomem(l);
+	}
+	c->jsonl = 1;
+	c->all = bc;
+	c->nall = n;
+	c->eol = PCF_EOL_NL;
+	l->conv = c;
+	return 1;
+}
+
+int pcf_convert_jsonl_columns(struct pcf_load *l, char *const *names,
+			      const size_t *idx, size_t n, uint64_t first_line)
+{
+	struct pcf_convert *c = l->conv;
+	struct pcf_binrow_col *bc;
+	int rc;
+
+	if ((rc = segment_end(l, c)) != 0)
+		return rc;
+	pcf_binrow_free(c->rows);
+	pcf_fields_free(c->cols, c->ncols);
+	c->rows = NULL;
+	c->ncols = 0;
+	if (!(c->cols = calloc(n + 1, sizeof(*c->cols))) ||
+	    !(bc = calloc(n + 1, sizeof(*bc))))
+		return nomem(l);
+	for (size_t i = 0; i < n; i++) {
+		bc[i] = c->all[idx[i]];
+		if (!(c->cols[i] = strdup(names[idx[i]]))) {
+			free(bc);
+			return nomem(l);
+		}
+		c->ncols = i + 1;
+	}
+	c->rows = pcf_binrow_new(PCF_BINROW_TEXT,
+				 (struct pcf_dialect){ '\t', 0, 0 }, NULL, bc,
+				 n, PCF_EOL_NL);
+	free(bc);
+	if (!c->rows)
+		return nomem(l);
+	c->recs = first_line - 1;
+	return segment_start(l, c, SEG_BIN, first_line);
+}
+
+int pcf_convert_jsonl_row(struct pcf_load *l, const char *row, size_t len,
+			  uint64_t line)
+{
+	struct pcf_convert *c = l->conv;
+
+	c->recs = line - 1;
+	return record(l, c, row, len, 0, 0);
+}
+
+int pcf_convert_flush(struct pcf_load *l)
+{
+	int rc = flush_pending(l, l->conv);
+
+	return rc ? rc : flush_out(l, l->conv);
 }

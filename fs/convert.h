@@ -43,6 +43,20 @@ int pcf_convert_finish(struct pcf_load *l);
 int pcf_convert_pause(struct pcf_load *l);
 int pcf_convert_resume(struct pcf_load *l);
 
+/*
+ * JSON lines (load.c's jsonl_*): at the first row, the table's columns
+ * (1: the stage runs the COPYs, 0: not, -errno); at each COPY the key set
+ * changes or a blank line ends, the set's columns (names[idx[i]]) and the
+ * file's line of its first row; then each row jsonl.c made, in COPY's text
+ * format with its \n, and its line; flush at the end of a write.
+ */
+int pcf_convert_jsonl_start(struct pcf_load *l, char **cols, size_t ncols);
+int pcf_convert_jsonl_columns(struct pcf_load *l, char *const *names,
+			      const size_t *idx, size_t n, uint64_t first_line);
+int pcf_convert_jsonl_row(struct pcf_load *l, const char *row, size_t len,
+			  uint64_t line);
+int pcf_convert_flush(struct pcf_load *l);
+
 /* A COPY of the stage's is running (the server may have refused it). */
 int pcf_convert_copying(const struct pcf_convert *c);
 

@@ -555,6 +555,11 @@ char *pcf_load_copy_sql(struct pcf_load *l, char **cols, size_t ncols,
 
 	if (kind == PCF_LOAD_COPY_BINARY) {
 		sp.format = PCF_COPY_BINARY;
+	} else if (l->format == PCF_FMT_JSONL) {
+		/* jsonl.c's rows: UTF-8 whatever the connection's encoding */
+		sp.format = PCF_COPY_TEXT;
+		sp.null_string = NULL;
+		sp.encoding = "UTF8";
 	} else if (l->format == PCF_FMT_CSV) {
 		sp.format = PCF_COPY_CSV;
 		sp.header = header;
@@ -1082,6 +1087,9 @@ static int jsonl_flush(struct pcf_load *l)
 {
 	int rc = 0;
 
+	if (l->conv)
+		return load_state(l) == PCF_LOAD_COPYING ? pcf_convert_flush(l)
+							 : 0;
 	if (l->jout_len && load_state(l) == PCF_LOAD_COPYING)
 		rc = copy_send(l, l->jout, l->jout_len);
 	l->jout_len = 0;
@@ -1103,6 +1111,9 @@ static int jsonl_begin(struct pcf_load *l)
 					 l->fs->opts.json_ignore_unknown);
 		if (!l->jsonl)
 			return load_failf(l, ENOMEM, "out of memory");
+		/* -o convert=auto: rows as binary tuples where exact. */
+		if (pcf_convert_jsonl_start(l, l->jcols, l->njcols) < 0)
+			return -l->error.err;
 		if (l->replace) {
 			if (load_truncate(l, &e) != 0)
 				return load_fail(l, &e);
@@ -1125,8 +1136,12 @@ static int jsonl_end_segment(struct pcf_load *l)
 		return rc;
 	if (load_state(l) != PCF_LOAD_COPYING)
 		return 0;
-	if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0)
+	if (l->conv) {
+		if ((rc = pcf_convert_pause(l)) != 0)
+			return rc;
+	} else if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0) {
 		return load_fail(l, &e);
+	}
 	l->seg_rows += loaded;
 	atomic_store(&l->state, PCF_LOAD_WAITING);
 	return 0;
@@ -1142,13 +1157,22 @@ static int jsonl_restart(struct pcf_load *l, uint64_t first)
 
 	if ((rc = jsonl_end_segment(l)) != 0)
 		return rc;
-	if (!(sql = jsonl_copy_sql(l, l->tx_truncated &&
-					   l->table.relkind == 'r')))
-		return load_failf(l, ENOMEM, "out of memory");
-	rc = pcf_copy_start(l->conn, sql, &e);
-	free(sql);
-	if (rc)
-		return load_fail(l, &e);
+	if (l->conv) {
+		const size_t *idx = NULL;
+		size_t n = pcf_jsonl_columns(l->jsonl, &idx);
+
+		if ((rc = pcf_convert_jsonl_columns(l, l->jcols, idx, n,
+						    first)) != 0)
+			return rc;
+	} else {
+		if (!(sql = jsonl_copy_sql(l, l->tx_truncated &&
+						   l->table.relkind == 'r')))
+			return load_failf(l, ENOMEM, "out of memory");
+		rc = pcf_copy_start(l->conn, sql, &e);
+		free(sql);
+		if (rc)
+			return load_fail(l, &e);
+	}
 	if (l->ckpt.on) {
 		free(l->ckpt.copy_sql);
 		if (!(l->ckpt.copy_sql = jsonl_copy_sql(l, 0)))
@@ -1252,6 +1276,11 @@ begin:
 	if (pcf_jsonl_emit(l->jsonl, &l->jout, &l->jout_len, &l->jout_cap))
 		return load_failf(l, ENOMEM, "out of memory");
 	l->scan.rows++;
+	if (l->conv) {
+		rc = pcf_convert_jsonl_row(l, l->jout, l->jout_len, l->jlines);
+		l->jout_len = 0;
+		return rc;
+	}
 	if (l->jout_len >= (256u << 10))
 		return jsonl_flush(l);
 	return 0;

@@ -136,6 +136,67 @@ test_tsv_like_psql() {
 	expect_match "$(mount_error via_mount)" 'invalid input syntax for type numeric.*COPY via_mount, line 1500, column n' "the .tsv's line"
 }
 
+# .jsonl: jsonl.c's rows become binary tuples the same way; the table is
+# what the same file stores under -o convert=off (jsonl.c's own rows, which
+# formats.sh holds to psql's). Key sets that change, blank lines, {} rows,
+# values only the server reads, and a bad value's line.
+jsonl_file() { # FILE ROWS [BAD_LINE]
+	python3 - "$@" <<-'PY'
+	import json, random, sys, uuid
+	path, n = sys.argv[1], int(sys.argv[2])
+	bad = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+	rnd = random.Random(5)
+	with open(path, "w") as f:
+	    for k in range(1, n + 1):
+	        if k % 997 == 0:
+	            f.write("\n")  # a blank line
+	            continue
+	        if k % 1499 == 0:
+	            f.write('{"id": %d}\n' % k)  # one key: the defaults
+	            continue
+	        row = {"id": k, "i": rnd.randint(-1000, 1000), "t": "t\u00e9xt %d\t\"q\"" % k,
+	               "n": "%d.%02d" % (rnd.randint(0, 9999), rnd.randint(0, 99)),
+	               "ts": "2024-%02d-%02d 10:00:00+02" % (rnd.randint(1, 12), rnd.randint(1, 28)),
+	               "d": "2024-01-%02d" % rnd.randint(1, 28), "b": rnd.random() < .5,
+	               "f": rnd.random() * 1e6, "u": str(uuid.UUID(int=rnd.getrandbits(128))),
+	               "j": {"k": k, "a": [1, None, "x"]}}
+	        if k % 2500 == 0:
+	            row["i"] = " 7"  # only the server reads it
+	        if k == bad:
+	            row["n"] = "not a number"
+	        keys = list(row)
+	        if 3000 <= k < 4000:
+	            keys = keys[:5]  # another key set for a while
+	        if k % 2 == 0:
+	            keys.reverse()
+	        f.write(json.dumps({key: row[key] for key in keys}) + "\n")
+	PY
+}
+
+test_jsonl_like_convert_off() {
+	make_wide
+	jsonl_file "$W/w.jsonl" 8000
+	cp "$W/w.jsonl" "$P/w.jsonl" || { fail "cp .jsonl: $(mount_error w)"; return; }
+	local h
+	h=$(last_history public.w)
+	expect_match "$h" "outcome=committed" "committed"
+	local bin
+	bin=$(history_count "$h" binary_rows)
+	[ "${bin:-0}" -gt 4000 ] || fail "binary rows: $h"
+	q "INSERT INTO w2 SELECT * FROM w; TRUNCATE w"
+	pcf_remount -o convert=off || return
+	cp "$W/w.jsonl" "$P/w.jsonl" || fail "convert=off: $(mount_error w)"
+	expect_match "$(last_history public.w)" "binary_rows=0 " "convert=off: no binary rows"
+	pcf_remount || return
+	expect_eq "$(rows_md5 w)" "$(rows_md5 w2)" "the rows, either way"
+	# A bad value in a binary stretch: the file's line.
+	q "TRUNCATE w"
+	jsonl_file "$W/bad.jsonl" 8000 5003
+	expect_status 1 "cp of a bad .jsonl" cp "$W/bad.jsonl" "$P/w.jsonl" 2>/dev/null
+	expect_match "$(mount_error w)" 'invalid input syntax for type numeric.*COPY w, line 5003, column n' "the .jsonl's line"
+	expect_eq "$(count w)" 0 "nothing committed"
+}
+
 # A table of every converted type, rows that switch between binary and
 # CSV (values only the server reads: " 5", "1e3", "yes " ...).
 make_wide() {
