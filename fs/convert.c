@@ -1,5 +1,6 @@
 /*
- * convert.c - the binary stage of a CSV load (convert.h).
+ * convert.c - the binary stage of a load: CSV, .tsv, and JSON lines' rows
+ * (convert.h).
  *
  *   records ──► binrow.c ──► certain? ─ yes ─► binary COPY  (tuples in out)
  *                               └──── no ───► CSV COPY     (the record's bytes)

@@ -1,6 +1,7 @@
 /*
- * convert.h - the binary stage of a CSV load (-o convert=auto): whole
- * records become binary COPY tuples (binrow.c) where every field converts
+ * convert.h - the binary stage of a load (-o convert=auto): whole records
+ * of a CSV or .tsv file, and the rows jsonl.c makes of JSON lines, become
+ * binary COPY tuples (binrow.c) where every field converts
  * exactly, and go as CSV otherwise, in runs of COPY statements of either
  * format inside the load's one transaction (doc/binary.md).
  *
