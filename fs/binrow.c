@@ -167,11 +167,6 @@ static int put_field(const struct pcf_binrow_col *c, const char *v, size_t len,
 	return (int)(4 + n);
 }
 
-static int is_octal(char c)
-{
-	return c >= '0' && c <= '7';
-}
-
 /*
  * The text format's field at rec[*i..body): decoded into s (its value,
  * *vlen bytes) unless it holds no backslash, then *v points into rec.
@@ -195,7 +190,6 @@ static int text_field(const struct pcf_binrow *b, const char *rec,
 	*v = s;
 	while (*i < body && rec[*i] != delim) {
 		char c = rec[(*i)++];
-		int x;
 
 		if (c != '\\') {
 			s[n++] = c;
@@ -203,30 +197,7 @@ static int text_field(const struct pcf_binrow *b, const char *rec,
 		}
 		if (*i >= body)
 			return -1;
-		c = rec[(*i)++];
-		if (is_octal(c)) {
-			int val = c - '0';
-
-			for (int k = 0; k < 2 && *i < body && is_octal(rec[*i]); k++)
-				val = val * 8 + (rec[(*i)++] - '0');
-			c = (char)(val & 0xff);
-		} else if (c == 'x' && *i < body &&
-			   (x = pcf_hex_value(rec[*i])) >= 0) {
-			(*i)++;
-			if (*i < body && pcf_hex_value(rec[*i]) >= 0)
-				x = x * 16 + pcf_hex_value(rec[(*i)++]);
-			c = (char)x;
-		} else {
-			switch (c) {
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'n': c = '\n'; break;
-			case 'r': c = '\r'; break;
-			case 't': c = '\t'; break;
-			case 'v': c = '\v'; break;
-			default: break; /* the byte itself */
-			}
-		}
+		c = pcf_text_escape(rec, body, i);
 		s[n++] = c;
 	}
 	*vlen = n;

@@ -126,7 +126,7 @@ int pcf_hex_value(char c)
 
 /* Decodes the escape after a backslash at rec[*i] (the byte after it) into
  * *out, as COPY's text attribute reader does; advances *i past it. */
-static char text_escape(const char *rec, size_t body, size_t *i)
+char pcf_text_escape(const char *rec, size_t body, size_t *i)
 {
 	char c = rec[(*i)++];
 	int v;
@@ -193,7 +193,7 @@ int pcf_split_text_record(char delim, const char *rec, size_t len,
 			if (c == '\\' && i == body)
 				break; /* a backslash ending the line: dropped */
 			if (c == '\\')
-				c = text_escape(rec, body, &i);
+				c = pcf_text_escape(rec, body, &i);
 			if (c == '\0') {
 				pcf_fields_free(out, n);
 				free(val);

@@ -301,10 +301,7 @@ static int load_fail(struct pcf_load *l, const struct pcf_error *e)
 	return load_fail_as(l, e, "failed");
 }
 
-static int load_failf(struct pcf_load *l, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int load_failf(struct pcf_load *l, int err, const char *fmt, ...)
+int pcf_load_failf(struct pcf_load *l, int err, const char *fmt, ...)
 {
 	struct pcf_error e = { .err = err };
 	va_list ap;
@@ -318,17 +315,6 @@ static int load_failf(struct pcf_load *l, int err, const char *fmt, ...)
 int pcf_load_fail(struct pcf_load *l, const struct pcf_error *e)
 {
 	return load_fail(l, e);
-}
-
-int pcf_load_failf(struct pcf_load *l, int err, const char *fmt, ...)
-{
-	struct pcf_error e = { .err = err };
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(e.message, sizeof(e.message), fmt, ap);
-	va_end(ap);
-	return load_fail(l, &e);
 }
 
 int pcf_load_new(struct pcf_fs *fs, const struct pcf_table_info *t,
@@ -674,7 +660,7 @@ static int buf_append(struct pcf_load *l, char **b, size_t *len, size_t *cap,
 		while (c < *len + size)
 			c *= 2;
 		if (!(n = realloc(*b, c)))
-			return load_failf(l, ENOMEM, "out of memory");
+			return pcf_load_failf(l, ENOMEM, "out of memory");
 		*b = n;
 		*cap = c;
 	}
@@ -736,12 +722,12 @@ static int ckpt_feed(struct pcf_load *l, const char *buf, size_t size,
 static int marker_refused(struct pcf_load *l, uint64_t line)
 {
 	if (l->format == PCF_FMT_TEXT)
-		return load_failf(l, EIO,
+		return pcf_load_failf(l, EIO,
 				  "line %llu holds \\. right before its line end, "
 				  "which ends COPY's data (the rest would be "
 				  "dropped): write it as \\\\. if it is a value",
 				  (unsigned long long)line);
-	return load_failf(l, EIO,
+	return pcf_load_failf(l, EIO,
 			  "line %llu holds only \\., which ends COPY's data "
 			  "(the rest would be dropped): quote it as \"\\.\" "
 			  "if it is a value",
@@ -755,7 +741,7 @@ int pcf_load_marker_refused(struct pcf_load *l, uint64_t line)
 
 int pcf_load_record_too_long(struct pcf_load *l, uint64_t line)
 {
-	return load_failf(l, EFBIG,
+	return pcf_load_failf(l, EFBIG,
 			  "line %llu is longer than %llu bytes (-o max_record=)",
 			  (unsigned long long)line,
 			  (unsigned long long)l->fs->opts.max_record_bytes);
@@ -823,25 +809,25 @@ static int load_start_copy(struct pcf_load *l, int complete)
 
 				if (!name) {
 					take = 0;
-					rc = load_failf(l, ENOMEM, "out of memory");
+					rc = pcf_load_failf(l, ENOMEM, "out of memory");
 					break;
 				}
 				free(fields[i]);
 				fields[i] = name;
 			}
 		} else if (v == PCF_HEADER_REPEATED) {
-			rc = load_failf(l, EIO,
+			rc = pcf_load_failf(l, EIO,
 					"line 1: the header names column \"%s\" "
 					"twice",
 					bad);
 		} else if (v == PCF_HEADER_AMBIGUOUS) {
-			rc = load_failf(l, EIO,
+			rc = pcf_load_failf(l, EIO,
 					"line 1: the header's \"%s\" names more "
 					"than one column of %s (they differ only "
 					"in case): spell it as the column is",
 					bad, l->label);
 		} else if (o->header_mode == PCF_HEADER_TRUE) {
-			rc = load_failf(l, EIO,
+			rc = pcf_load_failf(l, EIO,
 					"line 1: the header names \"%s\", which "
 					"is not a column of %s (-o header=true)",
 					bad ? bad : "", l->label);
@@ -855,7 +841,7 @@ static int load_start_copy(struct pcf_load *l, int complete)
 		}
 		free(match);
 	} else if (o->header_mode == PCF_HEADER_TRUE) {
-		rc = load_failf(l, EIO,
+		rc = pcf_load_failf(l, EIO,
 				"line 1: no header: the first line is longer "
 				"than %u bytes (-o header=true)",
 				HEAD_MAX);
@@ -867,7 +853,7 @@ static int load_start_copy(struct pcf_load *l, int complete)
 	if (rc == 0) {
 		sql = copy_sql(l, take ? fields : NULL, take ? nfields : 0, take);
 		if (!sql)
-			rc = load_failf(l, ENOMEM, "out of memory");
+			rc = pcf_load_failf(l, ENOMEM, "out of memory");
 	}
 	if (rc == 0 && l->ckpt.on) {
 		/* The same columns for every later transaction; the header and
@@ -879,7 +865,7 @@ static int load_start_copy(struct pcf_load *l, int complete)
 					    take ? nfields : 0, 0);
 		l->tx_truncated = truncated;
 		if (!l->ckpt.copy_sql)
-			rc = load_failf(l, ENOMEM, "out of memory");
+			rc = pcf_load_failf(l, ENOMEM, "out of memory");
 		clock_gettime(CLOCK_MONOTONIC, &l->ckpt.last);
 	}
 	if (rc == 0 && complete) {
@@ -955,7 +941,7 @@ static int scanned_ok(struct pcf_load *l)
 	if (l->scan.end_marker)
 		return marker_refused(l, l->scan.end_marker);
 	if (len > l->fs->opts.max_record_bytes)
-		return load_failf(l, EFBIG,
+		return pcf_load_failf(l, EFBIG,
 				  "line %llu is longer than %llu bytes "
 				  "(-o max_record=)",
 				  (unsigned long long)l->scan.rows + 1,
@@ -1110,7 +1096,7 @@ static int jsonl_begin(struct pcf_load *l)
 		l->jsonl = pcf_jsonl_new(l->jcols, l->njcols,
 					 l->fs->opts.json_ignore_unknown);
 		if (!l->jsonl)
-			return load_failf(l, ENOMEM, "out of memory");
+			return pcf_load_failf(l, ENOMEM, "out of memory");
 		/* -o convert=auto: rows as binary tuples where exact. */
 		if (pcf_convert_jsonl_start(l, l->jcols, l->njcols) < 0)
 			return -l->error.err;
@@ -1167,7 +1153,7 @@ static int jsonl_restart(struct pcf_load *l, uint64_t first)
 	} else {
 		if (!(sql = jsonl_copy_sql(l, l->tx_truncated &&
 						   l->table.relkind == 'r')))
-			return load_failf(l, ENOMEM, "out of memory");
+			return pcf_load_failf(l, ENOMEM, "out of memory");
 		rc = pcf_copy_start(l->conn, sql, &e);
 		free(sql);
 		if (rc)
@@ -1176,7 +1162,7 @@ static int jsonl_restart(struct pcf_load *l, uint64_t first)
 	if (l->ckpt.on) {
 		free(l->ckpt.copy_sql);
 		if (!(l->ckpt.copy_sql = jsonl_copy_sql(l, 0)))
-			return load_failf(l, ENOMEM, "out of memory");
+			return pcf_load_failf(l, ENOMEM, "out of memory");
 		if (!l->ckpt.last.tv_sec) /* the load's first COPY */
 			clock_gettime(CLOCK_MONOTONIC, &l->ckpt.last);
 	}
@@ -1203,7 +1189,7 @@ static int jsonl_default_row(struct pcf_load *l)
 	if ((rc = jsonl_end_segment(l)) != 0)
 		return rc;
 	if (!(sql = table_sql(l, "INSERT INTO ", " DEFAULT VALUES")))
-		return load_failf(l, ENOMEM, "out of memory");
+		return pcf_load_failf(l, ENOMEM, "out of memory");
 	r = PQexec(l->conn, sql);
 	free(sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -1232,7 +1218,7 @@ static int jsonl_line(struct pcf_load *l, const char *line, size_t len)
 
 	l->jlines++;
 	if (len > l->fs->opts.max_record_bytes)
-		return load_failf(l, EFBIG,
+		return pcf_load_failf(l, EFBIG,
 				  "line %llu is longer than %llu bytes "
 				  "(-o max_record=)",
 				  (unsigned long long)l->jlines,
@@ -1253,9 +1239,9 @@ begin:
 		l->jrestart = load_state(l) == PCF_LOAD_COPYING;
 		return 0;
 	case PCF_JSONL_NOMEM:
-		return load_failf(l, ENOMEM, "out of memory");
+		return pcf_load_failf(l, ENOMEM, "out of memory");
 	case PCF_JSONL_ERROR:
-		return load_failf(l, EIO, "line %llu: %s%s%s%s",
+		return pcf_load_failf(l, EIO, "line %llu: %s%s%s%s",
 				  (unsigned long long)l->jlines, why,
 				  strstr(why, "names no column") ? " of " : "",
 				  strstr(why, "names no column") ? l->label : "",
@@ -1274,7 +1260,7 @@ begin:
 	    (rc = jsonl_restart(l, l->jlines)) != 0)
 		return rc;
 	if (pcf_jsonl_emit(l->jsonl, &l->jout, &l->jout_len, &l->jout_cap))
-		return load_failf(l, ENOMEM, "out of memory");
+		return pcf_load_failf(l, ENOMEM, "out of memory");
 	l->scan.rows++;
 	if (l->conv) {
 		rc = pcf_convert_jsonl_row(l, l->jout, l->jout_len, l->jlines);
@@ -1297,7 +1283,7 @@ static int jsonl_feed(struct pcf_load *l, const char *buf, size_t size)
 		size_t n = nl ? (size_t)(nl - buf) : size;
 
 		if (l->jline_len + n > l->fs->opts.max_record_bytes)
-			return load_failf(l, EFBIG,
+			return pcf_load_failf(l, EFBIG,
 					  "line %llu is longer than %llu bytes "
 					  "(-o max_record=)",
 					  (unsigned long long)l->jlines + 1,
@@ -1404,8 +1390,8 @@ static int inflate_result(struct pcf_load *l, int rc, const char *why)
 	if (rc == 0 || load_state(l) == PCF_LOAD_FAILED)
 		return rc;
 	if (rc == -ENOMEM)
-		return load_failf(l, ENOMEM, "out of memory");
-	return load_failf(l, -rc, "%s: nothing committed", why);
+		return pcf_load_failf(l, ENOMEM, "out of memory");
+	return pcf_load_failf(l, -rc, "%s: nothing committed", why);
 }
 
 /* One write's bytes, through the decompression stage into load_feed. */
@@ -1487,7 +1473,7 @@ static int load_over(struct pcf_load *l, int done, int *rc)
 		return 1;
 	}
 	if (atomic_load(&l->size_changed)) {
-		*rc = load_failf(l, EINVAL,
+		*rc = pcf_load_failf(l, EINVAL,
 				 "the file was truncated during the load");
 		return 1;
 	}
@@ -1517,7 +1503,7 @@ static int load_writer_failed(struct pcf_load *l, pid_t pid, int status,
 	char how[128];
 
 	pcf_status_describe(status, killed, how, sizeof(how));
-	return load_failf(l, ECANCELED, "the writer (pid %d) %s%s", (int)pid,
+	return pcf_load_failf(l, ECANCELED, "the writer (pid %d) %s%s", (int)pid,
 			  how, why);
 }
 
@@ -1545,7 +1531,7 @@ int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
 	if (load_state(l) == PCF_LOAD_CLOSING) {
 		/* A holder the close rule did not see: the COPY has ended, so
 		 * these bytes cannot go in, and the load is not whole. */
-		rc = load_failf(l, EIO,
+		rc = pcf_load_failf(l, EIO,
 				"a write came after the last close (by pid %d): "
 				"nothing committed",
 				(int)pcf_task_tgid(tid));
@@ -1563,7 +1549,7 @@ int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
 		l->off_known = 1;
 	}
 	if (off != l->next_off) {
-		rc = load_failf(l, EINVAL,
+		rc = pcf_load_failf(l, EINVAL,
 				"write at byte %lld, but the next byte is %lld: "
 				"a table file takes its bytes in order",
 				(long long)off, l->next_off);
@@ -1607,7 +1593,7 @@ static int load_end_copy(struct pcf_load *l)
 	publish_rows(l);
 	expected = atomic_load(&l->rows);
 	if (l->header_taken && expected == 0 && !l->scan.in_quote)
-		return load_failf(l, EIO,
+		return pcf_load_failf(l, EIO,
 				  "line 1: a header line and no rows after it");
 	/* Under checkpoints, the last record (no line end after it, or an
 	 * open quote the server will refuse) was held back. */
@@ -1817,7 +1803,7 @@ static int load_act(struct pcf_load *l, const struct pcf_close_facts *f,
 					task->killed, why);
 		break;
 	case PCF_CLOSE_UNSEALED:
-		rc = load_failf(l, ECANCELED,
+		rc = pcf_load_failf(l, ECANCELED,
 				"%llu bytes came after the last fsync(): "
 				"nothing committed (-o commit=fsync)",
 				(unsigned long long)(f->bytes - f->sealed));
@@ -1991,7 +1977,7 @@ int pcf_load_settle(struct pcf_load *l, int commit, pid_t tid)
 		if (commit)
 			rc = load_commit_tx(l);
 		else
-			rc = load_failf(l, ECANCELED,
+			rc = pcf_load_failf(l, ECANCELED,
 					"the file was removed before its "
 					"commit: nothing committed");
 		break;
@@ -2082,7 +2068,7 @@ int pcf_load_refuse(struct pcf_load *l, int err, const char *reason)
 
 	pthread_mutex_lock(&l->lock);
 	if (!load_over(l, -err, &rc))
-		rc = load_failf(l, err, "%s", reason);
+		rc = pcf_load_failf(l, err, "%s", reason);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
@@ -2108,7 +2094,7 @@ void pcf_load_abandon(struct pcf_load *l, const char *why)
 	if (load_state(l) == PCF_LOAD_WAITING ||
 	    load_state(l) == PCF_LOAD_COPYING ||
 	    load_state(l) == PCF_LOAD_CLOSING)
-		load_failf(l, ECONNABORTED, "%s", why);
+		pcf_load_failf(l, ECONNABORTED, "%s", why);
 	pthread_mutex_unlock(&l->lock);
 	load_free(l);
 }

@@ -103,6 +103,12 @@ int pcf_split_record(struct pcf_dialect d, const char *rec, size_t len,
 		     char ***fields, size_t *nfields);
 void pcf_fields_free(char **fields, size_t nfields);
 
+/* The byte the text format's escape after a backslash stands for, as
+ * COPY's text attribute reader decodes it (octal, \x hex, \b \f \n \r
+ * \t \v, or the byte itself); rec[*i] is the byte after the backslash,
+ * body the field's end. Advances *i past the escape. */
+char pcf_text_escape(const char *rec, size_t body, size_t *i);
+
 /* A hex digit's value (either case), or -1. */
 int pcf_hex_value(char c);
 
