@@ -380,6 +380,22 @@ test_truncate_and_checkpoints() {
 	pcf_remount || return
 }
 
+# Compressed files decompress into the same stage.
+test_compressed_files_convert() {
+	make_wide
+	wide_file "$W/w.csv" 3000 0
+	gzip -c "$W/w.csv" >"$W/w.csv.gz"
+	cp "$W/w.csv.gz" "$P/w.csv.gz" || fail "cp .csv.gz: $(mount_error w)"
+	expect_match "$(last_history public.w)" "binary_rows=3000 csv_rows=0" ".csv.gz"
+	psql -X -q -c "\\copy w2 FROM '$W/w.csv' WITH (FORMAT csv, HEADER true)"
+	expect_eq "$(rows_md5 w)" "$(rows_md5 w2)" ".csv.gz: the rows"
+	q "TRUNCATE w"
+	jsonl_file "$W/w.jsonl" 3000
+	zstd -q -c "$W/w.jsonl" >"$W/w.jsonl.zst"
+	cp "$W/w.jsonl.zst" "$P/w.jsonl.zst" || fail "cp .jsonl.zst: $(mount_error w)"
+	expect_match "$(last_history public.w)" "binary_rows=[0-9]{4} " ".jsonl.zst"
+}
+
 test_convert_off() {
 	make_wide
 	wide_file "$W/w.csv" 2000 0
