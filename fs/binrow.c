@@ -159,6 +159,9 @@ static int put_field(const struct pcf_binrow_col *c, const char *v, size_t len,
 	    !numeric_fits(v, len, c->num_int))
 		return -1;
 	n = pcf_bin_convert(c->type, v, len, out + 4, cap - 4);
+	if (n < 0 && c->type == PCF_BIN_TIMESTAMPTZ && c->utc)
+		/* no offset (the other converter takes none): read in UTC */
+		n = pcf_bin_convert(PCF_BIN_TIMESTAMP, v, len, out + 4, cap - 4);
 	if (n < 0)
 		return -1;
 	if (c->max_chars >= 0 && utf8_chars(v, len) > (size_t)c->max_chars)

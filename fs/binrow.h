@@ -31,6 +31,8 @@ struct pcf_binrow_col {
 			  * namein cuts); -1 for no limit */
 	int num_int;     /* numeric(p,s): the integer digits p - s allows; -1
 			  * for no typmod */
+	int utc;         /* timestamptz, and the session's TimeZone is UTC: a
+			  * value without an offset is UTC too */
 };
 
 enum pcf_eol { PCF_EOL_NL, PCF_EOL_CRLF };

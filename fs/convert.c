@@ -358,6 +358,24 @@ int pcf_convert_resume(struct pcf_load *l)
 	return segment_start(l, c, SEG_BIN, c->recs + 1);
 }
 
+/* The session's TimeZone is UTC for every instant: a timestamptz without
+ * an offset is read as UTC, as with +00. (Names whose tzdata entry is a
+ * zero offset with no rules; any other zone decides by its rules.) */
+static int session_in_utc(struct pcf_load *l)
+{
+	static const char *const utc[] = {
+		"UTC", "Etc/UTC", "UCT", "Etc/UCT", "GMT", "Etc/GMT",
+		"Universal", "Etc/Universal", "Zulu", "Etc/Zulu",
+		"Greenwich", "Etc/Greenwich", "GMT0", "Etc/GMT0",
+	};
+	const char *tz = PQparameterStatus(l->conn, "TimeZone");
+
+	for (size_t i = 0; tz && i < sizeof(utc) / sizeof(utc[0]); i++)
+		if (strcmp(tz, utc[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* The target columns' types, as binrow.c wants them: 0, or -errno with
  * the load failed; *why says which column keeps the load in CSV (then
  * *ncols is 0). */
@@ -400,7 +418,7 @@ static int column_types(struct pcf_load *l, char **cols, size_t ncols,
 		int typmod = atoi(PQgetvalue(r, i, 2));
 		int generated = PQgetvalue(r, i, 3)[0] == 't';
 		int pos = -1;
-		struct pcf_binrow_col col = { PCF_BIN_NONE, -1, -1, -1 };
+		struct pcf_binrow_col col = { PCF_BIN_NONE, -1, -1, -1, 0 };
 
 		if (cols) {
 			for (size_t k = 0; k < ncols; k++)
@@ -414,6 +432,7 @@ static int column_types(struct pcf_load *l, char **cols, size_t ncols,
 			pos = (int)n;
 		}
 		col.type = typ ? pcf_bin_type_of(typ) : PCF_BIN_NONE;
+		col.utc = col.type == PCF_BIN_TIMESTAMPTZ && session_in_utc(l);
 		if (col.type == PCF_BIN_TEXT && typmod >= 4 &&
 		    (strcmp(typ, "varchar") == 0 || strcmp(typ, "bpchar") == 0))
 			col.max_chars = typmod - 4;

@@ -461,7 +461,7 @@ static void check_binrow(struct pcf_dialect d, const char *rec, size_t len,
 	if (nfields > 64)
 		return;
 	for (size_t i = 0; i < nfields; i++)
-		cols[i] = (struct pcf_binrow_col){ PCF_BIN_TEXT, -1, -1, -1 };
+		cols[i] = (struct pcf_binrow_col){ PCF_BIN_TEXT, -1, -1, -1, 0 };
 	b = pcf_binrow_new(PCF_BINROW_CSV, d, FUZZ_NULL, cols, nfields, eol);
 	CHECK(b);
 	rc = pcf_binrow_tuple(b, rec, len, len == 0 || rec[len - 1] != '\n',

@@ -380,6 +380,31 @@ test_truncate_and_checkpoints() {
 	pcf_remount || return
 }
 
+# timestamptz without an offset: the session's TimeZone decides; binary
+# only when that is UTC (the server says which, ParameterStatus).
+test_timestamptz_without_offset_in_utc_only() {
+	local tz
+	q "DROP TABLE IF EXISTS tz, tz2; CREATE TABLE tz (id int, at timestamptz); CREATE TABLE tz2 (LIKE tz)"
+	python3 - "$W/tz.csv" <<-'PY'
+	import sys
+	with open(sys.argv[1], "w") as f:
+	    for k in range(1, 3001):
+	        f.write("%d,2024-%02d-%02d %02d:30:00\n" % (k, k % 12 + 1, k % 28 + 1, k % 24))
+	PY
+	for tz in UTC Etc/UTC America/New_York Asia/Kolkata; do
+		q "ALTER ROLE CURRENT_USER SET TimeZone = '$tz'; TRUNCATE tz, tz2"
+		cp "$W/tz.csv" "$P/tz.csv" || fail "$tz: cp: $(mount_error tz)"
+		psql -X -q -c "\\copy tz2 FROM '$W/tz.csv' WITH (FORMAT csv)"
+		expect_eq "$(q "SELECT md5(string_agg(at::text || '@' || extract(epoch FROM at), ',' ORDER BY id)) FROM tz")" \
+			"$(q "SELECT md5(string_agg(at::text || '@' || extract(epoch FROM at), ',' ORDER BY id)) FROM tz2")" "$tz: the instants"
+		case $tz in
+		*UTC) expect_match "$(last_history public.tz)" "binary_rows=3000 csv_rows=0" "$tz: binary" ;;
+		*) expect_match "$(last_history public.tz)" "binary_rows=0 csv_rows=3000" "$tz: CSV" ;;
+		esac
+	done
+	q "ALTER ROLE CURRENT_USER RESET TimeZone"
+}
+
 # Compressed files decompress into the same stage.
 test_compressed_files_convert() {
 	make_wide

@@ -19,8 +19,8 @@
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-static const struct pcf_binrow_col INT4 = { PCF_BIN_INT4, -1, -1, -1 };
-static const struct pcf_binrow_col TEXT = { PCF_BIN_TEXT, -1, -1, -1 };
+static const struct pcf_binrow_col INT4 = { PCF_BIN_INT4, -1, -1, -1, 0 };
+static const struct pcf_binrow_col TEXT = { PCF_BIN_TEXT, -1, -1, -1, 0 };
 
 /* The tuple of rec as hex, or "-" when not certain. */
 static void tuple_hex(struct pcf_binrow *b, const char *rec, int last,
@@ -124,9 +124,9 @@ static void test_dialect_and_null(void **state)
 
 static void test_typmod_limits(void **state)
 {
-	struct pcf_binrow_col vc = { PCF_BIN_TEXT, 3, -1, -1 };
-	struct pcf_binrow_col nm = { PCF_BIN_TEXT, -1, 4, -1 };
-	struct pcf_binrow_col num = { PCF_BIN_NUMERIC, -1, -1, 2 };
+	struct pcf_binrow_col vc = { PCF_BIN_TEXT, 3, -1, -1, 0 };
+	struct pcf_binrow_col nm = { PCF_BIN_TEXT, -1, 4, -1, 0 };
+	struct pcf_binrow_col num = { PCF_BIN_NUMERIC, -1, -1, 2, 0 };
 	struct pcf_binrow *v = pcf_binrow_new(PCF_BINROW_CSV, PCF_DIALECT_CSV, NULL, &vc, 1,
 					      PCF_EOL_NL);
 	struct pcf_binrow *n = pcf_binrow_new(PCF_BINROW_CSV, PCF_DIALECT_CSV, NULL, &nm, 1,
@@ -183,6 +183,25 @@ static void test_text_format(void **state)
 	pcf_binrow_free(n);
 }
 
+static void test_timestamptz_in_utc(void **state)
+{
+	struct pcf_binrow_col tz = { PCF_BIN_TIMESTAMPTZ, -1, -1, -1, 0 };
+	struct pcf_binrow_col tzu = { PCF_BIN_TIMESTAMPTZ, -1, -1, -1, 1 };
+	struct pcf_binrow *b = pcf_binrow_new(PCF_BINROW_CSV, PCF_DIALECT_CSV,
+					      NULL, &tz, 1, PCF_EOL_NL);
+	struct pcf_binrow *u = pcf_binrow_new(PCF_BINROW_CSV, PCF_DIALECT_CSV,
+					      NULL, &tzu, 1, PCF_EOL_NL);
+
+	(void)state;
+	/* 2000-01-01 00:00:01 UTC: one second after the epoch of the type */
+	expect(b, "2000-01-01 00:00:01\n", 0, "-");
+	expect(b, "2000-01-01 00:00:01+00\n", 0, "0001" "00000008" "00000000000f4240");
+	expect(u, "2000-01-01 00:00:01\n", 0, "0001" "00000008" "00000000000f4240");
+	expect(u, "2000-01-01 02:00:01+02\n", 0, "0001" "00000008" "00000000000f4240");
+	pcf_binrow_free(b);
+	pcf_binrow_free(u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_dialect_and_null),
 		cmocka_unit_test(test_typmod_limits),
 		cmocka_unit_test(test_text_format),
+		cmocka_unit_test(test_timestamptz_in_utc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
