@@ -26,7 +26,9 @@ struct pcf_convert;
 
 enum pcf_load_state {
 	PCF_LOAD_WAITING, /* no byte yet, or the first line is not complete */
-	PCF_LOAD_COPYING, /* COPY is running */
+	PCF_LOAD_COPYING, /* streaming: a COPY is running (under the binary
+			   * stage, convert.c owns which one, and for a
+			   * moment between two none: pcf_convert_copying) */
 	PCF_LOAD_CLOSING, /* COPY ended at the last close; waiting for the
 			   * closer's exit to commit or roll back (watch.c) */
 	PCF_LOAD_COMMITTED,
