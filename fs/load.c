@@ -51,11 +51,6 @@
 
 static _Atomic uint64_t next_load_id = 1;
 
-static int load_state(const struct pcf_load *l)
-{
-	return atomic_load(&l->state);
-}
-
 /* Frees what a load owns; the load must be out of the registry. */
 static void load_disconnect(struct pcf_load *l);
 
@@ -228,7 +223,7 @@ static void shift_copy_line(char *m, size_t cap, uint64_t base)
 static int load_fail_as(struct pcf_load *l, const struct pcf_error *e,
 			const char *outcome)
 {
-	int st = load_state(l);
+	int st = pcf_load_state(l);
 
 	pid_t killed = atomic_load(&l->aborted);
 
@@ -483,7 +478,7 @@ void pcf_load_discard(struct pcf_load *l)
 }
 
 /* The table's columns in order, for telling a header from data. */
-static int table_columns(struct pcf_load *l, char ***cols, size_t *ncols,
+int pcf_load_table_columns(struct pcf_load *l, char ***cols, size_t *ncols,
 			 struct pcf_error *e)
 {
 	const char *params[2] = { l->table.schema, l->table.name };
@@ -568,7 +563,8 @@ static char *copy_sql(struct pcf_load *l, char **cols, size_t ncols,
 }
 
 /* TABLE [ONLY] "schema"."table" after head (TRUNCATE, INSERT INTO). */
-static char *table_sql(struct pcf_load *l, const char *head, const char *tail)
+char *pcf_load_table_sql(struct pcf_load *l, const char *head,
+			 const char *tail)
 {
 	struct pcf_sql q;
 
@@ -581,9 +577,9 @@ static char *table_sql(struct pcf_load *l, const char *head, const char *tail)
 
 /* TRUNCATE for -o truncate: ONLY this table's rows, but a partitioned
  * table's rows are its partitions'. */
-static int load_truncate(struct pcf_load *l, struct pcf_error *e)
+int pcf_load_truncate(struct pcf_load *l, struct pcf_error *e)
 {
-	char *sql = table_sql(l, l->table.relkind == 'p' ? "TRUNCATE TABLE "
+	char *sql = pcf_load_table_sql(l, l->table.relkind == 'p' ? "TRUNCATE TABLE "
 							 : "TRUNCATE TABLE ONLY ",
 			      "");
 	int rc;
@@ -648,7 +644,7 @@ static char *server_convert(struct pcf_load *l, const char *bytes, size_t len,
  */
 /* Appends to a buffer the load owns (the first line, the record held
  * back under checkpoints). 0, or the load fails with ENOMEM. */
-static int buf_append(struct pcf_load *l, char **b, size_t *len, size_t *cap,
+int pcf_load_buf_append(struct pcf_load *l, char **b, size_t *len, size_t *cap,
 		      const char *buf, size_t size)
 {
 	if (size == 0)
@@ -673,14 +669,14 @@ static int buf_append(struct pcf_load *l, char **b, size_t *len, size_t *cap,
  * bounded by -o max_record, scanned_ok). */
 static int tail_append(struct pcf_load *l, const char *buf, size_t size)
 {
-	return buf_append(l, &l->ckpt.tail, &l->ckpt.tail_len, &l->ckpt.tail_cap,
+	return pcf_load_buf_append(l, &l->ckpt.tail, &l->ckpt.tail_len, &l->ckpt.tail_cap,
 			  buf, size);
 }
 
 /* Sends bytes into the COPY; the first byte after a checkpoint (or a
  * header not sent) that ended between a \r and its \n is that \n: not
  * sent. */
-static int copy_send(struct pcf_load *l, const char *buf, size_t size)
+int pcf_load_send(struct pcf_load *l, const char *buf, size_t size)
 {
 	struct pcf_error e;
 
@@ -709,8 +705,8 @@ static int ckpt_feed(struct pcf_load *l, const char *buf, size_t size,
 	else
 		whole = 0; /* the record in progress goes on */
 	if (whole > 0) {
-		if ((rc = copy_send(l, l->ckpt.tail, l->ckpt.tail_len)) != 0 ||
-		    (rc = copy_send(l, buf, whole)) != 0)
+		if ((rc = pcf_load_send(l, l->ckpt.tail, l->ckpt.tail_len)) != 0 ||
+		    (rc = pcf_load_send(l, buf, whole)) != 0)
 			return rc;
 		l->ckpt.tail_len = 0;
 	}
@@ -781,7 +777,7 @@ static int load_start_copy(struct pcf_load *l, int complete)
 		char *utf8 = NULL;
 		size_t ulen = len;
 
-		if (table_columns(l, &cols, &ncols, &e) != 0)
+		if (pcf_load_table_columns(l, &cols, &ncols, &e) != 0)
 			return load_fail(l, &e);
 		/* Column names come in the connection's encoding: a header in
 		 * another one (-o encoding=LATIN1) is compared after the
@@ -846,7 +842,7 @@ static int load_start_copy(struct pcf_load *l, int complete)
 				"than %u bytes (-o header=true)",
 				HEAD_MAX);
 	}
-	if (rc == 0 && l->replace && load_truncate(l, &e) != 0)
+	if (rc == 0 && l->replace && pcf_load_truncate(l, &e) != 0)
 		rc = load_fail(l, &e);
 	else if (rc == 0 && l->replace)
 		l->tx_truncated = 1;
@@ -909,7 +905,7 @@ static int load_start_copy(struct pcf_load *l, int complete)
 		 * line 2. */
 		l->line_base = 1;
 		l->skip_lf = l->scan.pending_cr;
-	} else if (len > 0 && (rc = copy_send(l, data, len)) != 0) {
+	} else if (len > 0 && (rc = pcf_load_send(l, data, len)) != 0) {
 		return rc;
 	}
 	free(l->head);
@@ -918,7 +914,7 @@ static int load_start_copy(struct pcf_load *l, int complete)
 	return 0;
 }
 
-static void publish_rows(struct pcf_load *l)
+void pcf_load_publish_rows(struct pcf_load *l)
 {
 	uint64_t rows = l->scan.rows;
 
@@ -951,7 +947,7 @@ static int scanned_ok(struct pcf_load *l)
 
 static int head_append(struct pcf_load *l, const char *buf, size_t size)
 {
-	return buf_append(l, &l->head, &l->head_len, &l->head_cap, buf, size);
+	return pcf_load_buf_append(l, &l->head, &l->head_len, &l->head_cap, buf, size);
 }
 
 /*
@@ -987,7 +983,7 @@ static int load_check_server(struct pcf_load *l)
 /* A checkpoint is due: rows whole since the last one, for long enough. */
 static int checkpoint_due(struct pcf_load *l)
 {
-	return l->ckpt.on && load_state(l) == PCF_LOAD_COPYING &&
+	return l->ckpt.on && pcf_load_state(l) == PCF_LOAD_COPYING &&
 	       atomic_load(&l->file_rows) > atomic_load(&l->ckpt.base_rows) &&
 	       pcf_ms_since(&l->ckpt.last) >= l->fs->opts.checkpoint_ms;
 }
@@ -1042,308 +1038,14 @@ static int load_checkpoint(struct pcf_load *l)
 	return 0;
 }
 
-/* Feeds one write's bytes into the header wait or the COPY. 0/-errno. */
-/* --- .jsonl: lines to rows (jsonl.c), COPYs by key set -------------- */
-
-/* COPY "s"."t" (the current set's columns) FROM STDIN WITH (FORMAT text,
- * ENCODING 'UTF8'): JSON is UTF-8 whatever the connection's encoding. */
-static char *jsonl_copy_sql(struct pcf_load *l, int freeze)
-{
-	const size_t *idx = NULL;
-	size_t n = l->jsonl ? pcf_jsonl_columns(l->jsonl, &idx) : 0;
-	const char **cols = n ? calloc(n, sizeof(*cols)) : NULL;
-	struct pcf_copy_spec sp = {
-		.schema = l->table.schema, .table = l->table.name,
-		.cols = cols, .ncols = n, .format = PCF_COPY_TEXT,
-		.encoding = "UTF8", .freeze = freeze,
-	};
-	char *sql;
-
-	if (n && !cols)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		cols[i] = l->jcols[idx[i]];
-	sql = pcf_copy_sql(l->conn, &sp);
-	free(cols);
-	return sql;
-}
-
-/* The converted rows go to the server. */
-static int jsonl_flush(struct pcf_load *l)
-{
-	int rc = 0;
-
-	if (l->conv)
-		return load_state(l) == PCF_LOAD_COPYING ? pcf_convert_flush(l)
-							 : 0;
-	if (l->jout_len && load_state(l) == PCF_LOAD_COPYING)
-		rc = copy_send(l, l->jout, l->jout_len);
-	l->jout_len = 0;
-	return rc;
-}
-
-/* The transaction begins with the first row: BEGIN, the table's columns,
- * -o truncate's TRUNCATE. */
-static int jsonl_begin(struct pcf_load *l)
-{
-	struct pcf_error e;
-
-	if (l->backend_pid <= 0 && (l->backend_pid = pcf_begin(l->conn, &e)) < 0)
-		return load_fail(l, &e);
-	if (!l->jsonl) {
-		if (table_columns(l, &l->jcols, &l->njcols, &e) != 0)
-			return load_fail(l, &e);
-		l->jsonl = pcf_jsonl_new(l->jcols, l->njcols,
-					 l->fs->opts.json_ignore_unknown);
-		if (!l->jsonl)
-			return pcf_load_failf(l, ENOMEM, "out of memory");
-		/* -o convert=auto: rows as binary tuples where exact. */
-		if (pcf_convert_jsonl_start(l, l->jcols, l->njcols) < 0)
-			return -l->error.err;
-		if (l->replace) {
-			if (load_truncate(l, &e) != 0)
-				return load_fail(l, &e);
-			l->tx_truncated = 1;
-		}
-	}
-	return 0;
-}
-
-/* Sends the converted rows and ends the running COPY, if one runs: its
- * rows stay in the transaction, counted in seg_rows. The load is then
- * WAITING (in its transaction, no COPY) until the next one starts. */
-static int jsonl_end_segment(struct pcf_load *l)
-{
-	uint64_t loaded = 0;
-	struct pcf_error e;
-	int rc;
-
-	if ((rc = jsonl_flush(l)) != 0)
-		return rc;
-	if (load_state(l) != PCF_LOAD_COPYING)
-		return 0;
-	if (l->conv) {
-		if ((rc = pcf_convert_pause(l)) != 0)
-			return rc;
-	} else if (pcf_copy_end(l->conn, NULL, &loaded, &e) != 0) {
-		return load_fail(l, &e);
-	}
-	l->seg_rows += loaded;
-	atomic_store(&l->state, PCF_LOAD_WAITING);
-	return 0;
-}
-
-/* Ends the running COPY and starts the next for the current set,
- * numbered from the file's line `first`. */
-static int jsonl_restart(struct pcf_load *l, uint64_t first)
-{
-	struct pcf_error e;
-	char *sql;
-	int rc;
-
-	if ((rc = jsonl_end_segment(l)) != 0)
-		return rc;
-	if (l->conv) {
-		const size_t *idx = NULL;
-		size_t n = pcf_jsonl_columns(l->jsonl, &idx);
-
-		if ((rc = pcf_convert_jsonl_columns(l, l->jcols, idx, n,
-						    first)) != 0)
-			return rc;
-	} else {
-		if (!(sql = jsonl_copy_sql(l, l->tx_truncated &&
-						   l->table.relkind == 'r')))
-			return pcf_load_failf(l, ENOMEM, "out of memory");
-		rc = pcf_copy_start(l->conn, sql, &e);
-		free(sql);
-		if (rc)
-			return load_fail(l, &e);
-	}
-	if (l->ckpt.on) {
-		free(l->ckpt.copy_sql);
-		if (!(l->ckpt.copy_sql = jsonl_copy_sql(l, 0)))
-			return pcf_load_failf(l, ENOMEM, "out of memory");
-		if (!l->ckpt.last.tv_sec) /* the load's first COPY */
-			clock_gettime(CLOCK_MONOTONIC, &l->ckpt.last);
-	}
-	atomic_store(&l->state, PCF_LOAD_COPYING);
-	l->line_base = first - 1;
-	l->jrestart = 0;
-	l->checked = (struct timespec){ 0 };
-	return 0;
-}
-
-/*
- * A line whose object names no column ({}, or only keys left out): a row of
- * every column's default. COPY cannot carry it (a column list is never
- * empty), so the running COPY ends, INSERT ... DEFAULT VALUES runs in the
- * same transaction, and the next row starts a new COPY.
- */
-static int jsonl_default_row(struct pcf_load *l)
-{
-	struct pcf_error e;
-	PGresult *r;
-	char *sql;
-	int rc;
-
-	if ((rc = jsonl_end_segment(l)) != 0)
-		return rc;
-	if (!(sql = table_sql(l, "INSERT INTO ", " DEFAULT VALUES")))
-		return pcf_load_failf(l, ENOMEM, "out of memory");
-	r = PQexec(l->conn, sql);
-	free(sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		char m[sizeof(e.message)];
-
-		pcf_error_from_result(&e, l->conn, r);
-		PQclear(r);
-		memcpy(m, e.message, sizeof(m));
-		snprintf(e.message, sizeof(e.message),
-			 "line %llu ({}: every column's default): %.900s",
-			 (unsigned long long)l->jlines, m);
-		return load_fail(l, &e);
-	}
-	/* A BEFORE INSERT trigger may keep it out, as for COPY's rows. */
-	l->seg_rows += strtoull(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
-	l->scan.rows++;
-	return 0;
-}
-
-/* One whole line (its \n not included), the file's line l->jlines. */
-static int jsonl_line(struct pcf_load *l, const char *line, size_t len)
-{
-	char why[400];
-	int changed, rc;
-
-	l->jlines++;
-	if (len > l->fs->opts.max_record_bytes)
-		return pcf_load_failf(l, EFBIG,
-				  "line %llu is longer than %llu bytes "
-				  "(-o max_record=)",
-				  (unsigned long long)l->jlines,
-				  (unsigned long long)l->fs->opts.max_record_bytes);
-	if (!l->jsonl) {
-		/* A blank line before the first row: nothing to begin. */
-		for (size_t i = 0; i < len; i++)
-			if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
-				goto begin;
-		return 0;
-begin:
-		if ((rc = jsonl_begin(l)) != 0)
-			return rc;
-	}
-	switch (pcf_jsonl_parse(l->jsonl, line, len, &changed, why,
-				sizeof(why))) {
-	case PCF_JSONL_BLANK:
-		l->jrestart = load_state(l) == PCF_LOAD_COPYING;
-		return 0;
-	case PCF_JSONL_NOMEM:
-		return pcf_load_failf(l, ENOMEM, "out of memory");
-	case PCF_JSONL_ERROR:
-		return pcf_load_failf(l, EIO, "line %llu: %s%s%s%s",
-				  (unsigned long long)l->jlines, why,
-				  strstr(why, "names no column") ? " of " : "",
-				  strstr(why, "names no column") ? l->label : "",
-				  strstr(why, "names no column")
-					  ? " (-o json_unknown=ignore leaves "
-					    "such keys out)"
-					  : "");
-	case PCF_JSONL_ROW:
-		break;
-	}
-	if (changed)
-		pcf_jsonl_adopt(l->jsonl);
-	if (pcf_jsonl_columns(l->jsonl, &(const size_t *){ NULL }) == 0)
-		return jsonl_default_row(l);
-	if ((changed || l->jrestart || load_state(l) != PCF_LOAD_COPYING) &&
-	    (rc = jsonl_restart(l, l->jlines)) != 0)
-		return rc;
-	if (pcf_jsonl_emit(l->jsonl, &l->jout, &l->jout_len, &l->jout_cap))
-		return pcf_load_failf(l, ENOMEM, "out of memory");
-	l->scan.rows++;
-	if (l->conv) {
-		rc = pcf_convert_jsonl_row(l, l->jout, l->jout_len, l->jlines);
-		l->jout_len = 0;
-		return rc;
-	}
-	if (l->jout_len >= (256u << 10))
-		return jsonl_flush(l);
-	return 0;
-}
-
-/* One write's text, split into lines; a line cut by the write waits in
- * jline for the rest. */
-static int jsonl_feed(struct pcf_load *l, const char *buf, size_t size)
-{
-	int rc = 0;
-
-	while (size > 0) {
-		const char *nl = memchr(buf, '\n', size);
-		size_t n = nl ? (size_t)(nl - buf) : size;
-
-		if (l->jline_len + n > l->fs->opts.max_record_bytes)
-			return pcf_load_failf(l, EFBIG,
-					  "line %llu is longer than %llu bytes "
-					  "(-o max_record=)",
-					  (unsigned long long)l->jlines + 1,
-					  (unsigned long long)
-						  l->fs->opts.max_record_bytes);
-		if (!nl || l->jline_len) {
-			if ((rc = buf_append(l, &l->jline, &l->jline_len,
-					     &l->jline_cap, buf, n)) != 0)
-				return rc;
-		}
-		if (!nl)
-			break;
-		if (l->jline_len) {
-			rc = jsonl_line(l, l->jline, l->jline_len);
-			l->jline_len = 0;
-		} else {
-			rc = jsonl_line(l, buf, n);
-		}
-		if (rc)
-			return rc;
-		buf += n + 1;
-		size -= n + 1;
-	}
-	if ((rc = jsonl_flush(l)) != 0)
-		return rc;
-	publish_rows(l);
-	if (checkpoint_due(l) && (rc = load_checkpoint(l)) != 0)
-		return rc;
-	return load_check_server(l);
-}
-
-/* The stream ended: its last line (no \n after it), and a COPY even for
- * a file without a row (-o truncate then empties the table). */
-static int jsonl_end(struct pcf_load *l)
-{
-	int rc;
-
-	if (l->jline_len) {
-		rc = jsonl_line(l, l->jline, l->jline_len);
-		l->jline_len = 0;
-		if (rc)
-			return rc;
-	}
-	if (load_state(l) == PCF_LOAD_WAITING &&
-	    ((rc = jsonl_begin(l)) != 0 ||
-	     (rc = jsonl_restart(l, l->jlines + 1)) != 0))
-		return rc;
-	rc = jsonl_flush(l);
-	publish_rows(l);
-	return rc;
-}
-
 static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 {
 	int rc;
 
 	if (l->format == PCF_FMT_JSONL)
-		return jsonl_feed(l, buf, size);
+		return pcf_load_jsonl_feed(l, buf, size);
 
-	if (load_state(l) == PCF_LOAD_WAITING) {
+	if (pcf_load_state(l) == PCF_LOAD_WAITING) {
 		ssize_t n = pcf_scan_record(&l->scan, buf, size);
 		size_t take = n == PCF_SCAN_PARTIAL ? size : (size_t)n;
 
@@ -1363,17 +1065,24 @@ static int load_feed(struct pcf_load *l, const char *buf, size_t size)
 		uint64_t start = l->scan.bytes;
 
 		pcf_scan_chunk(&l->scan, buf, size);
-		publish_rows(l);
+		pcf_load_publish_rows(l);
 		if ((rc = scanned_ok(l)) != 0)
 			return rc;
 		if (l->ckpt.on) {
 			if ((rc = ckpt_feed(l, buf, size, start)) != 0)
 				return rc;
-		} else if ((rc = copy_send(l, buf, size)) != 0) {
+		} else if ((rc = pcf_load_send(l, buf, size)) != 0) {
 			return rc;
 		}
 	}
-	publish_rows(l);
+	pcf_load_publish_rows(l);
+	return pcf_load_after_write(l);
+}
+
+int pcf_load_after_write(struct pcf_load *l)
+{
+	int rc;
+
 	if (checkpoint_due(l) && (rc = load_checkpoint(l)) != 0)
 		return rc;
 	return load_check_server(l);
@@ -1387,7 +1096,7 @@ static int inflated(void *ctx, const char *buf, size_t len)
 /* A decompression failure (or the stream's end, finish) as the load's. */
 static int inflate_result(struct pcf_load *l, int rc, const char *why)
 {
-	if (rc == 0 || load_state(l) == PCF_LOAD_FAILED)
+	if (rc == 0 || pcf_load_state(l) == PCF_LOAD_FAILED)
 		return rc;
 	if (rc == -ENOMEM)
 		return pcf_load_failf(l, ENOMEM, "out of memory");
@@ -1462,7 +1171,7 @@ static int wrote(const struct pcf_load *l, pid_t tgid)
  */
 static int load_over(struct pcf_load *l, int done, int *rc)
 {
-	switch (load_state(l)) {
+	switch (pcf_load_state(l)) {
 	case PCF_LOAD_FAILED:
 		*rc = -l->error.err;
 		return 1;
@@ -1528,7 +1237,7 @@ int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
 
 	if ((rc = load_lock(l)) != 0)
 		return rc;
-	if (load_state(l) == PCF_LOAD_CLOSING) {
+	if (pcf_load_state(l) == PCF_LOAD_CLOSING) {
 		/* A holder the close rule did not see: the COPY has ended, so
 		 * these bytes cannot go in, and the load is not whole. */
 		rc = pcf_load_failf(l, EIO,
@@ -1538,7 +1247,7 @@ int pcf_load_write(struct pcf_load *l, const char *buf, size_t size,
 		goto out;
 	}
 	if (load_over(l, -EIO, &rc)) {
-		if (load_state(l) != PCF_LOAD_FAILED)
+		if (pcf_load_state(l) != PCF_LOAD_FAILED)
 			pcf_err("load %llu of %s: a write after the commit was "
 				"refused; open the file again to load more\n",
 				(unsigned long long)l->id, l->label);
@@ -1581,16 +1290,16 @@ static int load_end_copy(struct pcf_load *l)
 	if ((rc = load_input_end(l)) != 0)
 		return rc;
 	if (l->format == PCF_FMT_JSONL) {
-		if ((rc = jsonl_end(l)) != 0)
+		if ((rc = pcf_load_jsonl_end(l)) != 0)
 			return rc;
-	} else if (load_state(l) == PCF_LOAD_WAITING &&
+	} else if (pcf_load_state(l) == PCF_LOAD_WAITING &&
 		   (rc = load_start_copy(l, 1)) != 0) {
 		return rc;
 	}
 	if (l->conv && (rc = pcf_convert_finish(l)) != 0)
 		return rc;
 	pcf_scan_finish(&l->scan); /* an unterminated quote: the server says */
-	publish_rows(l);
+	pcf_load_publish_rows(l);
 	expected = atomic_load(&l->rows);
 	if (l->header_taken && expected == 0 && !l->scan.in_quote)
 		return pcf_load_failf(l, EIO,
@@ -1598,7 +1307,7 @@ static int load_end_copy(struct pcf_load *l)
 	/* Under checkpoints, the last record (no line end after it, or an
 	 * open quote the server will refuse) was held back. */
 	if (l->ckpt.on && l->ckpt.tail_len) {
-		if ((rc = copy_send(l, l->ckpt.tail, l->ckpt.tail_len)) != 0)
+		if ((rc = pcf_load_send(l, l->ckpt.tail, l->ckpt.tail_len)) != 0)
 			return rc;
 		l->ckpt.tail_len = 0;
 	}
@@ -1685,7 +1394,7 @@ static int on_closer_exit(void *ctx, enum pcf_exit_kind kind, int status)
 	int rc = 0;
 
 	pthread_mutex_lock(&l->lock);
-	if (load_state(l) == PCF_LOAD_CLOSING) {
+	if (pcf_load_state(l) == PCF_LOAD_CLOSING) {
 		if (pcf_exit_decide(kind, status, &why) == PCF_EXIT_ROLLBACK) {
 			load_writer_failed(l, l->watched, status, 0, why);
 		} else {
@@ -1740,7 +1449,7 @@ static void find_retry_in_flight(struct pcf_load *l, void *ctx)
 	struct failed_close *fc = ctx;
 
 	if (l->id >= fc->next_id && l->writer_pid == fc->tgid &&
-	    load_state(l) == PCF_LOAD_CLOSING && strcmp(l->label, fc->table) == 0)
+	    pcf_load_state(l) == PCF_LOAD_CLOSING && strcmp(l->label, fc->table) == 0)
 		fc->in_flight = 1;
 }
 
@@ -1958,7 +1667,7 @@ void pcf_load_unref(struct pcf_load *l)
 
 int pcf_load_settled(struct pcf_load *l)
 {
-	int st = load_state(l);
+	int st = pcf_load_state(l);
 
 	return st == PCF_LOAD_COMMITTED || st == PCF_LOAD_FAILED ||
 	       st == PCF_LOAD_EMPTY;
@@ -1971,7 +1680,7 @@ int pcf_load_settle(struct pcf_load *l, int commit, pid_t tid)
 	(void)tid;
 	if ((rc = load_lock(l)) != 0)
 		return rc;
-	switch (load_state(l)) {
+	switch (pcf_load_state(l)) {
 	case PCF_LOAD_CLOSING:
 		/* The watch finds it decided when the closer exits. */
 		if (commit)
@@ -2051,9 +1760,9 @@ int pcf_load_fsync(struct pcf_load *l)
 
 	if ((rc = load_lock(l)) != 0)
 		return rc;
-	if (load_state(l) == PCF_LOAD_FAILED)
+	if (pcf_load_state(l) == PCF_LOAD_FAILED)
 		rc = -l->error.err;
-	else if (l->ckpt.on && load_state(l) == PCF_LOAD_COPYING &&
+	else if (l->ckpt.on && pcf_load_state(l) == PCF_LOAD_COPYING &&
 		 atomic_load(&l->file_rows) > atomic_load(&l->ckpt.base_rows))
 		rc = load_checkpoint(l); /* returns after the COMMIT */
 	else
@@ -2091,9 +1800,9 @@ void pcf_load_abandon(struct pcf_load *l, const char *why)
 			 (unsigned long long)l->id, l->label);
 		return;
 	}
-	if (load_state(l) == PCF_LOAD_WAITING ||
-	    load_state(l) == PCF_LOAD_COPYING ||
-	    load_state(l) == PCF_LOAD_CLOSING)
+	if (pcf_load_state(l) == PCF_LOAD_WAITING ||
+	    pcf_load_state(l) == PCF_LOAD_COPYING ||
+	    pcf_load_state(l) == PCF_LOAD_CLOSING)
 		pcf_load_failf(l, ECONNABORTED, "%s", why);
 	pthread_mutex_unlock(&l->lock);
 	load_free(l);
@@ -2105,7 +1814,7 @@ void pcf_load_release(struct pcf_load *l)
 	struct pcf_task task;
 
 	pthread_mutex_lock(&l->lock);
-	switch (load_state(l)) {
+	switch (pcf_load_state(l)) {
 	case PCF_LOAD_WAITING:
 	case PCF_LOAD_COPYING:
 		if (atomic_load(&l->bytes) == 0) {

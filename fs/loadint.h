@@ -8,6 +8,13 @@
 
 #include "load.h"
 
+#include <stdatomic.h>
+
+static inline int pcf_load_state(const struct pcf_load *l)
+{
+	return atomic_load(&l->state);
+}
+
 /* Fails the load for good (load.c load_fail): -e->err. */
 int pcf_load_fail(struct pcf_load *l, const struct pcf_error *e);
 int pcf_load_failf(struct pcf_load *l, int err, const char *fmt, ...)
@@ -26,5 +33,36 @@ enum pcf_load_copy { PCF_LOAD_COPY_FILE, PCF_LOAD_COPY_BINARY };
  * NULL without memory. */
 char *pcf_load_copy_sql(struct pcf_load *l, char **cols, size_t ncols,
 			enum pcf_load_copy kind, int header);
+
+/* Bytes into the running COPY (a \n a checkpoint's \r left is
+ * skipped). 0, or -errno with the load failed. */
+int pcf_load_send(struct pcf_load *l, const char *buf, size_t size);
+
+/* Appends to a buffer the load owns. 0, or the load fails (ENOMEM). */
+int pcf_load_buf_append(struct pcf_load *l, char **b, size_t *len,
+			size_t *cap, const char *buf, size_t size);
+
+/* The table's columns in order (a malloc'd list), or -errno with e set. */
+int pcf_load_table_columns(struct pcf_load *l, char ***cols, size_t *ncols,
+			   struct pcf_error *e);
+
+/* -o truncate's TRUNCATE. 0, or -errno with e set. */
+int pcf_load_truncate(struct pcf_load *l, struct pcf_error *e);
+
+/* head "schema"."table" tail (TRUNCATE, INSERT INTO); NULL without
+ * memory. */
+char *pcf_load_table_sql(struct pcf_load *l, const char *head,
+			 const char *tail);
+
+/* The rows so far, for the status files. */
+void pcf_load_publish_rows(struct pcf_load *l);
+
+/* After a write's rows: a checkpoint if one is due, and once a second the
+ * question whether the server refused the COPY. 0 or -errno. */
+int pcf_load_after_write(struct pcf_load *l);
+
+/* .jsonl (loadjsonl.c): a write's bytes, and the stream's end. */
+int pcf_load_jsonl_feed(struct pcf_load *l, const char *buf, size_t size);
+int pcf_load_jsonl_end(struct pcf_load *l);
 
 #endif
