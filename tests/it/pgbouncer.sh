@@ -142,16 +142,41 @@ check_slow_stream() { # MODE
 		"$mode: history has the server's message"
 }
 
+# Binary rows through the pooler: stretches of binary and CSV COPY in the
+# load's one transaction, on the server connection that transaction holds;
+# the rows are what psql stores from the same file, directly.
+check_typed() { # MODE
+	local mode=$1 h
+	q "DROP TABLE IF EXISTS ty, ty2; CREATE TABLE ty (id int, n numeric, at timestamptz, u uuid);
+	   CREATE TABLE ty2 (LIKE ty)"
+	python3 - "$W/ty.csv" <<-'PY'
+	import sys
+	with open(sys.argv[1], "w") as f:
+	    f.write("id,n,at,u\n")
+	    for k in range(1, 4001):
+	        n = " %d.5" % k if k == 1500 else "%d.5" % k  # one only the server reads
+	        f.write("%d,%s,2024-01-02 03:04:05+01,%08x-0000-4000-8000-000000000000\n" % (k, n, k))
+	PY
+	timeout -k 5 60 cp "$W/ty.csv" "$MNT/public/ty.csv" || fail "$mode: cp of typed rows"
+	psql -X -q -c "\\copy ty2 FROM '$W/ty.csv' WITH (FORMAT csv, HEADER true)"
+	expect_eq "$(q "SELECT md5(string_agg(ty::text, ',' ORDER BY id)) FROM ty")" \
+		"$(q "SELECT md5(string_agg(ty2::text, ',' ORDER BY id)) FROM ty2")" "$mode: typed rows as psql's"
+	h=$(last_history public.ty)
+	expect_match "$h" "outcome=committed .*binary_rows=(3[0-9]{3}) csv_rows=([0-9]+) " "$mode: binary and CSV rows ($h)"
+}
+
 test_a_session_pooling() {
 	through session || return
 	check_cp session
 	check_slow_stream session
+	check_typed session
 }
 
 test_b_transaction_pooling() {
 	through transaction || return
 	check_cp transaction
 	check_slow_stream transaction
+	check_typed transaction
 }
 
 # ms CMD...: runs CMD (bounded to 10 s) three times and prints the fastest
