@@ -341,7 +341,7 @@ static ssize_t to_timestamp(const char *v, size_t len, int with_tz,
 {
 	long hh, mi, ss = 0, frac = 0, off = 0;
 	size_t i = 11;
-	int ok;
+	int ok, have_off = 0;
 	long days = iso_date(v, len, &ok);
 
 	if (!ok || len < 16 || (v[10] != ' ' && v[10] != 'T') ||
@@ -364,13 +364,17 @@ static ssize_t to_timestamp(const char *v, size_t len, int with_tz,
 				frac *= 10;
 		}
 	}
-	if (with_tz) {
+	/* An offset: [+-]HH, [+-]HHMM, [+-]HH:MM, or Z (zulu, a built-in
+	 * token: no timezone_abbreviations setting changes it). timestamp_in
+	 * reads and ignores it; without one, timestamptz_in takes the
+	 * session's TimeZone, which is not known here. */
+	if (i + 1 == len && (v[i] == 'Z' || v[i] == 'z')) {
+		i++;
+		have_off = 1;
+	} else if (i < len && (v[i] == '+' || v[i] == '-')) {
 		long oh, om = 0;
-		int sign;
+		int sign = v[i] == '-' ? -1 : 1;
 
-		if (i >= len || (v[i] != '+' && v[i] != '-'))
-			return -1; /* no offset: the session's TimeZone decides */
-		sign = v[i] == '-' ? -1 : 1;
 		if (len - i < 3 || (oh = digits(v + i + 1, 2)) < 0 || oh > 15)
 			return -1;
 		i += 3;
@@ -382,9 +386,12 @@ static ssize_t to_timestamp(const char *v, size_t len, int with_tz,
 			i += 2;
 		}
 		off = sign * (oh * 3600 + om * 60);
+		have_off = 1;
 	}
-	if (i != len)
+	if (i != len || (with_tz && !have_off))
 		return -1;
+	if (!with_tz)
+		off = 0;
 	int64_t us = ((int64_t)days * 86400 + hh * 3600 + mi * 60 + ss - off) *
 			     1000000 + frac;
 
