@@ -160,7 +160,7 @@ static int segment_start(struct pcf_load *l, struct pcf_convert *c,
 	sql = pcf_load_copy_sql(l, c->cols, c->ncols,
 				seg == SEG_BIN ? PCF_LOAD_COPY_BINARY
 					       : PCF_LOAD_COPY_FILE,
-				header);
+				header, l->tx_truncated);
 	if (!sql)
 		return nomem(l);
 	rc = pcf_copy_start(l->conn, sql, &e);
@@ -475,13 +475,28 @@ static int utf8_setting(struct pcf_load *l, const char *name)
 	return v && (strcasecmp(v, "UTF8") == 0 || strcasecmp(v, "UTF-8") == 0);
 }
 
-/* Why this load cannot convert at all, or NULL. */
-static const char *never(struct pcf_load *l, const char *head, size_t len)
+/* Why the session keeps every load of this mount from converting, or
+ * NULL: the option, the encodings binary text is read in (the client's,
+ * turned into the server's), a server without attgenerated. */
+static const char *session_refuses(struct pcf_load *l)
 {
-	const char *enc = l->fs->opts.encoding;
-
 	if (l->fs->opts.convert_off)
 		return "-o convert=off";
+	if (!utf8_setting(l, "client_encoding") ||
+	    !utf8_setting(l, "server_encoding"))
+		return "the client or server encoding is not UTF-8";
+	if (PQserverVersion(l->conn) < 120000)
+		return "the server is older than PostgreSQL 12";
+	return NULL;
+}
+
+/* Why this CSV or .tsv load cannot convert at all, or NULL. */
+static const char *never(struct pcf_load *l, const char *head, size_t len)
+{
+	const char *enc = l->fs->opts.encoding, *why = session_refuses(l);
+
+	if (why)
+		return why;
 	if (l->format != PCF_FMT_CSV && l->format != PCF_FMT_TEXT)
 		return "only CSV and .tsv files are converted";
 	/* A text-format stretch past the first line opens with a header
@@ -490,11 +505,6 @@ static const char *never(struct pcf_load *l, const char *head, size_t len)
 		return "the server is older than PostgreSQL 15 (.tsv)";
 	if (enc && strcasecmp(enc, "UTF8") != 0 && strcasecmp(enc, "UTF-8") != 0)
 		return "-o encoding= is not UTF-8";
-	if (!utf8_setting(l, "client_encoding") ||
-	    !utf8_setting(l, "server_encoding"))
-		return "the client or server encoding is not UTF-8";
-	if (PQserverVersion(l->conn) < 120000)
-		return "the server is older than PostgreSQL 12";
 	if (len == 0 || head[len - 1] != '\n')
 		return "the first line does not end with \\n or \\r\\n";
 	return NULL;
@@ -559,26 +569,15 @@ nomem:
 
 int pcf_convert_jsonl_start(struct pcf_load *l, char **cols, size_t ncols)
 {
+	/* (jsonl.c's rows are UTF-8 whatever -o encoding= says) */
+	const char *no = session_refuses(l);
 	struct pcf_binrow_col *bc = NULL;
 	struct pcf_convert *c;
 	size_t n = 0;
 	int rc;
 
-	if (l->fs->opts.convert_off) {
-		snprintf(l->convert_why, sizeof(l->convert_why), "-o convert=off");
-		return 0;
-	}
-	/* The rows are UTF-8 (ENCODING 'UTF8'); binary text is read in the
-	 * client encoding. */
-	if (!utf8_setting(l, "client_encoding") ||
-	    !utf8_setting(l, "server_encoding")) {
-		snprintf(l->convert_why, sizeof(l->convert_why),
-			 "the client or server encoding is not UTF-8");
-		return 0;
-	}
-	if (PQserverVersion(l->conn) < 120000) {
-		snprintf(l->convert_why, sizeof(l->convert_why),
-			 "the server is older than PostgreSQL 12");
+	if (no) {
+		snprintf(l->convert_why, sizeof(l->convert_why), "%s", no);
 		return 0;
 	}
 	/* Every column's type: a key set with a column of a type not

@@ -522,7 +522,7 @@ int pcf_load_table_columns(struct pcf_load *l, char ***cols, size_t *ncols,
  * and the mount's dialect, or binary (sql.c quotes every name and value).
  */
 char *pcf_load_copy_sql(struct pcf_load *l, char **cols, size_t ncols,
-			enum pcf_load_copy kind, int header)
+			enum pcf_load_copy kind, int header, int truncated)
 {
 	const struct pcf_options *o = &l->fs->opts;
 	struct pcf_copy_spec sp = {
@@ -531,7 +531,7 @@ char *pcf_load_copy_sql(struct pcf_load *l, char **cols, size_t ncols,
 		.null_string = o->null_string, .encoding = o->encoding,
 		/* FREEZE is allowed after TRUNCATE of a plain table in the
 		 * same transaction. */
-		.freeze = l->tx_truncated && l->table.relkind == 'r',
+		.freeze = truncated && l->table.relkind == 'r',
 	};
 
 	if (kind == PCF_LOAD_COPY_BINARY) {
@@ -555,11 +555,11 @@ char *pcf_load_copy_sql(struct pcf_load *l, char **cols, size_t ncols,
 }
 
 static char *copy_sql(struct pcf_load *l, char **cols, size_t ncols,
-		      int header)
+		      int header, int truncated)
 {
 	/* The text format's header line is not sent (load_start_copy). */
 	return pcf_load_copy_sql(l, cols, ncols, PCF_LOAD_COPY_FILE,
-				 header && l->format == PCF_FMT_CSV);
+				 header && l->format == PCF_FMT_CSV, truncated);
 }
 
 /* TABLE [ONLY] "schema"."table" after head (TRUNCATE, INSERT INTO). */
@@ -750,7 +750,7 @@ static int load_start_copy(struct pcf_load *l, int complete)
 	size_t len = l->head_len;
 	char **fields = NULL, **cols = NULL;
 	size_t nfields = 0, ncols = 0, *match = NULL;
-	int take = 0, rc = 0;
+	int take = 0, rc = 0, staged = 0; /* staged: the binary stage took it */
 	struct pcf_error e;
 	char *sql = NULL;
 
@@ -846,24 +846,6 @@ static int load_start_copy(struct pcf_load *l, int complete)
 		rc = load_fail(l, &e);
 	else if (rc == 0 && l->replace)
 		l->tx_truncated = 1;
-	if (rc == 0) {
-		sql = copy_sql(l, take ? fields : NULL, take ? nfields : 0, take);
-		if (!sql)
-			rc = pcf_load_failf(l, ENOMEM, "out of memory");
-	}
-	if (rc == 0 && l->ckpt.on) {
-		/* The same columns for every later transaction; the header and
-		 * FREEZE (after the first transaction's TRUNCATE) once. */
-		int truncated = l->tx_truncated;
-
-		l->tx_truncated = 0;
-		l->ckpt.copy_sql = copy_sql(l, take ? fields : NULL,
-					    take ? nfields : 0, 0);
-		l->tx_truncated = truncated;
-		if (!l->ckpt.copy_sql)
-			rc = pcf_load_failf(l, ENOMEM, "out of memory");
-		clock_gettime(CLOCK_MONOTONIC, &l->ckpt.last);
-	}
 	if (rc == 0 && complete) {
 		/* -o convert=auto: the binary stage runs the COPYs from here,
 		 * the first record included. */
@@ -871,23 +853,36 @@ static int load_start_copy(struct pcf_load *l, int complete)
 		atomic_store(&l->state, PCF_LOAD_COPYING);
 		rc = pcf_convert_start(l, take ? fields : NULL,
 				       take ? nfields : 0, data, len, take);
-		if (rc == 1 || rc < 0) {
-			pcf_fields_free(fields, nfields);
-			pcf_fields_free(cols, ncols);
-			free(sql);
-			free(l->head);
-			l->head = NULL;
-			l->head_len = l->head_cap = 0;
-			return rc < 0 ? rc : 0;
-		}
+		if (rc == 1)
+			staged = 1, rc = 0;
 	} else if (rc == 0) {
 		snprintf(l->convert_why, sizeof(l->convert_why),
 			 "the first line is longer than %u bytes", HEAD_MAX);
 	}
+	if (rc == 0 && !staged) {
+		sql = copy_sql(l, take ? fields : NULL, take ? nfields : 0, take,
+			       l->tx_truncated);
+		if (!sql)
+			rc = pcf_load_failf(l, ENOMEM, "out of memory");
+	}
+	if (rc == 0 && l->ckpt.on && !staged) {
+		/* The same columns for every later transaction; the header and
+		 * FREEZE (after the first transaction's TRUNCATE) once. */
+		l->ckpt.copy_sql = copy_sql(l, take ? fields : NULL,
+					    take ? nfields : 0, 0, 0);
+		if (!l->ckpt.copy_sql)
+			rc = pcf_load_failf(l, ENOMEM, "out of memory");
+	}
+	if (l->ckpt.on)
+		clock_gettime(CLOCK_MONOTONIC, &l->ckpt.last);
 	pcf_fields_free(fields, nfields);
 	pcf_fields_free(cols, ncols);
-	if (rc)
+	if (rc) {
+		free(sql);
 		return rc;
+	}
+	if (staged)
+		goto head_sent;
 	rc = pcf_copy_start(l->conn, sql, &e);
 	free(sql);
 	if (rc)
@@ -908,6 +903,7 @@ static int load_start_copy(struct pcf_load *l, int complete)
 	} else if (len > 0 && (rc = pcf_load_send(l, data, len)) != 0) {
 		return rc;
 	}
+head_sent:
 	free(l->head);
 	l->head = NULL;
 	l->head_len = l->head_cap = 0;

@@ -29,10 +29,11 @@ int pcf_load_record_too_long(struct pcf_load *l, uint64_t line);
 enum pcf_load_copy { PCF_LOAD_COPY_FILE, PCF_LOAD_COPY_BINARY };
 
 /* COPY "s"."t" [(cols)] FROM STDIN in the file's format and the mount's
- * dialect, or binary; FREEZE while this transaction truncated the table.
+ * dialect, or binary; FREEZE when truncated (this transaction truncated
+ * the table: l->tx_truncated, or 0 for a later transaction's statement).
  * NULL without memory. */
 char *pcf_load_copy_sql(struct pcf_load *l, char **cols, size_t ncols,
-			enum pcf_load_copy kind, int header);
+			enum pcf_load_copy kind, int header, int truncated);
 
 /* Bytes into the running COPY (a \n a checkpoint's \r left is
  * skipped). 0, or -errno with the load failed. */

@@ -26,23 +26,19 @@
 
 /* COPY "s"."t" (the current set's columns) FROM STDIN WITH (FORMAT text,
  * ENCODING 'UTF8'): JSON is UTF-8 whatever the connection's encoding.
- * FREEZE while this transaction truncated the table, unless freeze is 0. */
-static char *jsonl_copy_sql(struct pcf_load *l, int freeze)
+ * FREEZE when truncated (pcf_load_copy_sql). */
+static char *jsonl_copy_sql(struct pcf_load *l, int truncated)
 {
 	const size_t *idx = NULL;
 	size_t n = l->jsonl ? pcf_jsonl_columns(l->jsonl, &idx) : 0;
 	char **cols = n ? calloc(n, sizeof(*cols)) : NULL;
-	int truncated = l->tx_truncated;
 	char *sql;
 
 	if (n && !cols)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 		cols[i] = l->jcols[idx[i]];
-	if (!freeze)
-		l->tx_truncated = 0;
-	sql = pcf_load_copy_sql(l, cols, n, PCF_LOAD_COPY_FILE, 0);
-	l->tx_truncated = truncated;
+	sql = pcf_load_copy_sql(l, cols, n, PCF_LOAD_COPY_FILE, 0, truncated);
 	free(cols);
 	return sql;
 }
@@ -130,8 +126,7 @@ static int jsonl_restart(struct pcf_load *l, uint64_t first)
 						    first)) != 0)
 			return rc;
 	} else {
-		if (!(sql = jsonl_copy_sql(l, l->tx_truncated &&
-						   l->table.relkind == 'r')))
+		if (!(sql = jsonl_copy_sql(l, l->tx_truncated)))
 			return pcf_load_failf(l, ENOMEM, "out of memory");
 		rc = pcf_copy_start(l->conn, sql, &e);
 		free(sql);
