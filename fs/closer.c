@@ -147,6 +147,24 @@ void pcf_task_cmdline(pid_t pid, char *out, size_t len)
 	out[n] = '\0';
 }
 
+void pcf_task_comm(pid_t tid, char *out, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	out[0] = '\0';
+	if (tid <= 0 || len < 2)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)tid);
+	n = read_small(path, out, len);
+	if (n <= 0) {
+		out[0] = '\0';
+		return;
+	}
+	if (out[n - 1] == '\n')
+		out[n - 1] = '\0';
+}
+
 int pcf_fd_same(const struct pcf_fdref *a, const struct pcf_fdref *b)
 {
 	long r = syscall(SYS_kcmp, a->pid, b->pid, KCMP_FILE, a->fd, b->fd);

@@ -31,6 +31,10 @@ int pcf_task_failed(const struct pcf_task *t);
 /* Its command line, NULs turned to spaces, cut to len; "" if unreadable. */
 void pcf_task_cmdline(pid_t pid, char *out, size_t len);
 
+/* Its name as ps -o comm shows it (/proc/<tid>/comm: the program's file
+ * name, cut to 15 bytes), without the line end; "" if unreadable. */
+void pcf_task_comm(pid_t tid, char *out, size_t len);
+
 /* The thread group of a task id; tid itself when it cannot be read. */
 pid_t pcf_task_tgid(pid_t tid);
 

@@ -53,8 +53,8 @@ struct pcf_export {
 	int comp_done;       /* the compressed stream's end was written */
 	char *win;           /* the last bytes given out, a ring */
 	size_t win_len;      /* bytes of it valid: [pos - win_len, pos) */
-	/* -o read_size=exact: the whole output, spooled at open; reads
-	 * come from it at any offset. */
+	/* A spooled open: the whole output, spooled at open; reads come
+	 * from it at any offset. */
 	int spool_fd;        /* -1: streamed */
 	uint64_t size;       /* its length */
 };
@@ -259,8 +259,8 @@ static int spool_all(struct pcf_export *x, pcf_export_interrupted intr,
 		     void *ctx, struct pcf_error *e);
 
 int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
-		    const char *path, pcf_export_interrupted intr, void *ctx,
-		    struct pcf_export **out, struct pcf_error *e)
+		    const char *path, int spool, pcf_export_interrupted intr,
+		    void *ctx, struct pcf_export **out, struct pcf_error *e)
 {
 	const char *base = strrchr(path, '/');
 	struct pcf_name_format nf;
@@ -321,7 +321,7 @@ int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 		goto fail;
 	}
 	PQclear(r);
-	if (fs->opts.read_exact && spool_all(x, intr, ctx, e) != 0)
+	if (spool && spool_all(x, intr, ctx, e) != 0)
 		goto fail;
 	*out = x;
 	return 0;
@@ -498,7 +498,7 @@ static int spool_write(struct pcf_export *x, size_t n, struct pcf_error *e)
 }
 
 /*
- * -o read_size=exact: the export to its end into an anonymous spool file,
+ * A spooled open: the export to its end into an anonymous spool file,
  * so that the open file's size is known before its first read (rsync
  * copies st_size bytes). Waits as a read does; 0, or -errno with e filled
  * in (ENOSPC: the spool's disk is full).

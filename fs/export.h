@@ -7,8 +7,9 @@
  *            waited for in slices, given up when the reader is killed
  *   read  -> the next bytes of the COPY's output (PQgetCopyData), or bytes
  *            read a moment ago, kept in a window (less, tail seek back);
- *            under -o read_size=exact the open spools the whole output
- *            first and reads come from the spool at any offset
+ *            a spooled open (-o read_size=exact, or an open by a program
+ *            of -o size_at_open=) spools the whole output first and
+ *            reads come from the spool at any offset
  *   close -> a COPY not read to its end is cancelled (the server stops at
  *            once), the connection closed
  *
@@ -35,12 +36,13 @@ typedef int (*pcf_export_interrupted)(void *ctx);
 
 /*
  * Starts the export of table t for the file at path (relative to the
- * mount; its name says the format: .csv, .tsv, .jsonl). 0 with *out, or
- * -errno with e filled in (EACCES without SELECT on the table).
+ * mount; its name says the format: .csv, .tsv, .jsonl), spooled whole
+ * before it returns when spool is set. 0 with *out, or -errno with e
+ * filled in (EACCES without SELECT on the table, ENOSPC: a full spool).
  */
 int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
-		    const char *path, pcf_export_interrupted intr, void *ctx,
-		    struct pcf_export **out, struct pcf_error *e);
+		    const char *path, int spool, pcf_export_interrupted intr,
+		    void *ctx, struct pcf_export **out, struct pcf_error *e);
 
 /* Answers a read with count pieces of bytes that live in the export (no
  * copy for the caller); returns 0 or -errno, as fuse_reply_iov does. */
@@ -59,8 +61,8 @@ int pcf_export_reply(struct pcf_export *x, size_t size, off_t off,
 		     pcf_export_interrupted intr, void *ctx,
 		     pcf_export_replier reply, void *rctx);
 
-/* Under -o read_size=exact, the length of the spooled export (the open
- * file's size); -1 for a streamed read. */
+/* For a spooled open, the length of the export (the open file's size);
+ * -1 for a streamed read. */
 int64_t pcf_export_size(const struct pcf_export *x);
 
 /* The close: cancels a COPY still running, disconnects, frees x. */

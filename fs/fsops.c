@@ -20,6 +20,7 @@
 #include <fuse_lowlevel.h>
 
 #include "calls.h"
+#include "closer.h"
 #include "clock.h"
 #include "fs.h"
 #include "export.h"
@@ -47,10 +48,10 @@
 #include <unistd.h>
 
 #define ATTR_TIMEOUT 1.0
-/* -o read_size=exact: a table file's attributes are never cached, so an
- * fstat after a read open asks, and sees the spooled length. Set once at
- * init. */
-static int read_exact_mode;
+/* Unless -o read_size=stream: a table file's attributes are never cached,
+ * so an fstat after a spooled read open asks, and sees its length. Set
+ * once at init. */
+static int table_attr_uncached;
 #define DIR_ENTRY_TIMEOUT 1.0 /* a schema created or dropped shows in 1 s */
 
 /* The handle of a request's fi, held: pcf_handle_drop it. */
@@ -245,15 +246,15 @@ static void load_call_run(struct load_call *c, fuse_req_t req)
 }
 
 /* How long the kernel may keep a node's attributes. A staged file's size
- * moves with writes through any of its nodes; under -o read_size=exact a
- * table file's size is its read open's (fstat must ask). */
+ * moves with writes through any of its nodes; a table file's size is its
+ * spooled read open's (fstat must ask). */
 static double attr_timeout(int is_table, int staged)
 {
-	return staged || (is_table && read_exact_mode) ? 0.0 : ATTR_TIMEOUT;
+	return staged || (is_table && table_attr_uncached) ? 0.0 : ATTR_TIMEOUT;
 }
 
-/* A read open that spooled its export (-o read_size=exact) gives the
- * node its length. */
+/* A read open that spooled its export (spooled_read) gives the node its
+ * length. */
 static void node_size(struct pcf_node *n, struct stat *st)
 {
 	int64_t size = pcf_node_size(n);
@@ -501,6 +502,27 @@ static int read_interrupted(void *req)
 }
 
 /*
+ * Whether the read open by task tid spools the whole export first, so that
+ * the open file's size is its length: under -o read_size=exact always;
+ * under auto when the opener is a program that copies the size fstat of
+ * the open file gives (-o size_at_open=: rsync's sender, scp, curl -T),
+ * which would otherwise copy 0 bytes and exit 0. A program is known by
+ * its name (/proc/<tid>/comm): another program of that name only waits
+ * for a spool; a copy of rsync under another name (or in another pid
+ * namespace, whose tid reads as 0) streams, as under read_size=stream.
+ * Reads return the same bytes either way.
+ */
+static int spooled_read(const struct pcf_fs *fs, pid_t tid)
+{
+	char comm[32];
+
+	if (fs->opts.read_mode != PCF_READ_AUTO)
+		return fs->opts.read_mode == PCF_READ_EXACT;
+	pcf_task_comm(tid, comm, sizeof(comm));
+	return pcf_name_listed(fs->opts.size_at_open, comm);
+}
+
+/*
  * Opens a table file: reading gives nothing, writing starts a load. The
  * load is made first, without a connection, so that the writer killed
  * while it connects or waits for a lock is seen (calls.h).
@@ -541,8 +563,10 @@ static int open_load(fuse_req_t req, const char *path, const struct pcf_path *n,
 
 		if (!t.can_select) {
 			rc = -EACCES;
-		} else if ((rc = pcf_export_open(fs, &t, path, read_interrupted,
-						 req, &x, &e)) != 0) {
+		} else if ((rc = pcf_export_open(fs, &t, path,
+						 spooled_read(fs, pid),
+						 read_interrupted, req, &x,
+						 &e)) != 0) {
 			pcf_err("read of %s.%s refused: %s\n", t.schema, t.name,
 				e.message);
 		}
@@ -1388,7 +1412,8 @@ out:
 
 static void ll_init(void *userdata, struct fuse_conn_info *conn)
 {
-	read_exact_mode = ((struct pcf_fs *)userdata)->opts.read_exact;
+	table_attr_uncached =
+		((struct pcf_fs *)userdata)->opts.read_mode != PCF_READ_STREAM;
 	/* O_DIRECT writes split by the kernel must still arrive in order. */
 	conn->want &= ~FUSE_CAP_ASYNC_DIO;
 	/* Write-back caching reorders and merges writes: never for a stream. */

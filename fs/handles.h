@@ -31,7 +31,7 @@ struct handle {
 	struct pcf_load *load; /* H_LOAD */
 	struct pcf_export *export; /* H_TABLE_READ: the table streamed out */
 	struct pcf_node *node; /* H_LOAD: counted in its writers */
-	struct pcf_node *read_node; /* H_TABLE_READ, -o read_size=exact: the
+	struct pcf_node *read_node; /* H_TABLE_READ, spooled: the
 				     * node whose size the spooled export set */
 	struct pcf_staged *staged; /* H_STAGED (held) */
 	char *text;            /* H_STATUS: rendered at open */

@@ -23,7 +23,7 @@ struct pcf_node {
 	int current;         /* the one its path's lookups find (hashed) */
 	int writers;         /* open for writing: a table's lookups go past it */
 	pid_t claimed_by;    /* a table's: the task that looked it up last */
-	int64_t read_size;   /* -o read_size=exact: the length of the export
+	int64_t read_size;   /* the length of the export
 			      * a read open of it spooled (its st_size), -1
 			      * none; set by read_owner's open */
 	const void *read_owner;
@@ -50,7 +50,7 @@ void pcf_node_forget(struct pcf_node *n, uint64_t count);
 /* A write open of n begins (+1) or ends (-1): while one is open, no lookup
  * finds n. */
 void pcf_node_writers(struct pcf_node *n, int delta);
-/* A read open (owner) of n spooled size bytes (-o read_size=exact): n's
+/* A read open (owner) of n spooled size bytes: n's
  * size is that until owner lets go (size -1 then). */
 void pcf_node_read_size(struct pcf_node *n, const void *owner, int64_t size);
 /* n's st_size when a read open has set one, or -1. */

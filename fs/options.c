@@ -40,6 +40,7 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("spool=%s", spool, 0),
 	PCF_OPT("decompress=%s", decompress, 0),
 	PCF_OPT("read_size=%s", read_size, 0),
+	PCF_OPT("size_at_open=%s", size_at_open, 0),
 	PCF_OPT("json_unknown=%s", json_unknown, 0),
 	PCF_OPT("convert=%s", convert, 0),
 	FUSE_OPT_KEY("auto", KEY_FSTAB_ONLY),
@@ -232,12 +233,27 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 		return -1;
 	}
 	o->decompress_off = o->decompress && strcmp(o->decompress, "off") == 0;
-	if (o->read_size && strcmp(o->read_size, "stream") != 0 &&
-	    strcmp(o->read_size, "exact") != 0) {
-		snprintf(err, errlen, "-o read_size= takes stream or exact");
+	if (!o->read_size || strcmp(o->read_size, "auto") == 0) {
+		o->read_mode = PCF_READ_AUTO;
+	} else if (strcmp(o->read_size, "stream") == 0) {
+		o->read_mode = PCF_READ_STREAM;
+	} else if (strcmp(o->read_size, "exact") == 0) {
+		o->read_mode = PCF_READ_EXACT;
+	} else {
+		snprintf(err, errlen, "-o read_size= takes auto, stream or exact");
 		return -1;
 	}
-	o->read_exact = o->read_size && strcmp(o->read_size, "exact") == 0;
+	if (!o->size_at_open && !(o->size_at_open = strdup(PCF_SIZE_AT_OPEN))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (const char *p = o->size_at_open; *p; p++) {
+		if (*p == ',' || *p == '/' || isspace((unsigned char)*p)) {
+			snprintf(err, errlen, "-o size_at_open= takes program "
+				 "names separated by ':' (as ps -o comm shows them)");
+			return -1;
+		}
+	}
 	if (o->json_unknown && strcmp(o->json_unknown, "error") != 0 &&
 	    strcmp(o->json_unknown, "ignore") != 0) {
 		snprintf(err, errlen, "-o json_unknown= takes error or ignore");
@@ -329,9 +345,26 @@ void pcf_options_free(struct pcf_options *o)
 	free(o->checkpoint);
 	free(o->decompress);
 	free(o->read_size);
+	free(o->size_at_open);
 	free(o->json_unknown);
 	free(o->convert);
 	memset(o, 0, sizeof(*o));
+}
+
+int pcf_name_listed(const char *list, const char *name)
+{
+	size_t nlen = strnlen(name, 15);
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		size_t cut = len > 15 ? 15 : len;
+
+		if (len > 0 && cut == nlen && strncmp(p, name, cut) == 0)
+			return 1;
+		p = end ? end + 1 : p + len;
+	}
+	return 0;
 }
 
 void pcf_options_help(const char *progname)
@@ -394,12 +427,17 @@ void pcf_options_help(const char *progname)
 	       "    -o decompress=auto|off gzip or zstd data written to a name\n"
 	       "                           without .gz or .zst is recognised by\n"
 	       "                           its magic bytes (default: auto)\n"
-	       "    -o read_size=stream|exact  reading a table file streams it\n"
-	       "                           and its size is 0 (default), or the\n"
-	       "                           open first spools the whole export\n"
-	       "                           and the open file's size is its\n"
-	       "                           length (rsync, tar: tools that copy\n"
-	       "                           st_size bytes)\n"
+	       "    -o read_size=auto|stream|exact  reading a table file\n"
+	       "                           streams it and its size is 0, or\n"
+	       "                           (exact) the open first spools the\n"
+	       "                           whole export and the open file's\n"
+	       "                           size is its length; auto: exact for\n"
+	       "                           the programs in size_at_open, which\n"
+	       "                           copy the size fstat gives them\n"
+	       "                           (default: auto)\n"
+	       "    -o size_at_open=NAMES  programs (':' between names, as ps\n"
+	       "                           shows them) whose read opens are\n"
+	       "                           exact (default: " PCF_SIZE_AT_OPEN ")\n"
 	       "    -o json_unknown=error|ignore  a JSON key that names no\n"
 	       "                           column fails the load, or is left out\n"
 	       "                           (default: error)\n"

@@ -10,6 +10,10 @@
 
 enum pcf_header_mode { PCF_HEADER_AUTO, PCF_HEADER_TRUE, PCF_HEADER_FALSE };
 enum pcf_commit_mode { PCF_COMMIT_CLOSE, PCF_COMMIT_FSYNC };
+/* -o read_size=: a read open streams (size 0), or spools the export whole
+ * first so the open file's size is its length: every open (exact), or
+ * opens by the programs in -o size_at_open= (auto). */
+enum pcf_read_size { PCF_READ_AUTO, PCF_READ_STREAM, PCF_READ_EXACT };
 
 /* -o close_wait's default: longer than a failing program takes from its
  * close to its exit (coreutils, curl, Python, a JVM: microseconds to a few
@@ -19,6 +23,10 @@ enum pcf_commit_mode { PCF_COMMIT_CLOSE, PCF_COMMIT_FSYNC };
  * server's message about a bad value quotes it whole, and libpq holds such
  * a message several times over: 8 MiB keeps the daemon under 64 MB. */
 #define PCF_MAX_RECORD_DEFAULT (8u << 20)
+/* Programs that copy exactly the size fstat of the file they opened gives:
+ * rsync's sender, scp's (-O, and the remote end of a pull), curl -T. */
+#define PCF_SIZE_AT_OPEN "rsync:scp:curl"
+
 
 struct pcf_options {
 	/* Filled by fuse_opt_parse (see options.c for the table). */
@@ -43,7 +51,8 @@ struct pcf_options {
 	char *gid;
 	char *spool;         /* where staged files' bytes are kept (staged.h) */
 	char *decompress;    /* auto|off: gzip/zstd by magic bytes */
-	char *read_size;     /* stream|exact: what a table file read shows */
+	char *read_size;     /* auto|stream|exact: what a table file read shows */
+	char *size_at_open;  /* auto: programs whose read opens are exact */
 	char *json_unknown;  /* error|ignore: a JSON key that is no column */
 	char *convert;       /* auto|off: binary COPY rows where exact */
 	/* Derived from uid= and gid= (-1: the daemon's own). */
@@ -59,12 +68,20 @@ struct pcf_options {
 	int checkpoint_ms;   /* commit whole rows this often; 0: at the close */
 	uint64_t max_record_bytes; /* the longest record a load takes */
 	int decompress_off;  /* a plain name's bytes are never decompressed */
-	int read_exact;      /* a read open spools the export whole first,
-			      * and the open file's size is its length */
+	enum pcf_read_size read_mode; /* whether a read open spools the
+			      * export whole first, and the open file's
+			      * size is its length */
 	int json_ignore_unknown;
 	int convert_off;     /* every row goes to the server as the file's */
 	struct pcf_dialect dialect;
 };
+
+/*
+ * Whether name (a process's comm, as the kernel cuts it to 15 bytes) is
+ * one of list's colon-separated program names (each compared as cut to
+ * 15 bytes too). Pure.
+ */
+int pcf_name_listed(const char *list, const char *name);
 
 /*
  * Takes pgcopyfs's options and the CONNINFO argument out of args, leaving

@@ -130,7 +130,7 @@ struct pcf_staged_info {
 	time_t mtime;
 };
 /* A new anonymous file in the spool (gone when closed): its descriptor,
- * or -errno. Also for reads under -o read_size=exact. */
+ * or -errno. Also for spooled reads (export.h). */
 int pcf_spool_file(void);
 
 /* Calls fn for every staged file, under the store's lock. */

@@ -75,6 +75,45 @@ test_less_sqlite3_pandas() {
 	expect_eq "$out" "(20000, 4) True" "pandas.read_csv of r.csv is that of psql's COPY TO"
 }
 
+# The default (-o read_size=auto): a read open by a program that copies
+# the size fstat of the file it opened gives (rsync's sender, scp, curl
+# -T: -o size_at_open=) spools the export first, so that size is its
+# length; every other open streams with size 0. Under read_size=stream
+# rsync copies 0 bytes and exits 0, which is why auto is the default.
+test_rsync_in_the_default_mount() {
+	local out
+	copy_to r "FORMAT csv, HEADER true" >"$W/r.want"
+	rm -rf "$W/rs" && mkdir -p "$W/rs"
+	expect_eq "$(stat -c %s "$P/r.csv")" 0 "the size before an open"
+	out=$(python3 -c 'import os, sys
+f = open(sys.argv[1], "rb")
+print(os.fstat(f.fileno()).st_size, len(f.read()))' "$P/r.csv")
+	expect_eq "$out" "0 $(stat -c %s "$W/r.want")" "python3's open streams: fstat 0, every byte read"
+	rsync "$P/r.csv" "$W/rs/one.csv"
+	expect_eq "$?" 0 "rsync of one table file"
+	expect_status 0 "rsync's copy is COPY TO's" cmp "$W/r.want" "$W/rs/one.csv"
+	rsync -a "$MNT/other/" "$W/rs/other/" && rsync -a "$P/r.tsv.zst" "$W/rs/"
+	expect_eq "$?" 0 "rsync -a of a schema, and of a .zst name"
+	expect_status 0 "rsync -a: the schema's table" cmp <(copy_to other.r "FORMAT csv, HEADER true") "$W/rs/other/r.csv"
+	expect_status 0 "rsync of r.tsv.zst: zstd of COPY TO's" cmp <(copy_to r "FORMAT text, HEADER true") <(zstd -q -dc "$W/rs/r.tsv.zst")
+	# rsync again over its own copy: the same bytes, nothing left behind
+	rsync -a "$P/r.csv" "$W/rs/one.csv"
+	expect_status 0 "rsync over its own copy" cmp "$W/r.want" "$W/rs/one.csv"
+	expect_eq "$(psql -XAtc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcopyfs read'")" 0 \
+		"no read backend left after rsync"
+	pcf_remount -o size_at_open=python3
+	out=$(python3 -c 'import os, sys
+f = open(sys.argv[1], "rb")
+print(os.fstat(f.fileno()).st_size, len(f.read()))' "$P/r.csv")
+	expect_eq "$out" "$(stat -c %s "$W/r.want") $(stat -c %s "$W/r.want")" \
+		"-o size_at_open=python3: python3's fstat after its open is the length"
+	pcf_remount -o read_size=stream
+	rsync "$P/r.csv" "$W/rs/stream.csv"
+	expect_eq "$?:$(stat -c %s "$W/rs/stream.csv")" "0:0" \
+		"-o read_size=stream: rsync copies the size it is shown, 0"
+	pcf_remount
+}
+
 # -o read_size=exact: the open spools the export, and the open file's
 # size is its length, so tools that copy st_size bytes after their open
 # (rsync, whose sender fstats the file it opened) copy the table; reads

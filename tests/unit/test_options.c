@@ -498,6 +498,47 @@ static void test_extra_argument_left(void **state)
 	done(&p);
 }
 
+/* -o read_size=: auto by default, with the programs of size_at_open. */
+static void test_read_size(void **state)
+{
+	struct parsed p;
+
+	(void)state;
+	parse_ok(&p, ARGV("dbname=x", "/mnt"));
+	assert_int_equal(p.o.read_mode, PCF_READ_AUTO);
+	assert_string_equal(p.o.size_at_open, PCF_SIZE_AT_OPEN);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "read_size=stream,size_at_open=rsync:java", "dbname=x", "/mnt"));
+	assert_int_equal(p.o.read_mode, PCF_READ_STREAM);
+	assert_string_equal(p.o.size_at_open, "rsync:java");
+	done(&p);
+	parse_ok(&p, ARGV("-o", "read_size=exact", "dbname=x", "/mnt"));
+	assert_int_equal(p.o.read_mode, PCF_READ_EXACT);
+	done(&p);
+	expect_error(ARGV("-o", "read_size=exactly", "dbname=x", "/mnt"), "read_size");
+	expect_error(ARGV("-o", "size_at_open=/usr/bin/rsync", "dbname=x", "/mnt"), "size_at_open");
+}
+
+/* Program names against a comm, both cut to 15 bytes as the kernel does. */
+static void test_name_listed(void **state)
+{
+	(void)state;
+	assert_true(pcf_name_listed("rsync:scp:curl", "rsync"));
+	assert_true(pcf_name_listed("rsync:scp:curl", "scp"));
+	assert_true(pcf_name_listed("rsync:scp:curl", "curl"));
+	assert_false(pcf_name_listed("rsync:scp:curl", "cat"));
+	assert_false(pcf_name_listed("rsync:scp:curl", "rsyn"));
+	assert_false(pcf_name_listed("rsync:scp:curl", "rsync2"));
+	assert_false(pcf_name_listed("rsync:scp:curl", "sc"));
+	assert_false(pcf_name_listed("rsync:scp:curl", ""));
+	assert_false(pcf_name_listed("", "rsync"));
+	assert_false(pcf_name_listed("::", ""));
+	assert_true(pcf_name_listed("a::rsync:", "rsync"));
+	/* a long name: the comm is its first 15 bytes */
+	assert_true(pcf_name_listed("my-long-program-name", "my-long-program"));
+	assert_false(pcf_name_listed("my-long-program-name", "my-long-progra"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +562,8 @@ int main(void)
 		cmocka_unit_test(test_fstab_only_dropped),
 		cmocka_unit_test(test_fuse_options_kept),
 		cmocka_unit_test(test_extra_argument_left),
+		cmocka_unit_test(test_read_size),
+		cmocka_unit_test(test_name_listed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
