@@ -125,43 +125,43 @@ int pcf_task_failed(const struct pcf_task *t)
 	return t->killed || t->exit_code != 0;
 }
 
-void pcf_task_cmdline(pid_t pid, char *out, size_t len)
+/* Reads /proc/<pid>/<name> into out (len > 1): the bytes read, with out
+ * empty and 0 when there is nothing to read. */
+static ssize_t read_proc_text(pid_t pid, const char *name, char *out, size_t len)
 {
 	char path[64];
 	ssize_t n;
 
 	out[0] = '\0';
 	if (pid <= 0 || len < 2)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
 	n = read_small(path, out, len);
 	if (n <= 0) {
 		out[0] = '\0';
-		return;
+		return 0;
 	}
+	return n;
+}
+
+void pcf_task_cmdline(pid_t pid, char *out, size_t len)
+{
+	ssize_t n = read_proc_text(pid, "cmdline", out, len);
+
 	while (n > 0 && out[n - 1] == '\0')
 		n--;
 	for (ssize_t i = 0; i < n; i++)
 		if (out[i] == '\0' || out[i] == '\n' || out[i] == '\t')
 			out[i] = ' ';
-	out[n] = '\0';
+	if (n > 0)
+		out[n] = '\0';
 }
 
 void pcf_task_comm(pid_t tid, char *out, size_t len)
 {
-	char path[64];
-	ssize_t n;
+	ssize_t n = read_proc_text(tid, "comm", out, len);
 
-	out[0] = '\0';
-	if (tid <= 0 || len < 2)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)tid);
-	n = read_small(path, out, len);
-	if (n <= 0) {
-		out[0] = '\0';
-		return;
-	}
-	if (out[n - 1] == '\n')
+	if (n > 0 && out[n - 1] == '\n')
 		out[n - 1] = '\0';
 }
 

@@ -518,6 +518,8 @@ static int spooled_read(const struct pcf_fs *fs, pid_t tid)
 
 	if (fs->opts.read_mode != PCF_READ_AUTO)
 		return fs->opts.read_mode == PCF_READ_EXACT;
+	if (!fs->opts.size_at_open[0])
+		return 0;
 	pcf_task_comm(tid, comm, sizeof(comm));
 	return pcf_name_listed(fs->opts.size_at_open, comm);
 }

@@ -75,6 +75,14 @@ test_less_sqlite3_pandas() {
 	expect_eq "$out" "(20000, 4) True" "pandas.read_csv of r.csv is that of psql's COPY TO"
 }
 
+# What python3 sees of FILE: the size fstat gives after its open, and the
+# bytes it then reads.
+fstat_and_len() {
+	python3 -c 'import os, sys
+f = open(sys.argv[1], "rb")
+print(os.fstat(f.fileno()).st_size, len(f.read()))' "$1"
+}
+
 # The default (-o read_size=auto): a read open by a program that copies
 # the size fstat of the file it opened gives (rsync's sender, scp, curl
 # -T: -o size_at_open=) spools the export first, so that size is its
@@ -85,9 +93,7 @@ test_rsync_in_the_default_mount() {
 	copy_to r "FORMAT csv, HEADER true" >"$W/r.want"
 	rm -rf "$W/rs" && mkdir -p "$W/rs"
 	expect_eq "$(stat -c %s "$P/r.csv")" 0 "the size before an open"
-	out=$(python3 -c 'import os, sys
-f = open(sys.argv[1], "rb")
-print(os.fstat(f.fileno()).st_size, len(f.read()))' "$P/r.csv")
+	out=$(fstat_and_len "$P/r.csv")
 	expect_eq "$out" "0 $(stat -c %s "$W/r.want")" "python3's open streams: fstat 0, every byte read"
 	rsync "$P/r.csv" "$W/rs/one.csv"
 	expect_eq "$?" 0 "rsync of one table file"
@@ -102,9 +108,7 @@ print(os.fstat(f.fileno()).st_size, len(f.read()))' "$P/r.csv")
 	expect_eq "$(psql -XAtc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcopyfs read'")" 0 \
 		"no read backend left after rsync"
 	pcf_remount -o size_at_open=python3
-	out=$(python3 -c 'import os, sys
-f = open(sys.argv[1], "rb")
-print(os.fstat(f.fileno()).st_size, len(f.read()))' "$P/r.csv")
+	out=$(fstat_and_len "$P/r.csv")
 	expect_eq "$out" "$(stat -c %s "$W/r.want") $(stat -c %s "$W/r.want")" \
 		"-o size_at_open=python3: python3's fstat after its open is the length"
 	pcf_remount -o read_size=stream

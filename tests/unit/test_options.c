@@ -498,23 +498,33 @@ static void test_extra_argument_left(void **state)
 	done(&p);
 }
 
+/* The read_size= argv gives: its mode, and its size_at_open list in
+ * names (len bytes). */
+static enum pcf_read_size read_mode_of(const char *const *argv, char *names, size_t len)
+{
+	struct parsed p;
+	enum pcf_read_size mode;
+
+	parse_ok(&p, argv);
+	mode = p.o.read_mode;
+	snprintf(names, len, "%s", p.o.size_at_open);
+	done(&p);
+	return mode;
+}
+
 /* -o read_size=: auto by default, with the programs of size_at_open. */
 static void test_read_size(void **state)
 {
-	struct parsed p;
+	char names[64];
 
 	(void)state;
-	parse_ok(&p, ARGV("dbname=x", "/mnt"));
-	assert_int_equal(p.o.read_mode, PCF_READ_AUTO);
-	assert_string_equal(p.o.size_at_open, PCF_SIZE_AT_OPEN);
-	done(&p);
-	parse_ok(&p, ARGV("-o", "read_size=stream,size_at_open=rsync:java", "dbname=x", "/mnt"));
-	assert_int_equal(p.o.read_mode, PCF_READ_STREAM);
-	assert_string_equal(p.o.size_at_open, "rsync:java");
-	done(&p);
-	parse_ok(&p, ARGV("-o", "read_size=exact", "dbname=x", "/mnt"));
-	assert_int_equal(p.o.read_mode, PCF_READ_EXACT);
-	done(&p);
+	assert_int_equal(read_mode_of(ARGV("dbname=x", "/mnt"), names, sizeof(names)), PCF_READ_AUTO);
+	assert_string_equal(names, PCF_SIZE_AT_OPEN);
+	assert_int_equal(read_mode_of(ARGV("-o", "read_size=stream,size_at_open=rsync:java", "dbname=x", "/mnt"),
+				      names, sizeof(names)), PCF_READ_STREAM);
+	assert_string_equal(names, "rsync:java");
+	assert_int_equal(read_mode_of(ARGV("-o", "read_size=exact", "dbname=x", "/mnt"), names, sizeof(names)),
+			 PCF_READ_EXACT);
 	expect_error(ARGV("-o", "read_size=exactly", "dbname=x", "/mnt"), "read_size");
 	expect_error(ARGV("-o", "size_at_open=/usr/bin/rsync", "dbname=x", "/mnt"), "size_at_open");
 }
