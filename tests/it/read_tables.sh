@@ -75,6 +75,20 @@ test_less_sqlite3_pandas() {
 	expect_eq "$out" "(20000, 4) True" "pandas.read_csv of r.csv is that of psql's COPY TO"
 }
 
+# rsync out of the mount into $W/rs: r.csv ($W/r.want), the schema other,
+# and the compressed name COMP, which UNPACK opens and which holds COPY TO
+# with the options FORM. Each is COPY TO's bytes.
+expect_rsync_copies() {
+	local comp=$1 unpack=$2 form=$3
+	rsync "$P/r.csv" "$W/rs/one.csv"
+	expect_eq "$?" 0 "rsync of one table file"
+	expect_status 0 "rsync's copy is COPY TO's" cmp "$W/r.want" "$W/rs/one.csv"
+	rsync -a "$MNT/other/" "$W/rs/other/" && rsync -a "$P/$comp" "$W/rs/"
+	expect_eq "$?" 0 "rsync -a of a schema, and of $comp"
+	expect_status 0 "rsync -a: the schema's table" cmp <(copy_to other.r "FORMAT csv, HEADER true") "$W/rs/other/r.csv"
+	expect_status 0 "rsync of $comp: COPY TO's, compressed" cmp <(copy_to r "$form") <($unpack "$W/rs/$comp")
+}
+
 # What python3 sees of FILE: the size fstat gives after its open, and the
 # bytes it then reads.
 fstat_and_len() {
@@ -95,13 +109,7 @@ test_rsync_in_the_default_mount() {
 	expect_eq "$(stat -c %s "$P/r.csv")" 0 "the size before an open"
 	out=$(fstat_and_len "$P/r.csv")
 	expect_eq "$out" "0 $(stat -c %s "$W/r.want")" "python3's open streams: fstat 0, every byte read"
-	rsync "$P/r.csv" "$W/rs/one.csv"
-	expect_eq "$?" 0 "rsync of one table file"
-	expect_status 0 "rsync's copy is COPY TO's" cmp "$W/r.want" "$W/rs/one.csv"
-	rsync -a "$MNT/other/" "$W/rs/other/" && rsync -a "$P/r.tsv.zst" "$W/rs/"
-	expect_eq "$?" 0 "rsync -a of a schema, and of a .zst name"
-	expect_status 0 "rsync -a: the schema's table" cmp <(copy_to other.r "FORMAT csv, HEADER true") "$W/rs/other/r.csv"
-	expect_status 0 "rsync of r.tsv.zst: zstd of COPY TO's" cmp <(copy_to r "FORMAT text, HEADER true") <(zstd -q -dc "$W/rs/r.tsv.zst")
+	expect_rsync_copies r.tsv.zst "zstd -q -dc" "FORMAT text, HEADER true"
 	# rsync again over its own copy: the same bytes, nothing left behind
 	rsync -a "$P/r.csv" "$W/rs/one.csv"
 	expect_status 0 "rsync over its own copy" cmp "$W/r.want" "$W/rs/one.csv"
@@ -138,13 +146,7 @@ print(size, len(f.read()), len(tail))' "$P/r.csv")
 	expect_eq "$out" "$(stat -c %s "$W/r.want") $(stat -c %s "$W/r.want") 100" \
 		"fstat after the open: the length; a seek to near the end and back"
 	rm -rf "$W/rs" && mkdir -p "$W/rs"
-	rsync "$P/r.csv" "$W/rs/one.csv"
-	expect_eq "$?" 0 "rsync of one table file"
-	expect_status 0 "rsync's copy is COPY TO's" cmp "$W/r.want" "$W/rs/one.csv"
-	rsync -a "$MNT/other/" "$W/rs/other/" && rsync -a "$P/r.csv.gz" "$W/rs/"
-	expect_eq "$?" 0 "rsync -a of a schema, and of a .gz name"
-	expect_status 0 "rsync -a: the schema's table" cmp <(copy_to other.r "FORMAT csv, HEADER true") "$W/rs/other/r.csv"
-	expect_status 0 "rsync of r.csv.gz: gzip of COPY TO's" cmp "$W/r.want" <(zcat "$W/rs/r.csv.gz")
+	expect_rsync_copies r.csv.gz zcat "FORMAT csv, HEADER true"
 	expect_status 0 "cat still" cmp "$W/r.want" "$P/r.csv"
 	mkdir -p "$W/rspool"
 	if mount -t tmpfs -o size=256k tmpfs "$W/rspool" 2>/dev/null; then
