@@ -5,13 +5,15 @@
  *   open  -> connect, BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY,
  *            COPY "s"."t" TO STDOUT (the file's format); each step
  *            waited for in slices, given up when the reader is killed
- *   read  -> the next bytes of the COPY's output (PQgetCopyData), or bytes
- *            read a moment ago, kept in a window (less, tail seek back);
+ *   read  -> queued for the export's own thread (the pump), which reads
+ *            the COPY's output (PQgetCopyData) a little ahead of the
+ *            reader and answers with the next bytes, or with bytes read a
+ *            moment ago, kept in a window (less, tail seek back);
  *            a spooled open (-o read_size=exact, or an open by a program
  *            of -o size_at_open=) spools the whole output first and
  *            reads come from the spool at any offset
- *   close -> a COPY not read to its end is cancelled (the server stops at
- *            once), the connection closed
+ *   close -> the pump ends: a COPY not read to its end is cancelled (the
+ *            server stops at once), the connection closed
  *
  * One snapshot per open: committed rows only, never a load in progress.
  */
@@ -44,18 +46,22 @@ int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 		    const char *path, int spool, pcf_export_interrupted intr,
 		    void *ctx, struct pcf_export **out, struct pcf_error *e);
 
-/* Answers a read with count pieces of bytes that live in the export (no
- * copy for the caller); returns 0 or -errno, as fuse_reply_iov does. */
-typedef int (*pcf_export_replier)(void *rctx, const struct iovec *iov,
-				  int count);
+/* Answers a read: with err (an errno), or else with count pieces of
+ * bytes that live in the export (no copy for the caller). Called once per
+ * read, on the reader's thread or later on the export's own. */
+typedef void (*pcf_export_replier)(void *rctx, int err, const struct iovec *iov,
+				   int count);
 
 /*
  * Answers a read of up to size bytes at off through reply: the stream's
  * next bytes (off where the last read ended), or bytes within the window
- * kept behind it. A read further on skips ahead; fewer bytes at the end.
- * 0 once reply was called; -errno when it was not (the caller answers the
- * error): -ESPIPE for an offset behind the window, -EIO (and the reason
- * logged) when the server fails, -EINTR when the reader is killed.
+ * kept behind it; all size bytes but at the stream's end. A read further
+ * on skips ahead; fewer bytes at the end. The answer may come later, from
+ * the export's own thread, once the server has sent the bytes: an error
+ * is answered through reply too (ESPIPE for an offset behind the window,
+ * EIO, and the reason logged, when the server fails, EINTR when the
+ * reader is killed). Returns 0 when reply was or will be called, or
+ * -errno when it will not be (the caller answers the error).
  */
 int pcf_export_reply(struct pcf_export *x, size_t size, off_t off,
 		     pcf_export_interrupted intr, void *ctx,

@@ -849,11 +849,13 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 
 /* A read's answer from the bytes a table read keeps (export.c). */
-static int reply_iov(void *req, const struct iovec *iov, int count)
+static void reply_iov(void *req, int err, const struct iovec *iov, int count)
 {
-	/* Answered either way: a failure here means the reader is gone. */
-	(void)fuse_reply_iov(req, iov, count);
-	return 0;
+	/* A failure here means the reader is gone. */
+	if (err)
+		(void)fuse_reply_err(req, err);
+	else
+		(void)fuse_reply_iov(req, iov, count);
 }
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

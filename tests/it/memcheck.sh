@@ -2,7 +2,8 @@
 # The daemon under valgrind's memcheck, through the paths that allocate and
 # free the most: loads that commit, fail on a bad row, append, lose their
 # backend, lose their writer to SIGKILL, two loads of one table at once, and
-# the status files, and the other formats. At unmount memcheck must have found no invalid read or
+# the status files, and the other formats; reads of a table to its end, as
+# .csv.gz and spooled, and one closed early while its COPY runs. At unmount memcheck must have found no invalid read or
 # write, no use of uninitialised memory, and nothing left allocated.
 # AddressSanitizer covers leaks in the other build; memcheck also sees
 # uninitialised reads, which it does not. Not built into the ASan build
@@ -89,6 +90,16 @@ test_f_two_loads_of_one_table_at_once() {
 	expect_eq "$?" 0 "the first load"
 	expect_eq "$(q "SELECT string_agg(v, ',' ORDER BY v) FROM v")" \
 		"first,second" "rows"
+}
+
+test_g_reads() {
+	q "DROP TABLE IF EXISTS rd; CREATE TABLE rd AS SELECT i, md5(i::text) AS m FROM generate_series(1, 200000) i"
+	psql -XAtqc "\\copy rd TO STDOUT (FORMAT csv, HEADER true)" >"$W/rd.want"
+	expect_status 0 "cat of a table file is COPY TO's" cmp "$W/rd.want" "$MNT/public/rd.csv"
+	expect_status 0 "zcat of its .csv.gz" cmp "$W/rd.want" <(zcat "$MNT/public/rd.csv.gz")
+	expect_eq "$(head -n 3 "$MNT/public/rd.csv")" "$(head -n 3 "$W/rd.want")" "head: closed early"
+	expect_status 0 "rsync's spooled read" rsync "$MNT/public/rd.csv" "$W/rd.rsync"
+	expect_status 0 "rsync's copy" cmp "$W/rd.want" "$W/rd.rsync"
 }
 
 pcf_run_tests
