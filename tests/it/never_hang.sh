@@ -531,6 +531,55 @@ sys.stderr.write("signals %d\n" % len(got))' "$MNT/public/rk.csv" >"$W/rk.got" 2
 }
 test_3c_readers_are_killable() { bounded 60 case_readers_are_killable; }
 
+# 3d. Readers whose server stops sending mid-stream (the proxy stalls)
+# hold no FUSE worker: with -o max_threads=2, four of them waiting in a
+# read leave ls, stat and the status files answering; each dies of
+# SIGKILL within 1 s (EINTR), and once the network is back no read backend
+# is left. (Under the old design, a read waited on a worker's thread: two
+# such readers froze the mount.)
+case_stalled_readers_hold_no_worker() {
+	local p pids=() i
+	q "DROP TABLE IF EXISTS rb; CREATE TABLE rb AS SELECT i, repeat(md5(i::text), 4) AS v FROM generate_series(1, 700000) i"
+	PCF_CONNINFO=$PROXY_CONNINFO
+	mount_as proxy -o max_threads=2 || return
+	wait_exists "$MNT/public/rb.csv"
+	for i in 1 2 3 4; do
+		bgrun python3 -c 'import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.05)
+n = 0
+while True:
+    b = os.read(fd, 1 << 20)
+    if not b:
+        break
+    n += len(b)
+print(n)' "$MNT/public/rb.csv" "$W/rb.open$i" "$W/rb.go" >"$W/rb.out$i" 2>&1
+		pids+=("$BGP")
+	done
+	for i in 1 2 3 4; do
+		until_ok 10 test -e "$W/rb.open$i" || fail "reader $i did not open rb.csv"
+	done
+	proxy_set stall
+	touch "$W/rb.go"
+	sleep 1.5
+	for p in "${pids[@]}"; do
+		alive "$p" || fail "a reader ended through the stall: $(cat "$W"/rb.out*)"
+	done
+	pcf_log "  (the readers wait: $(why "${pids[@]}"))"
+	answers_fast "ls MOUNT/public, four readers stalled" ls "$MNT/public"
+	answers_fast "stat rb.csv, four readers stalled" stat "$MNT/public/rb.csv"
+	answers_fast "cat .pgcopyfs/loads, four readers stalled" cat "$MNT/.pgcopyfs/loads"
+	for p in "${pids[@]}"; do
+		killed_within KILL 1000 "a stalled reader" "$p"
+	done
+	proxy_set pass
+	until_ok 10 eval '[ "$(readers)" = 0 ]' || fail "$(readers) read backends left after the stalled readers' deaths"
+	rm -f "$W"/rb.open* "$W/rb.go"
+}
+test_3d_stalled_readers_hold_no_worker() { bounded 60 case_stalled_readers_hold_no_worker; }
+
 # 3b. A writer blocked mid-stream (its 5th key waits on another session's
 # uncommitted row, then the socket fills) dies at once of SIGKILL.
 case_killed_while_blocked_mid_stream() {
