@@ -362,6 +362,17 @@ int pcf_export_reply(struct pcf_export *x, size_t size, off_t off,
 	return pcf_pump_queue(x, size, (uint64_t)off, intr, ctx, reply, rctx);
 }
 
+ssize_t pcf_export_spool_read(struct pcf_export *x, void *buf, size_t n,
+			      off_t off)
+{
+	ssize_t r;
+
+	if (x->spool_fd < 0)
+		return -EINVAL;
+	r = pread(x->spool_fd, buf, n, off);
+	return r < 0 ? -errno : r;
+}
+
 void pcf_export_end(struct pcf_export *x, int cancel)
 {
 	cancel_and_finish(x->conn, cancel);

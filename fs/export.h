@@ -71,6 +71,10 @@ int pcf_export_reply(struct pcf_export *x, size_t size, off_t off,
  * -1 for a streamed read. */
 int64_t pcf_export_size(const struct pcf_export *x);
 
+/* For a spooled open, up to n bytes of the export at off (pread); -errno. */
+ssize_t pcf_export_spool_read(struct pcf_export *x, void *buf, size_t n,
+			      off_t off);
+
 /* The close: cancels a COPY still running, disconnects, frees x. */
 void pcf_export_close(struct pcf_export *x);
 

@@ -18,6 +18,7 @@ struct pcf_fs {
 	uid_t uid;        /* owner shown for every file */
 	gid_t gid;
 	time_t mounted_at;
+	struct fuse_session *se; /* for the kernel notices fsops.c sends */
 };
 
 /* The FUSE operations (fsops.c). */

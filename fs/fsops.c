@@ -505,22 +505,33 @@ static int read_interrupted(void *req)
  * Whether the read open by task tid spools the whole export first, so that
  * the open file's size is its length: under -o read_size=exact always;
  * under auto when the opener is a program that copies the size fstat of
- * the open file gives (-o size_at_open=: rsync's sender, scp, curl -T),
- * which would otherwise copy 0 bytes and exit 0. A program is known by
- * its name (/proc/<tid>/comm): another program of that name only waits
- * for a spool; a copy of rsync under another name (or in another pid
- * namespace, whose tid reads as 0) streams, as under read_size=stream.
+ * the open file gives (-o size_at_open=: rsync's sender, scp, curl -T), or
+ * copies with sendfile (Python's shutil.copyfile, Java's Files.copy),
+ * which the kernel answers from the page cache up to the inode's size, 0:
+ * either would otherwise copy 0 bytes and exit 0. A program is known by
+ * its name (/proc/<tid>/comm, or its thread group leader's): another
+ * program of that name only waits for a spool; a copy of rsync under
+ * another name (or in another pid namespace, whose tid reads as 0)
+ * streams, as under read_size=stream.
  * Reads return the same bytes either way.
  */
 static int spooled_read(const struct pcf_fs *fs, pid_t tid)
 {
 	char comm[32];
+	pid_t tgid;
 
 	if (fs->opts.read_mode != PCF_READ_AUTO)
 		return fs->opts.read_mode == PCF_READ_EXACT;
 	if (!fs->opts.size_at_open[0])
 		return 0;
 	pcf_task_comm(tid, comm, sizeof(comm));
+	if (pcf_name_listed(fs->opts.size_at_open, comm))
+		return 1;
+	/* A thread of its own name (Java's): the program's is its leader's. */
+	tgid = pcf_task_tgid(tid);
+	if (tgid <= 0 || tgid == tid)
+		return 0;
+	pcf_task_comm(tgid, comm, sizeof(comm));
 	return pcf_name_listed(fs->opts.size_at_open, comm);
 }
 
@@ -603,6 +614,25 @@ static void handle_on_node(struct handle *h, struct pcf_node *node)
 	}
 }
 
+/*
+ * A spooled open's length, told to the kernel's inode before the open is
+ * answered: sendfile and splice (Java's Files.copy opens and sends with no
+ * fstat between) read the page cache up to the inode's size, which the
+ * last stat left at 0 and nothing else would renew. A store notice moves
+ * the size only when it stores a byte: the export's last one, where it is.
+ */
+static void tell_kernel_size(struct pcf_fs *fs, fuse_ino_t ino, struct pcf_export *x)
+{
+	int64_t size = pcf_export_size(x);
+	char last;
+	struct fuse_bufvec one = FUSE_BUFVEC_INIT(1);
+
+	if (size <= 0 || pcf_export_spool_read(x, &last, 1, (off_t)size - 1) != 1)
+		return;
+	one.buf[0].mem = &last;
+	(void)fuse_lowlevel_notify_store(fs->se, ino, (off_t)size - 1, &one, 0);
+}
+
 static int open_table(fuse_req_t req, struct pcf_node *node, const struct pcf_path *n,
 		      struct fuse_file_info *fi)
 {
@@ -611,6 +641,8 @@ static int open_table(fuse_req_t req, struct pcf_node *node, const struct pcf_pa
 
 	if (rc == 0)
 		handle_on_node(h, node);
+	if (rc == 0 && h->read_node)
+		tell_kernel_size(fs_of(req), pcf_node_id(node), h->export);
 	return rc;
 }
 

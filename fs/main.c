@@ -299,6 +299,7 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &pcf_fs_ops, sizeof(pcf_fs_ops), &fs);
 	if (!se)
 		goto out_status;
+	fs.se = se;
 	{
 		struct auto_unmount_fds au;
 

@@ -358,9 +358,12 @@ int pcf_name_listed(const char *list, const char *name)
 	for (const char *p = list; p && *p;) {
 		const char *end = strchr(p, ':');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		size_t cut = len > 15 ? 15 : len;
+		int prefix = len > 0 && p[len - 1] == '*';
+		size_t want = prefix ? len - 1 : len;
+		size_t cut = want > 15 ? 15 : want;
 
-		if (len > 0 && cut == nlen && strncmp(p, name, cut) == 0)
+		if ((prefix || want > 0) && (prefix ? cut <= nlen : cut == nlen) &&
+		    strncmp(p, name, cut) == 0)
 			return 1;
 		p = end ? end + 1 : p + len;
 	}
@@ -432,12 +435,16 @@ void pcf_options_help(const char *progname)
 	       "                           (exact) the open first spools the\n"
 	       "                           whole export and the open file's\n"
 	       "                           size is its length; auto: exact for\n"
-	       "                           the programs in size_at_open, which\n"
-	       "                           copy the size fstat gives them\n"
+	       "                           the programs in size_at_open\n"
 	       "                           (default: auto)\n"
 	       "    -o size_at_open=NAMES  programs (':' between names, as ps\n"
-	       "                           shows them) whose read opens are\n"
-	       "                           exact (default: " PCF_SIZE_AT_OPEN ")\n"
+	       "                           shows them; a trailing * for any\n"
+	       "                           name so begun) whose read opens are\n"
+	       "                           exact: those that copy the size\n"
+	       "                           fstat gives, and those that copy\n"
+	       "                           with sendfile, which sees size 0\n"
+	       "                           as the end (default:\n"
+	       "                           " PCF_SIZE_AT_OPEN ")\n"
 	       "    -o json_unknown=error|ignore  a JSON key that names no\n"
 	       "                           column fails the load, or is left out\n"
 	       "                           (default: error)\n"

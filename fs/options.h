@@ -25,7 +25,7 @@ enum pcf_read_size { PCF_READ_AUTO, PCF_READ_STREAM, PCF_READ_EXACT };
 #define PCF_MAX_RECORD_DEFAULT (8u << 20)
 /* Programs that copy exactly the size fstat of the file they opened gives:
  * rsync's sender, scp's (-O, and the remote end of a pull), curl -T. */
-#define PCF_SIZE_AT_OPEN "rsync:scp:curl"
+#define PCF_SIZE_AT_OPEN "rsync:scp:curl:python*:java"
 
 
 struct pcf_options {
@@ -79,7 +79,8 @@ struct pcf_options {
 /*
  * Whether name (a process's comm, as the kernel cuts it to 15 bytes) is
  * one of list's colon-separated program names (each compared as cut to
- * 15 bytes too). Pure.
+ * 15 bytes too; a name ending in '*' takes any comm that begins with
+ * what comes before it, "python*" python3 and python3.11). Pure.
  */
 int pcf_name_listed(const char *list, const char *name);
 

@@ -89,18 +89,17 @@ expect_rsync_copies() {
 	expect_status 0 "rsync of $comp: COPY TO's, compressed" cmp <(copy_to r "$form") <($unpack "$W/rs/$comp")
 }
 
-# What python3 sees of FILE: the size fstat gives after its open, and the
+# What perl sees of FILE: the size fstat gives after its open, and the
 # bytes it then reads.
 fstat_and_len() {
-	python3 -c 'import os, sys
-f = open(sys.argv[1], "rb")
-print(os.fstat(f.fileno()).st_size, len(f.read()))' "$1"
+	perl -e 'open(my $f, "<", $ARGV[0]) or die "$!\n"; my $size = (stat($f))[7];
+local $/; my $d = <$f>; print "$size ", length($d), "\n"' "$1"
 }
 
 # The default (-o read_size=auto): a read open by a program that copies
 # the size fstat of the file it opened gives (rsync's sender, scp, curl
-# -T: -o size_at_open=) spools the export first, so that size is its
-# length; every other open streams with size 0. Under read_size=stream
+# -T, and the sendfile copiers below: -o size_at_open=) spools the export
+# first, so that size is its length; every other open streams with size 0. Under read_size=stream
 # rsync copies 0 bytes and exits 0, which is why auto is the default.
 test_rsync_in_the_default_mount() {
 	local out
@@ -108,21 +107,65 @@ test_rsync_in_the_default_mount() {
 	rm -rf "$W/rs" && mkdir -p "$W/rs"
 	expect_eq "$(stat -c %s "$P/r.csv")" 0 "the size before an open"
 	out=$(fstat_and_len "$P/r.csv")
-	expect_eq "$out" "0 $(stat -c %s "$W/r.want")" "python3's open streams: fstat 0, every byte read"
+	expect_eq "$out" "0 $(stat -c %s "$W/r.want")" "perl's open streams: fstat 0, every byte read"
 	expect_rsync_copies r.tsv.zst "zstd -q -dc" "FORMAT text, HEADER true"
 	# rsync again over its own copy: the same bytes, nothing left behind
 	rsync -a "$P/r.csv" "$W/rs/one.csv"
 	expect_status 0 "rsync over its own copy" cmp "$W/r.want" "$W/rs/one.csv"
 	expect_eq "$(psql -XAtc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcopyfs read'")" 0 \
 		"no read backend left after rsync"
-	pcf_remount -o size_at_open=python3
+	pcf_remount -o size_at_open=perl
 	out=$(fstat_and_len "$P/r.csv")
 	expect_eq "$out" "$(stat -c %s "$W/r.want") $(stat -c %s "$W/r.want")" \
-		"-o size_at_open=python3: python3's fstat after its open is the length"
+		"-o size_at_open=perl: perl's fstat after its open is the length"
 	pcf_remount -o read_size=stream
 	rsync "$P/r.csv" "$W/rs/stream.csv"
 	expect_eq "$?:$(stat -c %s "$W/rs/stream.csv")" "0:0" \
 		"-o read_size=stream: rsync copies the size it is shown, 0"
+	pcf_remount
+}
+
+# Python's shutil.copyfile (copy2, copytree) and Java's Files.copy copy
+# with sendfile, which the kernel answers from the page cache up to the
+# inode's size: from a streamed open (size 0) they copy 0 bytes and exit
+# 0. Their names are in the default size_at_open (python*, java; a Java
+# thread of its own name by its leader's), so their opens spool and the
+# kernel is told the length before the open returns (Java sends with no
+# fstat after its open): every byte.
+test_sendfile_copiers_in_the_default_mount() {
+	copy_to r "FORMAT csv, HEADER true" >"$W/r.want"
+	rm -rf "$W/sf" && mkdir -p "$W/sf"
+	python3 -c 'import shutil, sys
+shutil.copyfile(sys.argv[1] + "/r.csv", sys.argv[2] + "/py.csv")
+shutil.copy2(sys.argv[1] + "/r.csv.gz", sys.argv[2] + "/py2.csv.gz")
+shutil.copytree(sys.argv[3], sys.argv[2] + "/tree")' "$P" "$W/sf" "$MNT/other"
+	expect_eq "$?" 0 "python3 shutil.copyfile, copy2, copytree"
+	expect_status 0 "shutil.copyfile: COPY TO's bytes" cmp "$W/r.want" "$W/sf/py.csv"
+	expect_status 0 "shutil.copy2 of r.csv.gz: gzip of COPY TO's" cmp "$W/r.want" <(zcat "$W/sf/py2.csv.gz")
+	expect_status 0 "shutil.copytree of a schema" cmp <(copy_to other.r "FORMAT csv, HEADER true") "$W/sf/tree/r.csv"
+	cat >"$W/Cp.java" <<-'EOF'
+	import java.nio.file.*;
+	public class Cp {
+	    public static void main(String[] a) throws Exception {
+	        Thread t = new Thread(() -> {
+	            try {
+	                Files.copy(Paths.get(a[0]), Paths.get(a[1]));
+	            } catch (Exception e) {
+	                throw new RuntimeException(e);
+	            }
+	        }, "copier");
+	        t.start();
+	        t.join();
+	    }
+	}
+	EOF
+	timeout 120 java "$W/Cp.java" "$P/r.csv" "$W/sf/java.csv"
+	expect_eq "$?" 0 "java: Files.copy on a thread named copier"
+	expect_status 0 "Files.copy: COPY TO's bytes" cmp "$W/r.want" "$W/sf/java.csv"
+	pcf_remount -o read_size=stream
+	python3 -c 'import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])' "$P/r.csv" "$W/sf/stream.csv"
+	expect_eq "$?:$(stat -c %s "$W/sf/stream.csv")" "0:0" \
+		"-o read_size=stream: shutil.copyfile's sendfile takes size 0 for the end"
 	pcf_remount
 }
 
@@ -244,23 +287,21 @@ test_one_snapshot_committed_rows_only() {
 }
 
 test_window_behind_the_stream() {
-	python3 - "$P/big.csv" <<-'PY'
-	import errno, os, sys
-	fd = os.open(sys.argv[1], os.O_RDONLY)
-	a = os.read(fd, 300000)
-	os.lseek(fd, 100000, 0)
-	b = os.read(fd, 50000)
-	assert b == a[100000:150000], "a read behind the stream, from the window"
-	os.lseek(fd, 0, 0)
-	for _ in range(40):
-	    os.read(fd, 1 << 20)
-	os.lseek(fd, 0, 0)
-	try:
-	    os.read(fd, 10)
-	    sys.exit("a read far behind the stream must fail")
-	except OSError as e:
-	    assert e.errno == errno.ESPIPE, e
-	PY
+	# perl: a Python open would spool the table (size_at_open) and serve
+	# every offset
+	perl -e '
+	use Errno qw(ESPIPE);
+	sysopen(my $fd, $ARGV[0], 0) or die "open: $!\n";
+	sysread($fd, my $a, 300000) == 300000 or die "short first read\n";
+	sysseek($fd, 100000, 0);
+	sysread($fd, my $b, 50000);
+	$b eq substr($a, 100000, 50000) or die "a read behind the stream, from the window\n";
+	sysseek($fd, 0, 0);
+	sysread($fd, my $c, 1 << 20) for 1 .. 40;
+	sysseek($fd, 0, 0);
+	defined sysread($fd, my $d, 10) and die "a read far behind the stream must fail\n";
+	$! == ESPIPE or die "a read far behind the stream: $! (want ESPIPE)\n";
+	' "$P/big.csv"
 	expect_eq "$?" 0 "window served, ESPIPE beyond it"
 }
 

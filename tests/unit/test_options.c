@@ -550,6 +550,16 @@ static void test_name_listed(void **state)
 		/* a long name: the comm is its first 15 bytes */
 		{ "my-long-program-name", "my-long-program", 1 },
 		{ "my-long-program-name", "my-long-progra", 0 },
+		/* a trailing '*': any comm so begun */
+		{ "rsync:python*", "python3", 1 },
+		{ "rsync:python*", "python3.11", 1 },
+		{ "rsync:python*", "python", 1 },
+		{ "rsync:python*", "pytho", 0 },
+		{ "python*:java", "java", 1 },
+		{ "python*:java", "javac", 0 },
+		{ "*", "anything", 1 },
+		{ "*", "", 1 },
+		{ "my-long-program-n*", "my-long-program", 1 },
 	};
 
 	(void)state;
