@@ -23,9 +23,12 @@ enum pcf_read_size { PCF_READ_AUTO, PCF_READ_STREAM, PCF_READ_EXACT };
  * server's message about a bad value quotes it whole, and libpq holds such
  * a message several times over: 8 MiB keeps the daemon under 64 MB. */
 #define PCF_MAX_RECORD_DEFAULT (8u << 20)
-/* Programs that copy exactly the size fstat of the file they opened gives:
- * rsync's sender, scp's (-O, and the remote end of a pull), curl -T. */
-#define PCF_SIZE_AT_OPEN "rsync:scp:curl:python*:java"
+/* Programs that take the size fstat of the file they opened gives for its
+ * length: rsync's sender, scp's (-O, and the remote end of a pull), curl
+ * -T, LibreOffice and gnumeric (ssconvert) opening a sheet; and those
+ * that copy with sendfile, which the kernel ends at the inode's size:
+ * Python's shutil, Java's Files.copy. */
+#define PCF_SIZE_AT_OPEN "rsync:scp:curl:python*:java:soffice.bin:ssconvert:gnumeric"
 
 
 struct pcf_options {

@@ -169,6 +169,25 @@ shutil.copytree(sys.argv[3], sys.argv[2] + "/tree")' "$P" "$W/sf" "$MNT/other"
 	pcf_remount
 }
 
+# Spreadsheets open a table file and take fstat's size for its length:
+# gnumeric's ssconvert (libgsf: mmap, then read that many bytes) and
+# LibreOffice (soffice.bin) would import an empty sheet. Both are in
+# size_at_open's default: their opens spool, and a sheet of the table's
+# plain values converts back to COPY TO's bytes.
+test_spreadsheets_open_the_table() {
+	q "DROP TABLE IF EXISTS sheet; CREATE TABLE sheet AS
+	   SELECT i, md5(i::text) AS v FROM generate_series(1, 2000) i"
+	copy_to sheet "FORMAT csv, HEADER true" >"$W/sheet.want"
+	rm -rf "$W/sh" && mkdir -p "$W/sh"
+	timeout -k 10 120 ssconvert "$P/sheet.csv" "$W/sh/ss.csv" >"$W/sh/ss.out" 2>&1
+	expect_eq "$?" 0 "ssconvert of the table file ($(cat "$W/sh/ss.out"))"
+	expect_status 0 "ssconvert: the sheet is COPY TO's rows" cmp "$W/sheet.want" "$W/sh/ss.csv"
+	timeout -k 10 180 soffice "-env:UserInstallation=file://$W/lo-profile" --headless \
+		--convert-to csv --outdir "$W/sh/lo" "$P/sheet.csv" >"$W/sh/lo.out" 2>&1
+	expect_eq "$?" 0 "soffice --convert-to csv of the table file ($(cat "$W/sh/lo.out"))"
+	expect_status 0 "soffice: the sheet is COPY TO's rows" cmp "$W/sheet.want" "$W/sh/lo/sheet.csv"
+}
+
 # -o read_size=exact: the open spools the export, and the open file's
 # size is its length, so tools that copy st_size bytes after their open
 # (rsync, whose sender fstats the file it opened) copy the table; reads
