@@ -165,6 +165,22 @@ void pcf_task_comm(pid_t tid, char *out, size_t len)
 		out[n - 1] = '\0';
 }
 
+int pcf_task_syscall(pid_t tid, long *nr, unsigned long long args[6])
+{
+	char buf[512];
+	ssize_t n = read_proc_text(tid, "syscall", buf, sizeof(buf));
+
+	memset(args, 0, 6 * sizeof(args[0]));
+	if (n <= 0)
+		return -EIO;
+	if (strncmp(buf, "running", 7) == 0 || buf[0] == '-')
+		return -EAGAIN; /* "running", or "-1 sp pc": in no call */
+	if (sscanf(buf, "%ld %llx %llx %llx %llx %llx %llx", nr, &args[0],
+		   &args[1], &args[2], &args[3], &args[4], &args[5]) < 4)
+		return -EIO;
+	return 0;
+}
+
 int pcf_fd_same(const struct pcf_fdref *a, const struct pcf_fdref *b)
 {
 	long r = syscall(SYS_kcmp, a->pid, b->pid, KCMP_FILE, a->fd, b->fd);

@@ -38,6 +38,12 @@ void pcf_task_comm(pid_t tid, char *out, size_t len);
 /* The thread group of a task id; tid itself when it cannot be read. */
 pid_t pcf_task_tgid(pid_t tid);
 
+/* The system call task tid is in (/proc/<tid>/syscall: its number and
+ * first six arguments): 0 with *nr and args, or -errno (-EAGAIN: running,
+ * in no call). A task blocked in a FUSE request shows that request's
+ * call. */
+int pcf_task_syscall(pid_t tid, long *nr, unsigned long long args[6]);
+
 /* 1 when task (or process) tid has exited (no such task now). */
 int pcf_task_gone(pid_t tid);
 

@@ -3,6 +3,7 @@
  * for other holders by kcmp (holders.h).
  */
 #include "holders.h"
+#include "closer.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -65,28 +66,16 @@ static int fd_arg_of(long nr)
 	}
 }
 
-/* The descriptor task tid is writing to, from /proc/<tid>/syscall
- * ("NR arg0 arg1 ... sp pc"), or -errno. */
+/* The descriptor task tid is writing to, or -errno. */
 static int written_fd(pid_t tid)
 {
-	char path[64], buf[512];
 	unsigned long long args[6];
 	long nr;
-	int fd, n, arg;
-	ssize_t len;
+	int arg, rc = pcf_task_syscall(tid, &nr, args);
 
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return -EIO;
-	buf[len] = '\0';
-	n = sscanf(buf, "%ld %llx %llx %llx %llx %llx %llx", &nr, &args[0],
-		   &args[1], &args[2], &args[3], &args[4], &args[5]);
-	if (n < 4 || (arg = fd_arg_of(nr)) < 0)
+	if (rc)
+		return rc;
+	if ((arg = fd_arg_of(nr)) < 0)
 		return -ENOENT;
 	return (int)args[arg];
 }
