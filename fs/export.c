@@ -241,6 +241,14 @@ int pcf_export_open(struct pcf_fs *fs, const struct pcf_table_info *t,
 		pcf_error_set(e, EAGAIN, "no thread for the read of %s", x->label);
 		goto fail;
 	}
+	if (spool) {
+		/* The export is whole in the spool: its connection is done,
+		 * and a reader that pauses (or a spool kept for tar's open,
+		 * statspool.h) holds no server slot. */
+		cancel_and_finish(x->conn, 0);
+		x->conn = NULL;
+		pcf_conn_budget_give();
+	}
 	*out = x;
 	return 0;
 fail:
@@ -384,9 +392,9 @@ void pcf_export_close(struct pcf_export *x)
 {
 	if (!x)
 		return;
-	/* A spooled export's COPY ran to its end: nothing to cancel. */
+	/* A spooled export's connection ended with its open. */
 	if (x->spool_fd >= 0)
-		pcf_export_end(x, 0);
+		export_free(x);
 	else
 		pcf_pump_stop(x);
 }

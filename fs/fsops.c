@@ -32,6 +32,7 @@
 #include "paths.h"
 #include "registry.h"
 #include "staged.h"
+#include "statspool.h"
 #include "tombs.h"
 #include "status.h"
 #include "watch.h"
@@ -45,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define ATTR_TIMEOUT 1.0
@@ -253,17 +255,24 @@ static double attr_timeout(int is_table, int staged)
 	return staged || (is_table && table_attr_uncached) ? 0.0 : ATTR_TIMEOUT;
 }
 
-/* A read open that spooled its export (spooled_read) gives the node its
- * length. */
-static void node_size(struct pcf_node *n, struct stat *st)
+/* A size known (>= 0) into st. */
+static void set_size(struct stat *st, int64_t size)
 {
-	int64_t size = pcf_node_size(n);
-
 	if (size >= 0) {
 		st->st_size = size;
 		st->st_blocks = (size + 511) / 512;
 	}
 }
+
+/* A read open that spooled its export (spooled_read) gives the node its
+ * length. */
+static void node_size(struct pcf_node *n, struct stat *st)
+{
+	set_size(st, pcf_node_size(n));
+}
+
+static int size_at_stat(fuse_req_t req, const char *path,
+			const struct pcf_path *n, int64_t *size);
 
 /* Fills e for path (attributes found a moment ago in st). */
 static int make_entry(const char *path, const struct stat *st, pid_t tid,
@@ -317,6 +326,13 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (rc == 0)
 		rc = make_entry(path, &st, tid, sf, &e);
+	int64_t tar_size = -1;
+
+	if (rc == 0 && !sf && pcf_node_size(pcf_node_of(e.ino)) < 0 &&
+	    (rc = size_at_stat(req, path, &n, &tar_size)) != 0)
+		pcf_node_forget(pcf_node_of(e.ino), 1);
+	if (rc == 0)
+		set_size(&e.attr, tar_size);
 	pcf_staged_put(sf);
 	free(path);
 	if (rc) {
@@ -352,8 +368,18 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
 					     load_in(h), 0);
 
 	pcf_handle_drop(h);
-	if (rc == 0 && !node->staged)
+	if (rc == 0 && !node->staged) {
+		struct pcf_path n;
+		int64_t tar_size = -1;
+
 		node_size(node, &st);
+		/* (glibc's fstat is newfstatat(fd, "", AT_EMPTY_PATH): tar's
+		 * fstat of its open file finds the open's size here) */
+		if (!h && pcf_node_size(node) < 0 &&
+		    parse_path(node->path, &n) == 0 &&
+		    (rc = size_at_stat(req, node->path, &n, &tar_size)) == 0)
+			set_size(&st, tar_size);
+	}
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -501,14 +527,34 @@ static int read_interrupted(void *req)
 	       pcf_task_dying(fuse_req_ctx(req)->pid);
 }
 
+/* Whether task tid is a program of list: by its name, or its thread
+ * group leader's (a thread of its own name, as Java's). */
+static int task_listed(const char *list, pid_t tid)
+{
+	char comm[32];
+	pid_t tgid;
+
+	if (!list[0])
+		return 0;
+	pcf_task_comm(tid, comm, sizeof(comm));
+	if (pcf_name_listed(list, comm))
+		return 1;
+	tgid = pcf_task_tgid(tid);
+	if (tgid <= 0 || tgid == tid)
+		return 0;
+	pcf_task_comm(tgid, comm, sizeof(comm));
+	return pcf_name_listed(list, comm);
+}
+
 /*
  * Whether the read open by task tid spools the whole export first, so that
  * the open file's size is its length: under -o read_size=exact always;
  * under auto when the opener is a program that copies the size fstat of
  * the open file gives (-o size_at_open=: rsync's sender, scp, curl -T), or
  * copies with sendfile (Python's shutil.copyfile, Java's Files.copy),
- * which the kernel answers from the page cache up to the inode's size, 0:
- * either would otherwise copy 0 bytes and exit 0. A program is known by
+ * which the kernel answers from the page cache up to the inode's size, 0,
+ * or a spreadsheet that takes the size for the sheet's length: each would
+ * otherwise copy (or import) nothing and exit 0. A program is known by
  * its name (/proc/<tid>/comm, or its thread group leader's): another
  * program of that name only waits for a spool; a copy of rsync under
  * another name (or in another pid namespace, whose tid reads as 0)
@@ -517,22 +563,60 @@ static int read_interrupted(void *req)
  */
 static int spooled_read(const struct pcf_fs *fs, pid_t tid)
 {
-	char comm[32];
-	pid_t tgid;
-
 	if (fs->opts.read_mode != PCF_READ_AUTO)
 		return fs->opts.read_mode == PCF_READ_EXACT;
-	if (!fs->opts.size_at_open[0])
+	return task_listed(fs->opts.size_at_open, tid);
+}
+
+/* Whether task tid's request comes from a stat call, rather than from the
+ * path walk of another call (an open, an unlink). */
+static int in_stat_call(pid_t tid)
+{
+	unsigned long long args[6];
+	long nr;
+
+	if (pcf_task_syscall(tid, &nr, args) != 0)
 		return 0;
-	pcf_task_comm(tid, comm, sizeof(comm));
-	if (pcf_name_listed(fs->opts.size_at_open, comm))
+	switch (nr) {
+#ifdef SYS_stat
+	case SYS_stat:
+#endif
+#ifdef SYS_lstat
+	case SYS_lstat:
+#endif
+#ifdef SYS_newfstatat
+	case SYS_newfstatat:
+#endif
+#ifdef SYS_fstatat64
+	case SYS_fstatat64:
+#endif
+#ifdef SYS_statx
+	case SYS_statx:
+#endif
 		return 1;
-	/* A thread of its own name (Java's): the program's is its leader's. */
-	tgid = pcf_task_tgid(tid);
-	if (tgid <= 0 || tgid == tid)
+	default:
 		return 0;
-	pcf_task_comm(tgid, comm, sizeof(comm));
-	return pcf_name_listed(fs->opts.size_at_open, comm);
+	}
+}
+
+/*
+ * A table file's size as a stat by a program of -o size_at_stat= (tar)
+ * takes it: the length of an export spooled now and kept for its open
+ * (statspool.h), or -1 for every other stat (the size stays 0). 0, or
+ * -errno the stat fails with.
+ */
+static int size_at_stat(fuse_req_t req, const char *path,
+			const struct pcf_path *n, int64_t *size)
+{
+	struct pcf_fs *fs = fs_of(req);
+	pid_t tid = fuse_req_ctx(req)->pid;
+
+	*size = -1;
+	if (n->kind != PCF_PATH_TABLE || fs->opts.read_mode != PCF_READ_AUTO ||
+	    !task_listed(fs->opts.size_at_stat, tid) || !in_stat_call(tid))
+		return 0;
+	return pcf_statspool_stat(fs, path, n->schema, n->table,
+				  pcf_task_tgid(tid), read_interrupted, req, size);
 }
 
 /*
@@ -576,6 +660,10 @@ static int open_load(fuse_req_t req, const char *path, const struct pcf_path *n,
 
 		if (!t.can_select) {
 			rc = -EACCES;
+		} else if (fs->opts.read_mode == PCF_READ_AUTO &&
+			   (x = pcf_statspool_take(path, pid)) != NULL) {
+			/* tar's open after its stat: the spool whose length
+			 * the stat gave (statspool.h) */
 		} else if ((rc = pcf_export_open(fs, &t, path,
 						 spooled_read(fs, pid),
 						 read_interrupted, req, &x,
@@ -1472,6 +1560,7 @@ static void ll_destroy(void *userdata)
 	 * was abandoned above. */
 	pcf_handles_free_all();
 	pcf_nodes_free_all();
+	pcf_statspool_sweep(1);
 }
 
 const struct fuse_lowlevel_ops pcf_fs_ops = {

@@ -41,6 +41,7 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("decompress=%s", decompress, 0),
 	PCF_OPT("read_size=%s", read_size, 0),
 	PCF_OPT("size_at_open=%s", size_at_open, 0),
+	PCF_OPT("size_at_stat=%s", size_at_stat, 0),
 	PCF_OPT("json_unknown=%s", json_unknown, 0),
 	PCF_OPT("convert=%s", convert, 0),
 	FUSE_OPT_KEY("auto", KEY_FSTAB_ONLY),
@@ -124,6 +125,26 @@ static int one_char(const char *name, const char *v, char *out, char *err,
 
 /* table_mode's value before parsing: not given. */
 #define TABLE_MODE_UNSET 0xffffffffu
+
+/* A list of program names (size_at_open=, size_at_stat=): the default
+ * when not given; ':' between names, none of them a path. */
+static int names_option(char **v, const char *dflt, const char *name,
+			char *err, size_t errlen)
+{
+	if (!*v && !(*v = strdup(dflt))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (const char *p = *v; *p; p++) {
+		if (*p == ',' || *p == '/' || isspace((unsigned char)*p)) {
+			snprintf(err, errlen, "-o %s= takes program names "
+				 "separated by ':' (as ps -o comm shows them)",
+				 name);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 		      char *err, size_t errlen)
@@ -243,17 +264,11 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 		snprintf(err, errlen, "-o read_size= takes auto, stream or exact");
 		return -1;
 	}
-	if (!o->size_at_open && !(o->size_at_open = strdup(PCF_SIZE_AT_OPEN))) {
-		snprintf(err, errlen, "out of memory");
+	if (names_option(&o->size_at_open, PCF_SIZE_AT_OPEN, "size_at_open",
+			 err, errlen) != 0 ||
+	    names_option(&o->size_at_stat, PCF_SIZE_AT_STAT, "size_at_stat",
+			 err, errlen) != 0)
 		return -1;
-	}
-	for (const char *p = o->size_at_open; *p; p++) {
-		if (*p == ',' || *p == '/' || isspace((unsigned char)*p)) {
-			snprintf(err, errlen, "-o size_at_open= takes program "
-				 "names separated by ':' (as ps -o comm shows them)");
-			return -1;
-		}
-	}
 	if (o->json_unknown && strcmp(o->json_unknown, "error") != 0 &&
 	    strcmp(o->json_unknown, "ignore") != 0) {
 		snprintf(err, errlen, "-o json_unknown= takes error or ignore");
@@ -346,6 +361,7 @@ void pcf_options_free(struct pcf_options *o)
 	free(o->decompress);
 	free(o->read_size);
 	free(o->size_at_open);
+	free(o->size_at_stat);
 	free(o->json_unknown);
 	free(o->convert);
 	memset(o, 0, sizeof(*o));
@@ -445,6 +461,12 @@ void pcf_options_help(const char *progname)
 	       "                           with sendfile, which sees size 0\n"
 	       "                           as the end (default:\n"
 	       "                           " PCF_SIZE_AT_OPEN ")\n"
+	       "    -o size_at_stat=NAMES  programs that take a file's size from\n"
+	       "                           the stat before their open (tar): a\n"
+	       "                           stat of a table file by one spools\n"
+	       "                           the export, the size is its length,\n"
+	       "                           and its open reads that spool\n"
+	       "                           (default: " PCF_SIZE_AT_STAT ")\n"
 	       "    -o json_unknown=error|ignore  a JSON key that names no\n"
 	       "                           column fails the load, or is left out\n"
 	       "                           (default: error)\n"

@@ -29,6 +29,9 @@ enum pcf_read_size { PCF_READ_AUTO, PCF_READ_STREAM, PCF_READ_EXACT };
  * that copy with sendfile, which the kernel ends at the inode's size:
  * Python's shutil, Java's Files.copy. */
 #define PCF_SIZE_AT_OPEN "rsync:scp:curl:python*:java:soffice.bin:ssconvert:gnumeric"
+/* Programs that take a file's size from the stat before they open it, and
+ * open no file of size 0: GNU tar, libarchive's bsdtar, cpio -o. */
+#define PCF_SIZE_AT_STAT "tar:bsdtar:cpio"
 
 
 struct pcf_options {
@@ -56,6 +59,7 @@ struct pcf_options {
 	char *decompress;    /* auto|off: gzip/zstd by magic bytes */
 	char *read_size;     /* auto|stream|exact: what a table file read shows */
 	char *size_at_open;  /* auto: programs whose read opens are exact */
+	char *size_at_stat;  /* auto: programs whose stats spool (statspool.h) */
 	char *json_unknown;  /* error|ignore: a JSON key that is no column */
 	char *convert;       /* auto|off: binary COPY rows where exact */
 	/* Derived from uid= and gid= (-1: the daemon's own). */

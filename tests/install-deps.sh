@@ -31,6 +31,7 @@ pkgs=(
 	libreoffice-calc-nogui             # legacy_tools.sh: soffice --convert-to csv, lock + temp file + rename (~82 MB download, ~255 MB installed)
 	rsync tar sqlite3                  # safe_saves.sh: tools that save through a temp file, or ignore a failed close
 	python3-pandas less                # read_tables.sh: pandas.read_csv and less(1) of a table file (~40 MB installed)
+	libarchive-tools cpio              # read_tables.sh: bsdtar and cpio -o archive table files (size_at_stat)
 )
 
 missing=()

@@ -100,6 +100,11 @@ test_g_reads() {
 	expect_eq "$(head -n 3 "$MNT/public/rd.csv")" "$(head -n 3 "$W/rd.want")" "head: closed early"
 	expect_status 0 "rsync's spooled read" rsync "$MNT/public/rd.csv" "$W/rd.rsync"
 	expect_status 0 "rsync's copy" cmp "$W/rd.want" "$W/rd.rsync"
+	expect_status 0 "tar's spool at its stat, read by its open" \
+		cmp "$W/rd.want" <(tar -C "$MNT" -cf - public/rd.csv | tar -xOf -)
+	# tar -cf /dev/null stats and reads nothing: the spool of its stat is
+	# kept, and the unmount drops it
+	expect_status 0 "tar -cf /dev/null" tar -C "$MNT" -cf /dev/null public/rd.csv
 }
 
 pcf_run_tests

@@ -226,6 +226,64 @@ print(size, len(f.read()), len(tail))' "$P/r.csv")
 	fi
 }
 
+# tar, bsdtar and cpio -o take a file's size from their stat before the
+# open, and open no file of size 0 (they archived every table empty and
+# exited 0). Their stats spool the export (-o size_at_stat=), the size is
+# its length, and their opens read that spool: an archive of a schema
+# holds every table byte for byte, and no read backend is left. A stat
+# whose spool fails fails (tar exits 2 naming the file and the error); a
+# table the role may not SELECT stats as 0 and its open says EACCES.
+test_archivers_take_the_size_at_their_stat() {
+	local t k dir=$W/arch
+	q "DROP SCHEMA IF EXISTS arch CASCADE; CREATE SCHEMA arch;
+	   CREATE TABLE arch.a AS SELECT * FROM r; CREATE TABLE arch.e (i int);
+	   CREATE TABLE arch.b AS SELECT * FROM big WHERE id <= 200000"
+	wait_for "arch/b.csv" 5 test -e "$MNT/arch/b.csv"
+	rm -rf "$dir" && mkdir -p "$dir/gnu" "$dir/bsd" "$dir/cpio"
+	for t in a b e; do
+		copy_to "arch.$t" "FORMAT csv, HEADER true" >"$dir/$t.want"
+	done
+	tar -C "$MNT" -cf "$dir/gnu.tar" arch
+	expect_eq "$?" 0 "tar -c of a schema"
+	tar -C "$dir/gnu" -xf "$dir/gnu.tar"
+	bsdtar -C "$MNT" -cf "$dir/bsd.tar" arch
+	expect_eq "$?" 0 "bsdtar -c of a schema"
+	bsdtar -C "$dir/bsd" -xf "$dir/bsd.tar"
+	(cd "$MNT" && find arch -type f | cpio --quiet -o) >"$dir/c.cpio"
+	expect_eq "$?" 0 "cpio -o of a schema"
+	(cd "$dir/cpio" && cpio --quiet -id) <"$dir/c.cpio"
+	for t in a b e; do
+		for k in gnu bsd cpio; do
+			expect_status 0 "$k: arch/$t.csv is COPY TO's bytes" \
+				cmp "$dir/$t.want" "$dir/$k/arch/$t.csv"
+		done
+	done
+	expect_eq "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcopyfs read'")" \
+		0 "no read backend left after the archives"
+	expect_eq "$(stat -c %s "$MNT/arch/a.csv")" 0 "stat's size is 0 for everyone else"
+	tar -C "$MNT" -czf "$dir/gnu.tgz" arch/a.csv
+	expect_status 0 "tar -z: the table" cmp "$dir/a.want" <(tar -xzOf "$dir/gnu.tgz")
+	if mkdir -p "$dir/spool" && mount -t tmpfs -o size=256k tmpfs "$dir/spool" 2>/dev/null; then
+		pcf_remount -o spool="$dir/spool"
+		tar -C "$MNT" -cf "$dir/full.tar" arch/b.csv 2>"$dir/full.err"
+		expect_eq "$?" 2 "tar's exit status when the stat's spool fills"
+		expect_match "$(cat "$dir/full.err")" "arch/b.csv: Cannot stat: No space left on device" \
+			"tar names the file and the error"
+		expect_match "$(cat "$PCF_TMP/daemon.log")" "stat of arch.b for its size failed: spooling the read of arch.b: No space left" \
+			"the log says why"
+		pcf_remount
+		umount "$dir/spool"
+	else
+		pcf_log "  (the full spool: skipped, no small tmpfs here)"
+	fi
+	q "GRANT USAGE ON SCHEMA arch TO ins_only; GRANT INSERT ON arch.a TO ins_only"
+	PCF_CONNINFO="user=ins_only" pcf_remount
+	tar -C "$MNT" -cf "$dir/noperm.tar" arch/a.csv 2>"$dir/noperm.err"
+	expect_eq "$?" 2 "tar of a table without SELECT"
+	expect_match "$(cat "$dir/noperm.err")" "arch/a.csv: Cannot open: Permission denied" "tar's message"
+	PCF_CONNINFO='' pcf_remount
+}
+
 test_compressed_names_compress() {
 	copy_to r "FORMAT csv, HEADER true" >"$W/want.csv"
 	psql -XAtq -c "SELECT row_to_json(x) FROM r x" >"$W/want.jsonl"

@@ -515,7 +515,8 @@ static enum pcf_read_size read_mode_of(const char *const *argv, char *names, siz
 /* -o read_size=: auto by default, with the programs of size_at_open. */
 static void test_read_size(void **state)
 {
-	char names[64];
+	char names[128];
+	struct parsed p;
 
 	(void)state;
 	assert_int_equal(read_mode_of(ARGV("dbname=x", "/mnt"), names, sizeof(names)), PCF_READ_AUTO);
@@ -527,6 +528,13 @@ static void test_read_size(void **state)
 			 PCF_READ_EXACT);
 	expect_error(ARGV("-o", "read_size=exactly", "dbname=x", "/mnt"), "read_size");
 	expect_error(ARGV("-o", "size_at_open=/usr/bin/rsync", "dbname=x", "/mnt"), "size_at_open");
+	parse_ok(&p, ARGV("dbname=x", "/mnt"));
+	assert_string_equal(p.o.size_at_stat, PCF_SIZE_AT_STAT);
+	done(&p);
+	parse_ok(&p, ARGV("-o", "size_at_stat=tar:gtar", "dbname=x", "/mnt"));
+	assert_string_equal(p.o.size_at_stat, "tar:gtar");
+	done(&p);
+	expect_error(ARGV("-o", "size_at_stat=gnu tar", "dbname=x", "/mnt"), "size_at_stat");
 }
 
 /* Program names against a comm, both cut to 15 bytes as the kernel does. */
