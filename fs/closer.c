@@ -167,11 +167,16 @@ void pcf_task_comm(pid_t tid, char *out, size_t len)
 
 int pcf_task_syscall(pid_t tid, long *nr, unsigned long long args[6])
 {
-	char buf[512];
-	ssize_t n = read_proc_text(tid, "syscall", buf, sizeof(buf));
+	char path[64], buf[512];
+	ssize_t n;
 
 	memset(args, 0, 6 * sizeof(args[0]));
-	if (n <= 0)
+	if (tid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
+	if ((n = read_small(path, buf, sizeof(buf))) < 0)
+		return (int)n; /* -EACCES: another user's task, or Yama's scope */
+	if (n == 0)
 		return -EIO;
 	if (strncmp(buf, "running", 7) == 0 || buf[0] == '-')
 		return -EAGAIN; /* "running", or "-1 sp pc": in no call */

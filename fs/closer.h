@@ -40,8 +40,8 @@ pid_t pcf_task_tgid(pid_t tid);
 
 /* The system call task tid is in (/proc/<tid>/syscall: its number and
  * first six arguments): 0 with *nr and args, or -errno (-EAGAIN: running,
- * in no call). A task blocked in a FUSE request shows that request's
- * call. */
+ * in no call; -EACCES: a task the daemon may not trace). A task blocked in
+ * a FUSE request shows that request's call. */
 int pcf_task_syscall(pid_t tid, long *nr, unsigned long long args[6]);
 
 /* 1 when task (or process) tid has exited (no such task now). */

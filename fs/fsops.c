@@ -569,13 +569,18 @@ static int spooled_read(const struct pcf_fs *fs, pid_t tid)
 }
 
 /* Whether task tid's request comes from a stat call, rather than from the
- * path walk of another call (an open, an unlink). */
+ * path walk of another call (an open, an unlink). A task whose call the
+ * daemon may not read (another user's, under Yama's ptrace scope) is
+ * taken to stat: a spool too many rather than an archive of empty files. */
 static int in_stat_call(pid_t tid)
 {
 	unsigned long long args[6];
 	long nr;
+	int rc = pcf_task_syscall(tid, &nr, args);
 
-	if (pcf_task_syscall(tid, &nr, args) != 0)
+	if (rc == -EACCES || rc == -EPERM)
+		return 1;
+	if (rc)
 		return 0;
 	switch (nr) {
 #ifdef SYS_stat
