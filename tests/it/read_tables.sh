@@ -162,6 +162,13 @@ shutil.copytree(sys.argv[3], sys.argv[2] + "/tree")' "$P" "$W/sf" "$MNT/other"
 	timeout 120 java "$W/Cp.java" "$P/r.csv" "$W/sf/java.csv"
 	expect_eq "$?" 0 "java: Files.copy on a thread named copier"
 	expect_status 0 "Files.copy: COPY TO's bytes" cmp "$W/r.want" "$W/sf/java.csv"
+	if command -v node >/dev/null; then
+		node -e 'require("fs").copyFileSync(process.argv[1], process.argv[2])' "$P/r.csv" "$W/sf/node.csv"
+		expect_eq "$?" 0 "node: fs.copyFileSync"
+		expect_status 0 "fs.copyFileSync: COPY TO's bytes" cmp "$W/r.want" "$W/sf/node.csv"
+	else
+		pcf_log "  (node: skipped, not installed)"
+	fi
 	pcf_remount -o read_size=stream
 	python3 -c 'import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])' "$P/r.csv" "$W/sf/stream.csv"
 	expect_eq "$?:$(stat -c %s "$W/sf/stream.csv")" "0:0" \
