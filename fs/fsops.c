@@ -272,7 +272,8 @@ static void node_size(struct pcf_node *n, struct stat *st)
 }
 
 static int size_at_stat(fuse_req_t req, const char *path,
-			const struct pcf_path *n, int64_t *size);
+			const struct pcf_path *n, const struct stat *st,
+			int64_t *size);
 
 /* Fills e for path (attributes found a moment ago in st). */
 static int make_entry(const char *path, const struct stat *st, pid_t tid,
@@ -329,7 +330,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int64_t tar_size = -1;
 
 	if (rc == 0 && !sf && pcf_node_size(pcf_node_of(e.ino)) < 0 &&
-	    (rc = size_at_stat(req, path, &n, &tar_size)) != 0)
+	    (rc = size_at_stat(req, path, &n, &e.attr, &tar_size)) != 0)
 		pcf_node_forget(pcf_node_of(e.ino), 1);
 	if (rc == 0)
 		set_size(&e.attr, tar_size);
@@ -377,7 +378,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
 		 * fstat of its open file finds the open's size here) */
 		if (!h && pcf_node_size(node) < 0 &&
 		    parse_path(node->path, &n) == 0 &&
-		    (rc = size_at_stat(req, node->path, &n, &tar_size)) == 0)
+		    (rc = size_at_stat(req, node->path, &n, &st, &tar_size)) == 0)
 			set_size(&st, tar_size);
 	}
 	if (rc)
@@ -604,14 +605,36 @@ static int in_stat_call(pid_t tid)
 	}
 }
 
+/* Whether the requester may read a file of attributes st, by its mode
+ * (the kernel's check at open, under allow_other's default_permissions). */
+static int may_read(fuse_req_t req, const struct stat *st)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[64];
+	int n;
+
+	if (ctx->uid == 0 || ctx->uid == st->st_uid)
+		return ctx->uid == 0 || (st->st_mode & S_IRUSR);
+	if (ctx->gid == st->st_gid)
+		return (st->st_mode & S_IRGRP) != 0;
+	n = fuse_req_getgroups(req, 64, groups);
+	for (int i = 0; i < n && i < 64; i++)
+		if (groups[i] == st->st_gid)
+			return (st->st_mode & S_IRGRP) != 0;
+	return (st->st_mode & S_IROTH) != 0;
+}
+
 /*
  * A table file's size as a stat by a program of -o size_at_stat= (tar)
  * takes it: the length of an export spooled now and kept for its open
  * (statspool.h), or -1 for every other stat (the size stays 0). 0, or
- * -errno the stat fails with.
+ * -errno the stat fails with: EACCES for a requester the file's mode does
+ * not let read (no export for it, nor the length; tar, which opens no
+ * empty file, would archive the table empty and exit 0).
  */
 static int size_at_stat(fuse_req_t req, const char *path,
-			const struct pcf_path *n, int64_t *size)
+			const struct pcf_path *n, const struct stat *st,
+			int64_t *size)
 {
 	struct pcf_fs *fs = fs_of(req);
 	pid_t tid = fuse_req_ctx(req)->pid;
@@ -620,6 +643,8 @@ static int size_at_stat(fuse_req_t req, const char *path,
 	if (n->kind != PCF_PATH_TABLE || fs->opts.read_mode != PCF_READ_AUTO ||
 	    !task_listed(fs->opts.size_at_stat, tid) || !in_stat_call(tid))
 		return 0;
+	if (!may_read(req, st))
+		return -EACCES; /* tar would archive it empty, and exit 0 */
 	return pcf_statspool_stat(fs, path, n->schema, n->table,
 				  pcf_task_tgid(tid), read_interrupted, req, size);
 }

@@ -264,6 +264,17 @@ test_allow_other_lets_users_load_what_modes_allow() {
 		"Permission denied" "no read by another user by default"
 	expect_match "$(runuser -u pcfin -- bash -c "printf 'v\nx\n' > '$T'" 2>&1)" \
 		"Permission denied" "no load by another user by default"
+	# tar's stat spools the export for its open (size_at_stat): not for a
+	# user the mode keeps from reading the file (no export, no length), whose
+	# stat fails rather than archive the table empty.
+	local copies out
+	copies=$(grep -c 'COPY "public"."ro" TO STDOUT' "$PCF_TMP/pg.log")
+	out=$(runuser -u pcfin -- tar -C "$MNT" -cf - public/ro.csv 2>&1 >/dev/null)
+	expect_eq "$?" 2 "tar's exit status: a table another user may not read"
+	expect_match "$out" "public/ro.csv: Cannot stat: Permission denied" "tar's message"
+	expect_eq "$(runuser -u pcfin -- stat -c %s "$MNT/public/ro.csv")" 0 "stat(1) by that user: size 0, no error"
+	expect_eq "$(grep -c 'COPY "public"."ro" TO STDOUT' "$PCF_TMP/pg.log")" "$copies" \
+		"no export for a stat the mode refuses to read"
 	PCF_CONNINFO="user=limited" pcf_remount -o allow_other,gid="$gid",table_mode=0664
 	expect_eq "$(stat -c '%A %g' "$T")" "-rw-rw-r-- $gid" "an INSERT table"
 	expect_eq "$(stat -c '%A' "$MNT/public/ro.csv")" "-r--r--r--" "a table without INSERT"
@@ -271,6 +282,8 @@ test_allow_other_lets_users_load_what_modes_allow() {
 	expect_eq "$?" 0 "a group member loads"
 	expect_eq "$(q "SELECT v FROM v")" "by pcfin" "its row"
 	expect_eq "$(runuser -u pcfout -- cat "$MNT/public/ro.csv")" "v" "table_mode=0664: every user reads (a header, no rows)"
+	expect_eq "$(runuser -u pcfout -- tar -C "$MNT" -cf - public/ro.csv | tar -xOf -)" "v" \
+		"table_mode=0664: another user's tar archives the table"
 	expect_match "$(runuser -u pcfin -- bash -c "printf 'v\nx\n' | cat > '$MNT/public/ro.csv'" 2>&1)" \
 		"Permission denied" "not a table without INSERT"
 	expect_match "$(runuser -u pcfout -- bash -c "printf 'v\nx\n' | cat > '$T'" 2>&1)" \
