@@ -25,10 +25,11 @@ enum pcf_read_size { PCF_READ_AUTO, PCF_READ_STREAM, PCF_READ_EXACT };
 #define PCF_MAX_RECORD_DEFAULT (8u << 20)
 /* Programs that take the size fstat of the file they opened gives for its
  * length: rsync's sender, scp's (-O, and the remote end of a pull), curl
- * -T, LibreOffice and gnumeric (ssconvert) opening a sheet; and those
+ * -T, cmp -s ("differ" from the sizes, unread), LibreOffice and gnumeric
+ * (ssconvert) opening a sheet; and those
  * that copy with sendfile, which the kernel ends at the inode's size:
  * Python's shutil, Java's Files.copy, Node's fs.copyFile. */
-#define PCF_SIZE_AT_OPEN "rsync:scp:curl:python*:java:node*:soffice.bin:ssconvert:gnumeric"
+#define PCF_SIZE_AT_OPEN "rsync:scp:curl:cmp:python*:java:node*:soffice.bin:ssconvert:gnumeric"
 /* Programs that take a file's size from the stat before they open it, and
  * open no file of size 0: GNU tar, libarchive's bsdtar, cpio -o. */
 #define PCF_SIZE_AT_STAT "tar:bsdtar:cpio"
