@@ -39,6 +39,18 @@ static struct kept **find(const char *path, pid_t tgid)
 	return k;
 }
 
+static void drop_all(struct kept *k)
+{
+	struct kept *next;
+
+	for (; k; k = next) {
+		next = k->next;
+		pcf_export_close(k->x);
+		free(k->path);
+		free(k);
+	}
+}
+
 int pcf_statspool_put(const char *path, pid_t tgid, struct pcf_export *x)
 {
 	struct kept *k = calloc(1, sizeof(*k));
@@ -127,12 +139,29 @@ void pcf_statspool_sweep(int all)
 		}
 	}
 	pthread_mutex_unlock(&spools.lock);
-	while ((k = drop) != NULL) {
-		drop = k->next;
-		pcf_export_close(k->x);
-		free(k->path);
-		free(k);
+	drop_all(drop);
+}
+
+/* Drops what is kept for tgid: one kept per process. An archiver stats a
+ * file, reads it, then goes on to the next; a spool its stat left
+ * unopened (tar -cf /dev/null, tar -g skipping a file) goes before the
+ * next is made, so a schema's tables do not pile up in the spool. */
+static void drop_process(pid_t tgid)
+{
+	struct kept *drop = NULL, **l, *k;
+
+	pthread_mutex_lock(&spools.lock);
+	for (l = &spools.head; (k = *l) != NULL;) {
+		if (k->tgid == tgid) {
+			*l = k->next;
+			k->next = drop;
+			drop = k;
+		} else {
+			l = &k->next;
+		}
 	}
+	pthread_mutex_unlock(&spools.lock);
+	drop_all(drop);
 }
 
 int pcf_statspool_stat(struct pcf_fs *fs, const char *path,
@@ -147,6 +176,7 @@ int pcf_statspool_stat(struct pcf_fs *fs, const char *path,
 	pcf_statspool_sweep(0);
 	if ((*size = pcf_statspool_size(path, tgid)) >= 0)
 		return 0; /* a second stat before the open (tar makes two) */
+	drop_process(tgid);
 	if ((rc = pcf_catalog_lookup(&fs->catalog, schema, table, 1, &t)) != 0)
 		return rc;
 	if (!t.can_select) {

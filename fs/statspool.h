@@ -14,7 +14,9 @@
  * here, under the file's path and the program's process, and the
  * program's next read open of that path takes it, so the bytes it reads
  * are the ones the size was of. A spool nobody takes is dropped when its
- * process is gone or after PCF_STATSPOOL_KEEP_MS.
+ * process is gone, after PCF_STATSPOOL_KEEP_MS, or before the process's
+ * stat of another file spools that one (one kept per process: archivers
+ * stat, read, then go on).
  *
  * Lock domain: spools.lock guards the list; no export is opened or closed
  * under it.
