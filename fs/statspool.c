@@ -117,51 +117,48 @@ int64_t pcf_statspool_size(const char *path, pid_t tgid)
 	return size;
 }
 
-void pcf_statspool_sweep(int all)
-{
-	struct kept *drop = NULL, **l, *k;
-	long now = pcf_now_ms();
+/* What drop() drops: all, the process's (tgid > 0), or the stale ones. */
+struct which {
+	int all;
+	pid_t tgid;
+	long now_ms;
+};
 
-	pthread_mutex_lock(&spools.lock);
-	if (!spools.head) {
-		pthread_mutex_unlock(&spools.lock);
-		return;
-	}
+static int dropped(const struct kept *k, const struct which *w)
+{
+	if (w->all)
+		return 1;
+	if (w->tgid > 0)
+		return k->tgid == w->tgid;
 	/* pcf_task_gone is a kill(tgid, 0): no round trip under the lock. */
-	for (l = &spools.head; (k = *l) != NULL;) {
-		if (all || now - k->at_ms > PCF_STATSPOOL_KEEP_MS ||
-		    pcf_task_gone(k->tgid)) {
-			*l = k->next;
-			k->next = drop;
-			drop = k;
-		} else {
-			l = &k->next;
-		}
-	}
-	pthread_mutex_unlock(&spools.lock);
-	drop_all(drop);
+	return w->now_ms - k->at_ms > PCF_STATSPOOL_KEEP_MS ||
+	       pcf_task_gone(k->tgid);
 }
 
-/* Drops what is kept for tgid: one kept per process. An archiver stats a
- * file, reads it, then goes on to the next; a spool its stat left
- * unopened (tar -cf /dev/null, tar -g skipping a file) goes before the
- * next is made, so a schema's tables do not pile up in the spool. */
-static void drop_process(pid_t tgid)
+/* Takes the spools w names off the list, and closes them after. */
+static void drop(const struct which *w)
 {
-	struct kept *drop = NULL, **l, *k;
+	struct kept *gone = NULL, **l, *k;
 
 	pthread_mutex_lock(&spools.lock);
 	for (l = &spools.head; (k = *l) != NULL;) {
-		if (k->tgid == tgid) {
+		if (dropped(k, w)) {
 			*l = k->next;
-			k->next = drop;
-			drop = k;
+			k->next = gone;
+			gone = k;
 		} else {
 			l = &k->next;
 		}
 	}
 	pthread_mutex_unlock(&spools.lock);
-	drop_all(drop);
+	drop_all(gone);
+}
+
+void pcf_statspool_sweep(int all)
+{
+	struct which w = { .all = all, .now_ms = pcf_now_ms() };
+
+	drop(&w);
 }
 
 int pcf_statspool_stat(struct pcf_fs *fs, const char *path,
@@ -176,7 +173,11 @@ int pcf_statspool_stat(struct pcf_fs *fs, const char *path,
 	pcf_statspool_sweep(0);
 	if ((*size = pcf_statspool_size(path, tgid)) >= 0)
 		return 0; /* a second stat before the open (tar makes two) */
-	drop_process(tgid);
+	/* One kept per process: an archiver stats a file, reads it, then
+	 * goes on to the next; a spool its stat left unopened (tar -cf
+	 * /dev/null, tar -g skipping a file) goes before the next is made,
+	 * so a schema's tables do not pile up in the spool. */
+	drop(&(struct which){ .tgid = tgid });
 	if ((rc = pcf_catalog_lookup(&fs->catalog, schema, table, 1, &t)) != 0)
 		return rc;
 	if (!t.can_select) {
