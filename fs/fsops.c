@@ -640,7 +640,7 @@ static int size_at_stat(fuse_req_t req, const char *path,
 	pid_t tid = fuse_req_ctx(req)->pid;
 
 	*size = -1;
-	if (n->kind != PCF_PATH_TABLE || fs->opts.read_mode != PCF_READ_AUTO ||
+	if (n->kind != PCF_PATH_TABLE || fs->opts.read_mode == PCF_READ_STREAM ||
 	    !task_listed(fs->opts.size_at_stat, tid) || !in_stat_call(tid))
 		return 0;
 	if (!may_read(req, st))
@@ -690,7 +690,7 @@ static int open_load(fuse_req_t req, const char *path, const struct pcf_path *n,
 
 		if (!t.can_select) {
 			rc = -EACCES;
-		} else if (fs->opts.read_mode == PCF_READ_AUTO &&
+		} else if (fs->opts.read_mode != PCF_READ_STREAM &&
 			   (x = pcf_statspool_take(path, pid)) != NULL) {
 			/* tar's open after its stat: the spool whose length
 			 * the stat gave (statspool.h) */

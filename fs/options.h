@@ -26,13 +26,15 @@ enum pcf_read_size { PCF_READ_AUTO, PCF_READ_STREAM, PCF_READ_EXACT };
 /* Programs that take the size fstat of the file they opened gives for its
  * length: rsync's sender, scp's (-O, and the remote end of a pull), curl
  * -T, cmp -s ("differ" from the sizes, unread), LibreOffice and gnumeric
- * (ssconvert) opening a sheet; and those
- * that copy with sendfile, which the kernel ends at the inode's size:
- * Python's shutil, Java's Files.copy, Node's fs.copyFile. */
-#define PCF_SIZE_AT_OPEN "rsync:scp:curl:cmp:python*:java:node*:soffice.bin:ssconvert:gnumeric"
-/* Programs that take a file's size from the stat before they open it, and
- * open no file of size 0: GNU tar, libarchive's bsdtar, cpio -o. */
-#define PCF_SIZE_AT_STAT "tar:bsdtar:cpio"
+ * (ssconvert) opening a sheet; and Node's fs.copyFile, which copies with
+ * sendfile, which the kernel ends at the inode's size. */
+#define PCF_SIZE_AT_OPEN "rsync:scp:curl:cmp:node*:soffice.bin:ssconvert:gnumeric"
+/* Programs that take a file's size from the stat before they open it:
+ * GNU tar, libarchive's bsdtar and cpio -o, which open no file of size 0;
+ * Python's shutil and Java's Files.copy, which stat the file before they
+ * copy it with sendfile. A Python or Java program that opens a file
+ * without a stat first streams it. */
+#define PCF_SIZE_AT_STAT "tar:bsdtar:cpio:python*:java"
 
 
 struct pcf_options {

@@ -544,7 +544,6 @@ case_stalled_readers_hold_no_worker() {
 	mount_as proxy -o max_threads=2 || return
 	wait_exists "$MNT/public/rb.csv"
 	for i in 1 2 3 4; do
-		# perl: a Python reader's open would spool the table (size_at_open)
 		bgrun perl -e 'sysopen(my $fd, $ARGV[0], 0) or die "open: $!\n";
 open(my $t, ">", $ARGV[1]) or die; close $t;
 select(undef, undef, undef, 0.05) until -e $ARGV[2];

@@ -103,7 +103,7 @@ local $/; my $d = <$f>; print "$size ", length($d), "\n"' "$1"
 
 # The default (-o read_size=auto): a read open by a program that copies
 # the size fstat of the file it opened gives (rsync's sender, scp, curl
-# -T, and the sendfile copiers below: -o size_at_open=) spools the export
+# -T, cmp, node: -o size_at_open=) spools the export
 # first, so that size is its length; every other open streams with size 0. Under read_size=stream
 # rsync copies 0 bytes and exits 0, which is why auto is the default.
 test_rsync_in_the_default_mount() {
@@ -130,13 +130,15 @@ test_rsync_in_the_default_mount() {
 	pcf_remount
 }
 
-# Python's shutil.copyfile (copy2, copytree) and Java's Files.copy copy
-# with sendfile, which the kernel answers from the page cache up to the
-# inode's size: from a streamed open (size 0) they copy 0 bytes and exit
-# 0. Their names are in the default size_at_open (python*, java; a Java
-# thread of its own name by its leader's), so their opens spool and the
-# kernel is told the length before the open returns (Java sends with no
-# fstat after its open): every byte.
+# Python's shutil.copyfile (copy2, copytree), Java's Files.copy and
+# Node's fs.copyFile copy with sendfile, which the kernel answers from the
+# page cache up to the inode's size: from a streamed open (size 0) they
+# copy 0 bytes and exit 0. Python and Java stat the file before they open
+# it: they are in the default size_at_stat (python*, java; a Java thread
+# of its own name by its leader's), so that stat spools and their open
+# reads it; Node opens, then fstats: size_at_open (node*). The kernel is
+# told the length before the open returns (Java sends with no fstat after
+# its open): every byte.
 test_sendfile_copiers_in_the_default_mount() {
 	copy_to r "FORMAT csv, HEADER true" >"$W/r.want"
 	rm -rf "$W/sf" && mkdir -p "$W/sf"
@@ -222,6 +224,8 @@ print(size, len(f.read()), len(tail))' "$P/r.csv")
 	rm -rf "$W/rs" && mkdir -p "$W/rs"
 	expect_rsync_copies r.csv.gz zcat "FORMAT csv, HEADER true"
 	expect_status 0 "cat still" cmp "$W/r.want" <(cat "$P/r.csv")
+	expect_status 0 "tar (size_at_stat) under read_size=exact too" \
+		cmp "$W/r.want" <(tar -C "$MNT" -cf - public/r.csv | tar -xOf -)
 	mkdir -p "$W/rspool"
 	if mount -t tmpfs -o size=256k tmpfs "$W/rspool" 2>/dev/null; then
 		pcf_remount -o read_size=exact,spool="$W/rspool"
@@ -389,8 +393,6 @@ test_one_snapshot_committed_rows_only() {
 }
 
 test_window_behind_the_stream() {
-	# perl: a Python open would spool the table (size_at_open) and serve
-	# every offset
 	perl -e '
 	use Errno qw(ESPIPE);
 	sysopen(my $fd, $ARGV[0], 0) or die "open: $!\n";
@@ -405,6 +407,25 @@ test_window_behind_the_stream() {
 	$! == ESPIPE or die "a read far behind the stream: $! (want ESPIPE)\n";
 	' "$P/big.csv"
 	expect_eq "$?" 0 "window served, ESPIPE beyond it"
+	# Python streams too when it opens with no stat first (size_at_stat
+	# names python* for shutil, which stats, then copies)
+	python3 - "$P/big.csv" <<-'PY'
+	import errno, os, sys
+	fd = os.open(sys.argv[1], os.O_RDONLY)
+	a = os.read(fd, 300000)
+	os.lseek(fd, 100000, 0)
+	assert os.read(fd, 50000) == a[100000:150000], "a read behind the stream, from the window"
+	os.lseek(fd, 0, 0)
+	for _ in range(40):
+	    os.read(fd, 1 << 20)
+	os.lseek(fd, 0, 0)
+	try:
+	    os.read(fd, 10)
+	    sys.exit("a read far behind the stream must fail")
+	except OSError as e:
+	    assert e.errno == errno.ESPIPE, e
+	PY
+	expect_eq "$?" 0 "python's os.open: window served, ESPIPE beyond it"
 }
 
 test_read_bits_are_select() {
