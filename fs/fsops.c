@@ -552,8 +552,10 @@ static int task_listed(const char *list, pid_t tid)
  * the open file's size is its length: under -o read_size=exact always;
  * under auto when the opener is a program that copies the size fstat of
  * the open file gives (-o size_at_open=: rsync's sender, scp, curl -T), or
- * copies with sendfile (Python's shutil.copyfile, Java's Files.copy),
- * which the kernel answers from the page cache up to the inode's size, 0,
+ * copies with sendfile (Node's fs.copyFile; Python's shutil.copyfile and
+ * Java's Files.copy, known by their stat of the file just before, which
+ * marked it: -o size_after_stat=), which the kernel answers from the page
+ * cache up to the inode's size, 0,
  * or a spreadsheet that takes the size for the sheet's length: each would
  * otherwise copy (or import) nothing and exit 0. A program is known by
  * its name (/proc/<tid>/comm, or its thread group leader's): another
@@ -562,11 +564,12 @@ static int task_listed(const char *list, pid_t tid)
  * streams, as under read_size=stream.
  * Reads return the same bytes either way.
  */
-static int spooled_read(const struct pcf_fs *fs, pid_t tid)
+static int spooled_read(const struct pcf_fs *fs, const char *path, pid_t tid)
 {
 	if (fs->opts.read_mode != PCF_READ_AUTO)
 		return fs->opts.read_mode == PCF_READ_EXACT;
-	return task_listed(fs->opts.size_at_open, tid);
+	return task_listed(fs->opts.size_at_open, tid) ||
+	       pcf_statspool_take_mark(path, tid);
 }
 
 /* Whether task tid's request comes from a stat call, rather than from the
@@ -627,7 +630,9 @@ static int may_read(fuse_req_t req, const struct stat *st)
 /*
  * A table file's size as a stat by a program of -o size_at_stat= (tar)
  * takes it: the length of an export spooled now and kept for its open
- * (statspool.h), or -1 for every other stat (the size stays 0). 0, or
+ * (statspool.h), or -1 for every other stat (the size stays 0); a stat by
+ * one of -o size_after_stat= (Python's shutil) marks the path for its
+ * open, which spools (spooled_read). 0, or
  * -errno the stat fails with: EACCES for a requester the file's mode does
  * not let read (no export for it, nor the length; tar, which opens no
  * empty file, would archive the table empty and exit 0).
@@ -640,13 +645,22 @@ static int size_at_stat(fuse_req_t req, const char *path,
 	pid_t tid = fuse_req_ctx(req)->pid;
 
 	*size = -1;
-	if (n->kind != PCF_PATH_TABLE || fs->opts.read_mode == PCF_READ_STREAM ||
-	    !task_listed(fs->opts.size_at_stat, tid) || !in_stat_call(tid))
+	if (n->kind != PCF_PATH_TABLE || fs->opts.read_mode == PCF_READ_STREAM)
 		return 0;
-	if (!may_read(req, st))
-		return -EACCES; /* tar would archive it empty, and exit 0 */
-	return pcf_statspool_stat(fs, path, n->schema, n->table,
-				  pcf_task_tgid(tid), read_interrupted, req, size);
+	if (task_listed(fs->opts.size_at_stat, tid)) {
+		if (!in_stat_call(tid))
+			return 0;
+		if (!may_read(req, st))
+			return -EACCES; /* tar would archive it empty, and exit 0 */
+		return pcf_statspool_stat(fs, path, n->schema, n->table,
+					  pcf_task_tgid(tid), read_interrupted,
+					  req, size);
+	}
+	/* shutil's stat before its open and sendfile: the open spools */
+	if (task_listed(fs->opts.size_after_stat, tid) && in_stat_call(tid) &&
+	    may_read(req, st))
+		return pcf_statspool_mark(path, pcf_task_tgid(tid));
+	return 0;
 }
 
 /*
@@ -695,7 +709,7 @@ static int open_load(fuse_req_t req, const char *path, const struct pcf_path *n,
 			/* tar's open after its stat: the spool whose length
 			 * the stat gave (statspool.h) */
 		} else if ((rc = pcf_export_open(fs, &t, path,
-						 spooled_read(fs, pid),
+						 spooled_read(fs, path, pid),
 						 read_interrupted, req, &x,
 						 &e)) != 0) {
 			pcf_err("read of %s.%s refused: %s\n", t.schema, t.name,

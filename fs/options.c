@@ -42,6 +42,7 @@ static const struct fuse_opt pcf_opts[] = {
 	PCF_OPT("read_size=%s", read_size, 0),
 	PCF_OPT("size_at_open=%s", size_at_open, 0),
 	PCF_OPT("size_at_stat=%s", size_at_stat, 0),
+	PCF_OPT("size_after_stat=%s", size_after_stat, 0),
 	PCF_OPT("json_unknown=%s", json_unknown, 0),
 	PCF_OPT("convert=%s", convert, 0),
 	FUSE_OPT_KEY("auto", KEY_FSTAB_ONLY),
@@ -267,7 +268,9 @@ int pcf_options_parse(struct fuse_args *args, struct pcf_options *o,
 	if (names_option(&o->size_at_open, PCF_SIZE_AT_OPEN, "size_at_open",
 			 err, errlen) != 0 ||
 	    names_option(&o->size_at_stat, PCF_SIZE_AT_STAT, "size_at_stat",
-			 err, errlen) != 0)
+			 err, errlen) != 0 ||
+	    names_option(&o->size_after_stat, PCF_SIZE_AFTER_STAT,
+			 "size_after_stat", err, errlen) != 0)
 		return -1;
 	if (o->json_unknown && strcmp(o->json_unknown, "error") != 0 &&
 	    strcmp(o->json_unknown, "ignore") != 0) {
@@ -362,6 +365,7 @@ void pcf_options_free(struct pcf_options *o)
 	free(o->read_size);
 	free(o->size_at_open);
 	free(o->size_at_stat);
+	free(o->size_after_stat);
 	free(o->json_unknown);
 	free(o->convert);
 	memset(o, 0, sizeof(*o));
@@ -462,12 +466,16 @@ void pcf_options_help(const char *progname)
 	       "                           as the end (default:\n"
 	       "                           " PCF_SIZE_AT_OPEN ")\n"
 	       "    -o size_at_stat=NAMES  programs that take a file's size from\n"
-	       "                           the stat before their open (tar,\n"
-	       "                           Python's shutil): a\n"
+	       "                           the stat before their open (tar): a\n"
 	       "                           stat of a table file by one spools\n"
 	       "                           the export, the size is its length,\n"
 	       "                           and its open reads that spool\n"
 	       "                           (default: " PCF_SIZE_AT_STAT ")\n"
+	       "    -o size_after_stat=NAMES  programs whose open of a file\n"
+	       "                           just after their stat of it spools\n"
+	       "                           (they copy with sendfile: Python's\n"
+	       "                           shutil, Java's Files.copy; default:\n"
+	       "                           " PCF_SIZE_AFTER_STAT ")\n"
 	       "    -o json_unknown=error|ignore  a JSON key that names no\n"
 	       "                           column fails the load, or is left out\n"
 	       "                           (default: error)\n"

@@ -30,11 +30,13 @@ enum pcf_read_size { PCF_READ_AUTO, PCF_READ_STREAM, PCF_READ_EXACT };
  * sendfile, which the kernel ends at the inode's size. */
 #define PCF_SIZE_AT_OPEN "rsync:scp:curl:cmp:node*:soffice.bin:ssconvert:gnumeric"
 /* Programs that take a file's size from the stat before they open it:
- * GNU tar, libarchive's bsdtar and cpio -o, which open no file of size 0;
- * Python's shutil and Java's Files.copy, which stat the file before they
- * copy it with sendfile. A Python or Java program that opens a file
- * without a stat first streams it. */
-#define PCF_SIZE_AT_STAT "tar:bsdtar:cpio:python*:java"
+ * GNU tar, libarchive's bsdtar and cpio -o, which open no file of size 0. */
+#define PCF_SIZE_AT_STAT "tar:bsdtar:cpio"
+/* Programs whose open of a file just after their stat of it copies it with
+ * sendfile, which ends at the size the kernel knows: Python's shutil, Java's
+ * Files.copy. Their stat takes no size; their open spools. A Python or
+ * Java program that opens a file with no stat first streams it. */
+#define PCF_SIZE_AFTER_STAT "python*:java"
 
 
 struct pcf_options {
@@ -63,6 +65,7 @@ struct pcf_options {
 	char *read_size;     /* auto|stream|exact: what a table file read shows */
 	char *size_at_open;  /* auto: programs whose read opens are exact */
 	char *size_at_stat;  /* auto: programs whose stats spool (statspool.h) */
+	char *size_after_stat; /* auto: programs whose open after a stat spools */
 	char *json_unknown;  /* error|ignore: a JSON key that is no column */
 	char *convert;       /* auto|off: binary COPY rows where exact */
 	/* Derived from uid= and gid= (-1: the daemon's own). */

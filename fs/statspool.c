@@ -21,7 +21,7 @@ struct kept {
 	char *path;
 	pid_t tgid;
 	long at_ms; /* when it was kept (pcf_now_ms) */
-	struct pcf_export *x;
+	struct pcf_export *x; /* NULL: a mark (size_after_stat) */
 };
 
 static struct {
@@ -29,13 +29,43 @@ static struct {
 	struct kept *head;
 } spools = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* The link to the one kept for path and tgid, or to the list's end. */
-static struct kept **find(const char *path, pid_t tgid)
+/* The link to the spool (or with mark set, the mark) kept for path and
+ * tgid, or to the list's end. */
+static struct kept **find(const char *path, pid_t tgid, int mark)
 {
 	struct kept **k = &spools.head;
 
-	while (*k && ((*k)->tgid != tgid || strcmp((*k)->path, path) != 0))
+	while (*k && ((*k)->tgid != tgid || ((*k)->x == NULL) != mark ||
+		      strcmp((*k)->path, path) != 0))
 		k = &(*k)->next;
+	return k;
+}
+
+/* A new entry for path and tgid, x NULL for a mark; NULL: no memory. */
+static struct kept *entry(const char *path, pid_t tgid, struct pcf_export *x)
+{
+	struct kept *k = calloc(1, sizeof(*k));
+
+	if (!k || !(k->path = strdup(path))) {
+		free(k);
+		return NULL;
+	}
+	k->tgid = tgid;
+	k->at_ms = pcf_now_ms();
+	k->x = x;
+	return k;
+}
+
+/* Takes the entry at *l off the list (spools.lock held): alone, its next
+ * NULL. */
+static struct kept *unlink_at(struct kept **l)
+{
+	struct kept *k = *l;
+
+	if (k) {
+		*l = k->next;
+		k->next = NULL;
+	}
 	return k;
 }
 
@@ -53,18 +83,13 @@ static void drop_all(struct kept *k)
 
 int pcf_statspool_put(const char *path, pid_t tgid, struct pcf_export *x)
 {
-	struct kept *k = calloc(1, sizeof(*k));
+	struct kept *k = entry(path, tgid, x);
 	int rc = 0;
 
-	if (!k || !(k->path = strdup(path))) {
-		free(k);
+	if (!k)
 		return -ENOMEM;
-	}
-	k->tgid = tgid;
-	k->at_ms = pcf_now_ms();
-	k->x = x;
 	pthread_mutex_lock(&spools.lock);
-	if (*find(path, tgid)) {
+	if (*find(path, tgid, 0)) {
 		rc = -EEXIST;
 	} else {
 		k->next = spools.head;
@@ -72,37 +97,50 @@ int pcf_statspool_put(const char *path, pid_t tgid, struct pcf_export *x)
 	}
 	pthread_mutex_unlock(&spools.lock);
 	if (rc) {
-		free(k->path);
-		free(k);
+		k->x = NULL; /* still the caller's */
+		drop_all(k);
 	}
 	return rc;
 }
 
-struct pcf_export *pcf_statspool_take(const char *path, pid_t tid)
+/* Takes task tid's process's entry for path (a mark, with mark set) off
+ * the list: NULL if none. */
+static struct kept *take(const char *path, pid_t tid, int mark)
 {
-	struct pcf_export *x = NULL;
-	struct kept **l, *k = NULL;
+	struct kept *k;
 	pid_t tgid;
 
 	pthread_mutex_lock(&spools.lock);
-	if (!spools.head) { /* the common case: no /proc read */
-		pthread_mutex_unlock(&spools.lock);
-		return NULL;
-	}
+	k = spools.head;
 	pthread_mutex_unlock(&spools.lock);
+	if (!k)
+		return NULL; /* the common case: no /proc read */
 	tgid = pcf_task_tgid(tid);
 	pthread_mutex_lock(&spools.lock);
-	l = find(path, tgid);
-	if ((k = *l) != NULL) {
-		*l = k->next;
-		x = k->x;
-	}
+	k = unlink_at(find(path, tgid, mark));
 	pthread_mutex_unlock(&spools.lock);
+	return k;
+}
+
+struct pcf_export *pcf_statspool_take(const char *path, pid_t tid)
+{
+	struct kept *k = take(path, tid, 0);
+	struct pcf_export *x = k ? k->x : NULL;
+
 	if (k) {
-		free(k->path);
-		free(k);
+		k->x = NULL; /* the caller's now */
+		drop_all(k);
 	}
 	return x;
+}
+
+int pcf_statspool_take_mark(const char *path, pid_t tid)
+{
+	struct kept *k = take(path, tid, 1);
+	int fresh = k && pcf_now_ms() - k->at_ms <= PCF_STATSPOOL_MARK_MS;
+
+	drop_all(k);
+	return fresh;
 }
 
 int64_t pcf_statspool_size(const char *path, pid_t tgid)
@@ -111,7 +149,7 @@ int64_t pcf_statspool_size(const char *path, pid_t tgid)
 	int64_t size;
 
 	pthread_mutex_lock(&spools.lock);
-	k = *find(path, tgid);
+	k = *find(path, tgid, 0);
 	size = k ? pcf_export_size(k->x) : -1;
 	pthread_mutex_unlock(&spools.lock);
 	return size;
@@ -131,11 +169,12 @@ static int dropped(const struct kept *k, const struct which *w)
 	if (w->tgid > 0)
 		return k->tgid == w->tgid;
 	/* pcf_task_gone is a kill(tgid, 0): no round trip under the lock. */
-	return w->now_ms - k->at_ms > PCF_STATSPOOL_KEEP_MS ||
+	return w->now_ms - k->at_ms >
+		       (k->x ? PCF_STATSPOOL_KEEP_MS : PCF_STATSPOOL_MARK_MS) ||
 	       pcf_task_gone(k->tgid);
 }
 
-/* Takes the spools w names off the list, and closes them after. */
+/* Takes the entries w names off the list, and closes them after. */
 static void drop(const struct which *w)
 {
 	struct kept *gone = NULL, **l, *k;
@@ -143,7 +182,7 @@ static void drop(const struct which *w)
 	pthread_mutex_lock(&spools.lock);
 	for (l = &spools.head; (k = *l) != NULL;) {
 		if (dropped(k, w)) {
-			*l = k->next;
+			unlink_at(l);
 			k->next = gone;
 			gone = k;
 		} else {
@@ -159,6 +198,20 @@ void pcf_statspool_sweep(int all)
 	struct which w = { .all = all, .now_ms = pcf_now_ms() };
 
 	drop(&w);
+}
+
+int pcf_statspool_mark(const char *path, pid_t tgid)
+{
+	struct kept *k = entry(path, tgid, NULL);
+
+	if (!k)
+		return -ENOMEM;
+	drop(&(struct which){ .tgid = tgid }); /* one per process */
+	pthread_mutex_lock(&spools.lock);
+	k->next = spools.head;
+	spools.head = k;
+	pthread_mutex_unlock(&spools.lock);
+	return 0;
 }
 
 int pcf_statspool_stat(struct pcf_fs *fs, const char *path,

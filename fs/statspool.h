@@ -18,6 +18,15 @@
  * stat of another file spools that one (one kept per process: archivers
  * stat, read, then go on).
  *
+ * Python's shutil.copyfile and Java's Files.copy stat the file, then
+ * open it and copy it with sendfile, which the kernel ends at the size it
+ * knows (0): they copied nothing and exited 0. They take no size from the
+ * stat, and a spool at every stat would make a program that polls files
+ * with stat export a table at each poll: a stat by a program of -o
+ * size_after_stat= only marks the path for its process, and its open of
+ * that path within PCF_STATSPOOL_MARK_MS spools (fsops.c), so its fstat
+ * and the kernel see the length.
+ *
  * Lock domain: spools.lock guards the list; no export is opened or closed
  * under it.
  */
@@ -47,6 +56,7 @@ int pcf_statspool_stat(struct pcf_fs *fs, const char *path,
 		       pcf_statspool_interrupted intr, void *ctx, int64_t *size);
 
 #define PCF_STATSPOOL_KEEP_MS 60000
+#define PCF_STATSPOOL_MARK_MS 2000
 
 /* Keeps spooled export x for process tgid's open of path: 0, or -EEXIST
  * when one is kept already (x is the caller's still), -ENOMEM. */
@@ -58,6 +68,14 @@ struct pcf_export *pcf_statspool_take(const char *path, pid_t tid);
 
 /* The length of the export kept for tgid's open of path, or -1. */
 int64_t pcf_statspool_size(const char *path, pid_t tgid);
+
+/* Marks path as stat'ed by process tgid (-o size_after_stat=): 0 or
+ * -ENOMEM. One mark or spool per process: this one replaces the last. */
+int pcf_statspool_mark(const char *path, pid_t tgid);
+
+/* Whether task tid's process stat'ed path, marking it, at most
+ * PCF_STATSPOOL_MARK_MS ago; the mark is taken. */
+int pcf_statspool_take_mark(const char *path, pid_t tid);
 
 /* Drops the spools whose process is gone, or kept longer than
  * PCF_STATSPOOL_KEEP_MS; all of them with all set (the unmount). */

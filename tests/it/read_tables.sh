@@ -133,12 +133,13 @@ test_rsync_in_the_default_mount() {
 # Python's shutil.copyfile (copy2, copytree), Java's Files.copy and
 # Node's fs.copyFile copy with sendfile, which the kernel answers from the
 # page cache up to the inode's size: from a streamed open (size 0) they
-# copy 0 bytes and exit 0. Python and Java stat the file before they open
-# it: they are in the default size_at_stat (python*, java; a Java thread
-# of its own name by its leader's), so that stat spools and their open
-# reads it; Node opens, then fstats: size_at_open (node*). The kernel is
-# told the length before the open returns (Java sends with no fstat after
-# its open): every byte.
+# copy 0 bytes and exit 0. Python and Java stat the file just before they
+# open it: they are in the default size_after_stat (python*, java; a Java
+# thread of its own name by its leader's), so that stat marks the file and
+# their open spools; Node opens, then fstats: size_at_open (node*). The
+# kernel is told the length before the open returns (Java sends with no
+# fstat after its open): every byte. A Python program that only stats
+# (polling a file's size) exports nothing.
 test_sendfile_copiers_in_the_default_mount() {
 	copy_to r "FORMAT csv, HEADER true" >"$W/r.want"
 	rm -rf "$W/sf" && mkdir -p "$W/sf"
@@ -169,6 +170,22 @@ shutil.copytree(sys.argv[3], sys.argv[2] + "/tree")' "$P" "$W/sf" "$MNT/other"
 	timeout 120 java "$W/Cp.java" "$P/r.csv" "$W/sf/java.csv"
 	expect_eq "$?" 0 "java: Files.copy on a thread named copier"
 	expect_status 0 "Files.copy: COPY TO's bytes" cmp "$W/r.want" "$W/sf/java.csv"
+	# two processes' marks at once: one stats and waits, one copies, then
+	# the first opens what it stat'ed (its mark, still its own)
+	python3 -c 'import os, sys, time
+os.stat(sys.argv[1]); time.sleep(0.8)
+print(len(open(sys.argv[1], "rb").read()))' "$P/r.csv" >"$W/sf/late.out" &
+	local late=$! copies
+	sleep 0.3
+	python3 -c 'import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])' "$P/r.csv" "$W/sf/beside.csv"
+	expect_status 0 "shutil.copyfile beside another process's mark" cmp "$W/r.want" "$W/sf/beside.csv"
+	wait "$late"
+	expect_eq "$?:$(cat "$W/sf/late.out")" "0:$(stat -c %s "$W/r.want")" "the first process's read after its stat"
+	copies=$(grep -c 'COPY "public"."r" TO STDOUT' "$PCF_TMP/pg.log")
+	expect_eq "$(python3 -c 'import os, sys
+print(set(os.stat(sys.argv[1]).st_size for _ in range(20)))' "$P/r.csv")" "{0}" "os.stat 20 times: size 0"
+	expect_eq "$(grep -c 'COPY "public"."r" TO STDOUT' "$PCF_TMP/pg.log")" "$copies" \
+		"a Python program's stats alone export nothing"
 	if command -v node >/dev/null; then
 		node -e 'require("fs").copyFileSync(process.argv[1], process.argv[2])' "$P/r.csv" "$W/sf/node.csv"
 		expect_eq "$?" 0 "node: fs.copyFileSync"

@@ -535,6 +535,13 @@ static void test_read_size(void **state)
 	assert_string_equal(p.o.size_at_stat, "tar:gtar");
 	done(&p);
 	expect_error(ARGV("-o", "size_at_stat=gnu tar", "dbname=x", "/mnt"), "size_at_stat");
+	parse_ok(&p, ARGV("-o", "size_after_stat=python3", "dbname=x", "/mnt"));
+	assert_string_equal(p.o.size_after_stat, "python3");
+	done(&p);
+	parse_ok(&p, ARGV("dbname=x", "/mnt"));
+	assert_string_equal(p.o.size_after_stat, PCF_SIZE_AFTER_STAT);
+	done(&p);
+	expect_error(ARGV("-o", "size_after_stat=/usr/bin/python3", "dbname=x", "/mnt"), "size_after_stat");
 }
 
 /* Program names against a comm, both cut to 15 bytes as the kernel does. */
