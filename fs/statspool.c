@@ -206,6 +206,7 @@ int pcf_statspool_mark(const char *path, pid_t tgid)
 
 	if (!k)
 		return -ENOMEM;
+	pcf_statspool_sweep(0); /* the marks of processes gone, and stale ones */
 	drop(&(struct which){ .tgid = tgid }); /* one per process */
 	pthread_mutex_lock(&spools.lock);
 	k->next = spools.head;
