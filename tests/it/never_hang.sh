@@ -531,6 +531,29 @@ sys.stderr.write("signals %d\n" % len(got))' "$MNT/public/rk.csv" >"$W/rk.got" 2
 }
 test_3c_readers_are_killable() { bounded 60 case_readers_are_killable; }
 
+# 3e. tar's stat spools the export (size_at_stat): a tar whose stat waits
+# on a locked table dies of SIGKILL within 1 s, leaving no backend, and
+# archives the table once the lock is gone.
+case_tar_stat_is_killable() {
+	local c
+	q "DROP TABLE IF EXISTS rt; CREATE TABLE rt AS SELECT i, 'v' || i AS v FROM generate_series(1, 1000) i"
+	wait_exists "$MNT/public/rt.csv"
+	psql -XAtq -c "\\copy rt TO STDOUT WITH (FORMAT csv, HEADER true)" >"$W/rt.want"
+	hold nh_lock "BEGIN; LOCK TABLE rt IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(30)"
+	bgrun tar -C "$MNT" -cf "$W/rt.tar" public/rt.csv
+	c=$BGP
+	until_ok 10 eval '[ "$(q "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = '"'pgcopyfs read'"' AND wait_event_type = '"'Lock'"'")" = 1 ]' ||
+		fail "tar's stat does not wait on the lock"
+	pcf_log "  (tar waits: $(why "$c"))"
+	killed_within KILL 1000 "tar in its stat" "$c"
+	until_ok 3 eval '[ "$(readers)" = 0 ]' || fail "$(readers) read backends left after tar's death"
+	end_sessions
+	expect_status 0 "tar once the lock is gone" tar -C "$MNT" -cf "$W/rt.tar" public/rt.csv
+	expect_status 0 "its archive holds COPY TO's bytes" cmp "$W/rt.want" <(tar -xOf "$W/rt.tar")
+}
+test_3e_tar_stat_is_killable() { bounded 60 case_tar_stat_is_killable; }
+
 # 3d. Readers whose server stops sending mid-stream (the proxy stalls)
 # hold no FUSE worker: with -o max_threads=2, four of them waiting in a
 # read leave ls, stat and the status files answering; each dies of
