@@ -528,23 +528,37 @@ static int read_interrupted(void *req)
 	       pcf_task_dying(fuse_req_ctx(req)->pid);
 }
 
-/* Whether task tid is a program of list: by its name, or its thread
- * group leader's (a thread of its own name, as Java's). */
+/* A task's name and its thread group leader's ("" when it leads). */
+struct task_names {
+	char comm[32], leader[32];
+};
+
+static void task_names(pid_t tid, struct task_names *t)
+{
+	pid_t tgid = pcf_task_tgid(tid);
+
+	pcf_task_comm(tid, t->comm, sizeof(t->comm));
+	t->leader[0] = '\0';
+	if (tgid > 0 && tgid != tid)
+		pcf_task_comm(tgid, t->leader, sizeof(t->leader));
+}
+
+/* Whether the task is a program of list: by its name, or its thread group
+ * leader's (a thread of its own name, as Java's). */
+static int names_listed(const char *list, const struct task_names *t)
+{
+	return list[0] && (pcf_name_listed(list, t->comm) ||
+			   (t->leader[0] && pcf_name_listed(list, t->leader)));
+}
+
 static int task_listed(const char *list, pid_t tid)
 {
-	char comm[32];
-	pid_t tgid;
+	struct task_names t;
 
 	if (!list[0])
 		return 0;
-	pcf_task_comm(tid, comm, sizeof(comm));
-	if (pcf_name_listed(list, comm))
-		return 1;
-	tgid = pcf_task_tgid(tid);
-	if (tgid <= 0 || tgid == tid)
-		return 0;
-	pcf_task_comm(tgid, comm, sizeof(comm));
-	return pcf_name_listed(list, comm);
+	task_names(tid, &t);
+	return names_listed(list, &t);
 }
 
 /*
@@ -643,11 +657,14 @@ static int size_at_stat(fuse_req_t req, const char *path,
 {
 	struct pcf_fs *fs = fs_of(req);
 	pid_t tid = fuse_req_ctx(req)->pid;
+	struct task_names t;
 
 	*size = -1;
-	if (n->kind != PCF_PATH_TABLE || fs->opts.read_mode == PCF_READ_STREAM)
+	if (n->kind != PCF_PATH_TABLE || fs->opts.read_mode == PCF_READ_STREAM ||
+	    (!fs->opts.size_at_stat[0] && !fs->opts.size_after_stat[0]))
 		return 0;
-	if (task_listed(fs->opts.size_at_stat, tid)) {
+	task_names(tid, &t);
+	if (names_listed(fs->opts.size_at_stat, &t)) {
 		if (!in_stat_call(tid))
 			return 0;
 		if (!may_read(req, st))
@@ -657,7 +674,7 @@ static int size_at_stat(fuse_req_t req, const char *path,
 					  req, size);
 	}
 	/* shutil's stat before its open and sendfile: the open spools */
-	if (task_listed(fs->opts.size_after_stat, tid) && in_stat_call(tid) &&
+	if (names_listed(fs->opts.size_after_stat, &t) && in_stat_call(tid) &&
 	    may_read(req, st))
 		return pcf_statspool_mark(path, pcf_task_tgid(tid));
 	return 0;
