@@ -202,16 +202,32 @@ void pcf_statspool_sweep(int all)
 
 int pcf_statspool_mark(const char *path, pid_t tgid)
 {
-	struct kept *k = entry(path, tgid, NULL);
+	struct kept *k = entry(path, tgid, NULL), *old, *gone = NULL, **l;
+	int n = 0;
 
 	if (!k)
 		return -ENOMEM;
 	pcf_statspool_sweep(0); /* the marks of processes gone, and stale ones */
-	drop(&(struct which){ .tgid = tgid }); /* one per process */
 	pthread_mutex_lock(&spools.lock);
+	old = unlink_at(find(path, tgid, 1)); /* stat'ed again: marked anew */
 	k->next = spools.head;
 	spools.head = k;
+	/* Not one per process: shutil.copyfile stats its source, then its
+	 * target, then opens the source. The newest PCF_STATSPOOL_MARKS
+	 * (the list is newest first) of a program that stats many files. */
+	for (l = &spools.head; *l;) {
+		if ((*l)->tgid == tgid && !(*l)->x && ++n > PCF_STATSPOOL_MARKS) {
+			struct kept *d = unlink_at(l);
+
+			d->next = gone;
+			gone = d;
+		} else {
+			l = &(*l)->next;
+		}
+	}
 	pthread_mutex_unlock(&spools.lock);
+	drop_all(old);
+	drop_all(gone);
 	return 0;
 }
 

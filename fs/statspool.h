@@ -57,6 +57,7 @@ int pcf_statspool_stat(struct pcf_fs *fs, const char *path,
 
 #define PCF_STATSPOOL_KEEP_MS 60000
 #define PCF_STATSPOOL_MARK_MS 2000
+#define PCF_STATSPOOL_MARKS 16 /* marks kept per process, the newest */
 
 /* Keeps spooled export x for process tgid's open of path: 0, or -EEXIST
  * when one is kept already (x is the caller's still), -ENOMEM. */
@@ -70,7 +71,7 @@ struct pcf_export *pcf_statspool_take(const char *path, pid_t tid);
 int64_t pcf_statspool_size(const char *path, pid_t tgid);
 
 /* Marks path as stat'ed by process tgid (-o size_after_stat=): 0 or
- * -ENOMEM. One mark or spool per process: this one replaces the last. */
+ * -ENOMEM. A process keeps its newest PCF_STATSPOOL_MARKS marks. */
 int pcf_statspool_mark(const char *path, pid_t tgid);
 
 /* Whether task tid's process stat'ed path, marking it, at most

@@ -170,6 +170,13 @@ shutil.copytree(sys.argv[3], sys.argv[2] + "/tree")' "$P" "$W/sf" "$MNT/other"
 	timeout 120 java "$W/Cp.java" "$P/r.csv" "$W/sf/java.csv"
 	expect_eq "$?" 0 "java: Files.copy on a thread named copier"
 	expect_status 0 "Files.copy: COPY TO's bytes" cmp "$W/r.want" "$W/sf/java.csv"
+	# table to table: shutil stats the source, then the target, then opens
+	# the source (a mark per file, not one per process)
+	q "DROP TABLE IF EXISTS sf_copy; CREATE TABLE sf_copy (LIKE r)"
+	wait_for "sf_copy.csv" 5 test -e "$P/sf_copy.csv"
+	python3 -c 'import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])' "$P/r.csv" "$P/sf_copy.csv"
+	expect_eq "$?" 0 "shutil.copyfile of a table file onto another"
+	expect_status 0 "the target table's rows are the source's" cmp "$W/r.want" <(copy_to sf_copy "FORMAT csv, HEADER true")
 	# two processes' marks at once: one stats and waits, one copies, then
 	# the first opens what it stat'ed (its mark, still its own)
 	python3 -c 'import os, sys, time
