@@ -275,6 +275,20 @@ static int size_at_stat(fuse_req_t req, const char *path,
 			const struct pcf_path *n, const struct stat *st,
 			int64_t *size);
 
+/* The size of node's file in st, as this stat's requester sees it: a
+ * spooled open's length, else (tar's stat) size_at_stat's. 0 or -errno. */
+static int stat_size(fuse_req_t req, struct pcf_node *node,
+		     const struct pcf_path *n, struct stat *st)
+{
+	int64_t size = pcf_node_size(node);
+	int rc = 0;
+
+	if (size < 0)
+		rc = size_at_stat(req, node->path, n, st, &size);
+	set_size(st, size);
+	return rc;
+}
+
 /* Fills e for path (attributes found a moment ago in st). */
 static int make_entry(const char *path, const struct stat *st, pid_t tid,
 		      struct pcf_staged *staged, struct fuse_entry_param *e)
@@ -327,13 +341,9 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (rc == 0)
 		rc = make_entry(path, &st, tid, sf, &e);
-	int64_t tar_size = -1;
-
-	if (rc == 0 && !sf && pcf_node_size(pcf_node_of(e.ino)) < 0 &&
-	    (rc = size_at_stat(req, path, &n, &e.attr, &tar_size)) != 0)
+	if (rc == 0 && !sf &&
+	    (rc = stat_size(req, pcf_node_of(e.ino), &n, &e.attr)) != 0)
 		pcf_node_forget(pcf_node_of(e.ino), 1);
-	if (rc == 0)
-		set_size(&e.attr, tar_size);
 	pcf_staged_put(sf);
 	free(path);
 	if (rc) {
@@ -368,18 +378,18 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
 			      : path_getattr(fs_of(req), node->path, &st,
 					     load_in(h), 0);
 
+	int by_fh = h != NULL; /* an fstat the kernel sent with its handle */
+
 	pcf_handle_drop(h);
 	if (rc == 0 && !node->staged) {
 		struct pcf_path n;
-		int64_t tar_size = -1;
 
-		node_size(node, &st);
 		/* (glibc's fstat is newfstatat(fd, "", AT_EMPTY_PATH): tar's
-		 * fstat of its open file finds the open's size here) */
-		if (!h && pcf_node_size(node) < 0 &&
-		    parse_path(node->path, &n) == 0 &&
-		    (rc = size_at_stat(req, node->path, &n, &st, &tar_size)) == 0)
-			set_size(&st, tar_size);
+		 * fstat of its open file finds the open's size, the node's) */
+		if (!by_fh && parse_path(node->path, &n) == 0)
+			rc = stat_size(req, node, &n, &st);
+		else
+			node_size(node, &st);
 	}
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -528,19 +538,20 @@ static int read_interrupted(void *req)
 	       pcf_task_dying(fuse_req_ctx(req)->pid);
 }
 
-/* A task's name and its thread group leader's ("" when it leads). */
+/* A task's process, its name and its thread group leader's ("" when it
+ * leads), read once per request. */
 struct task_names {
+	pid_t tgid;
 	char comm[32], leader[32];
 };
 
 static void task_names(pid_t tid, struct task_names *t)
 {
-	pid_t tgid = pcf_task_tgid(tid);
-
+	t->tgid = pcf_task_tgid(tid);
 	pcf_task_comm(tid, t->comm, sizeof(t->comm));
 	t->leader[0] = '\0';
-	if (tgid > 0 && tgid != tid)
-		pcf_task_comm(tgid, t->leader, sizeof(t->leader));
+	if (t->tgid > 0 && t->tgid != tid)
+		pcf_task_comm(t->tgid, t->leader, sizeof(t->leader));
 }
 
 /* Whether the task is a program of list: by its name, or its thread group
@@ -549,16 +560,6 @@ static int names_listed(const char *list, const struct task_names *t)
 {
 	return list[0] && (pcf_name_listed(list, t->comm) ||
 			   (t->leader[0] && pcf_name_listed(list, t->leader)));
-}
-
-static int task_listed(const char *list, pid_t tid)
-{
-	struct task_names t;
-
-	if (!list[0])
-		return 0;
-	task_names(tid, &t);
-	return names_listed(list, &t);
 }
 
 /*
@@ -578,12 +579,13 @@ static int task_listed(const char *list, pid_t tid)
  * streams, as under read_size=stream.
  * Reads return the same bytes either way.
  */
-static int spooled_read(const struct pcf_fs *fs, const char *path, pid_t tid)
+static int spooled_read(const struct pcf_fs *fs, const char *path,
+			const struct task_names *who)
 {
 	if (fs->opts.read_mode != PCF_READ_AUTO)
 		return fs->opts.read_mode == PCF_READ_EXACT;
-	return task_listed(fs->opts.size_at_open, tid) ||
-	       pcf_statspool_take_mark(path, tid);
+	return names_listed(fs->opts.size_at_open, who) ||
+	       pcf_statspool_take_mark(path, who->tgid);
 }
 
 /* Whether task tid's request comes from a stat call, rather than from the
@@ -630,8 +632,10 @@ static int may_read(fuse_req_t req, const struct stat *st)
 	gid_t groups[64];
 	int n;
 
-	if (ctx->uid == 0 || ctx->uid == st->st_uid)
-		return ctx->uid == 0 || (st->st_mode & S_IRUSR);
+	if (ctx->uid == 0)
+		return 1;
+	if (ctx->uid == st->st_uid)
+		return (st->st_mode & S_IRUSR) != 0;
 	if (ctx->gid == st->st_gid)
 		return (st->st_mode & S_IRGRP) != 0;
 	n = fuse_req_getgroups(req, 64, groups);
@@ -670,13 +674,12 @@ static int size_at_stat(fuse_req_t req, const char *path,
 		if (!may_read(req, st))
 			return -EACCES; /* tar would archive it empty, and exit 0 */
 		return pcf_statspool_stat(fs, path, n->schema, n->table,
-					  pcf_task_tgid(tid), read_interrupted,
-					  req, size);
+					  t.tgid, read_interrupted, req, size);
 	}
 	/* shutil's stat before its open and sendfile: the open spools */
 	if (names_listed(fs->opts.size_after_stat, &t) && in_stat_call(tid) &&
 	    may_read(req, st))
-		return pcf_statspool_mark(path, pcf_task_tgid(tid));
+		return pcf_statspool_mark(path, t.tgid);
 	return 0;
 }
 
@@ -718,15 +721,17 @@ static int open_load(fuse_req_t req, const char *path, const struct pcf_path *n,
 	if (rc == 0 && !l && n->kind == PCF_PATH_TABLE) {
 		/* A table file opened for reading: the table, streamed. */
 		struct pcf_error e;
+		struct task_names who;
 
+		task_names(pid, &who);
 		if (!t.can_select) {
 			rc = -EACCES;
 		} else if (fs->opts.read_mode != PCF_READ_STREAM &&
-			   (x = pcf_statspool_take(path, pid)) != NULL) {
+			   (x = pcf_statspool_take(path, who.tgid)) != NULL) {
 			/* tar's open after its stat: the spool whose length
 			 * the stat gave (statspool.h) */
 		} else if ((rc = pcf_export_open(fs, &t, path,
-						 spooled_read(fs, path, pid),
+						 spooled_read(fs, path, &who),
 						 read_interrupted, req, &x,
 						 &e)) != 0) {
 			pcf_err("read of %s.%s refused: %s\n", t.schema, t.name,

@@ -81,7 +81,9 @@ static void drop_all(struct kept *k)
 	}
 }
 
-int pcf_statspool_put(const char *path, pid_t tgid, struct pcf_export *x)
+/* Keeps spooled export x for process tgid's open of path: 0, or -EEXIST
+ * when one is kept already (x is the caller's still), -ENOMEM. */
+static int put(const char *path, pid_t tgid, struct pcf_export *x)
 {
 	struct kept *k = entry(path, tgid, x);
 	int rc = 0;
@@ -103,28 +105,21 @@ int pcf_statspool_put(const char *path, pid_t tgid, struct pcf_export *x)
 	return rc;
 }
 
-/* Takes task tid's process's entry for path (a mark, with mark set) off
- * the list: NULL if none. */
-static struct kept *take(const char *path, pid_t tid, int mark)
+/* Takes process tgid's entry for path (a mark, with mark set) off the
+ * list: NULL if none. */
+static struct kept *take(const char *path, pid_t tgid, int mark)
 {
 	struct kept *k;
-	pid_t tgid;
 
-	pthread_mutex_lock(&spools.lock);
-	k = spools.head;
-	pthread_mutex_unlock(&spools.lock);
-	if (!k)
-		return NULL; /* the common case: no /proc read */
-	tgid = pcf_task_tgid(tid);
 	pthread_mutex_lock(&spools.lock);
 	k = unlink_at(find(path, tgid, mark));
 	pthread_mutex_unlock(&spools.lock);
 	return k;
 }
 
-struct pcf_export *pcf_statspool_take(const char *path, pid_t tid)
+struct pcf_export *pcf_statspool_take(const char *path, pid_t tgid)
 {
-	struct kept *k = take(path, tid, 0);
+	struct kept *k = take(path, tgid, 0);
 	struct pcf_export *x = k ? k->x : NULL;
 
 	if (k) {
@@ -134,16 +129,17 @@ struct pcf_export *pcf_statspool_take(const char *path, pid_t tid)
 	return x;
 }
 
-int pcf_statspool_take_mark(const char *path, pid_t tid)
+int pcf_statspool_take_mark(const char *path, pid_t tgid)
 {
-	struct kept *k = take(path, tid, 1);
+	struct kept *k = take(path, tgid, 1);
 	int fresh = k && pcf_now_ms() - k->at_ms <= PCF_STATSPOOL_MARK_MS;
 
 	drop_all(k);
 	return fresh;
 }
 
-int64_t pcf_statspool_size(const char *path, pid_t tgid)
+/* The length of the export kept for tgid's open of path, or -1. */
+static int64_t kept_size(const char *path, pid_t tgid)
 {
 	struct kept *k;
 	int64_t size;
@@ -241,7 +237,7 @@ int pcf_statspool_stat(struct pcf_fs *fs, const char *path,
 	int rc;
 
 	pcf_statspool_sweep(0);
-	if ((*size = pcf_statspool_size(path, tgid)) >= 0)
+	if ((*size = kept_size(path, tgid)) >= 0)
 		return 0; /* a second stat before the open (tar makes two) */
 	/* One kept per process: an archiver stats a file, reads it, then
 	 * goes on to the next; a spool its stat left unopened (tar -cf
@@ -262,7 +258,7 @@ int pcf_statspool_stat(struct pcf_fs *fs, const char *path,
 	if (rc)
 		return rc;
 	*size = pcf_export_size(x);
-	if (pcf_statspool_put(path, tgid, x) != 0)
+	if (put(path, tgid, x) != 0)
 		pcf_export_close(x); /* another thread's stat kept one first */
 	return 0;
 }

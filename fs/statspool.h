@@ -59,24 +59,17 @@ int pcf_statspool_stat(struct pcf_fs *fs, const char *path,
 #define PCF_STATSPOOL_MARK_MS 2000
 #define PCF_STATSPOOL_MARKS 16 /* marks kept per process, the newest */
 
-/* Keeps spooled export x for process tgid's open of path: 0, or -EEXIST
- * when one is kept already (x is the caller's still), -ENOMEM. */
-int pcf_statspool_put(const char *path, pid_t tgid, struct pcf_export *x);
-
-/* Takes the spool kept for the open of path by task tid's process (the
- * caller owns it now), or NULL. */
-struct pcf_export *pcf_statspool_take(const char *path, pid_t tid);
-
-/* The length of the export kept for tgid's open of path, or -1. */
-int64_t pcf_statspool_size(const char *path, pid_t tgid);
+/* Takes the spool kept for process tgid's open of path (the caller owns
+ * it now), or NULL. */
+struct pcf_export *pcf_statspool_take(const char *path, pid_t tgid);
 
 /* Marks path as stat'ed by process tgid (-o size_after_stat=): 0 or
  * -ENOMEM. A process keeps its newest PCF_STATSPOOL_MARKS marks. */
 int pcf_statspool_mark(const char *path, pid_t tgid);
 
-/* Whether task tid's process stat'ed path, marking it, at most
+/* Whether process tgid stat'ed path, marking it, at most
  * PCF_STATSPOOL_MARK_MS ago; the mark is taken. */
-int pcf_statspool_take_mark(const char *path, pid_t tid);
+int pcf_statspool_take_mark(const char *path, pid_t tgid);
 
 /* Drops the spools whose process is gone, or kept longer than
  * PCF_STATSPOOL_KEEP_MS; all of them with all set (the unmount). */
